@@ -1,0 +1,134 @@
+//! Genesis: the chain's parameters and initial balances, and the block at height 0 built from them.
+//!
+//! Invariant: total supply fits in `u64`, which is why no later credit can overflow (execution
+//! conserves supply).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::execution::ChainParams;
+use crate::state::LtHash;
+use crate::types::{block::tx_root, Account, Address, Amount, Block, BlockHeader, ChainId, Hash};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisAccount {
+    pub address: Address,
+    pub balance: Amount,
+}
+
+/// The genesis document (`genesis.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    pub chain_id: ChainId,
+    pub timestamp_ms: u64,
+    /// The validator that proposes blocks (the single validator of a dev chain).
+    pub validator: Address,
+    /// The smallest fee a transaction may pay.
+    pub min_fee: Amount,
+    pub accounts: Vec<GenesisAccount>,
+}
+
+#[derive(Debug, Error)]
+pub enum GenesisError {
+    #[error("account {0} appears twice in genesis")]
+    DuplicateAccount(Address),
+    #[error("total genesis supply overflows u64")]
+    SupplyOverflow,
+    #[error("cannot read genesis file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid genesis file {path}: {message}")]
+    Parse { path: String, message: String },
+}
+
+impl Genesis {
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let g: Genesis = toml::from_str(&text).map_err(|e| GenesisError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        g.validate()?;
+        Ok(g)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("genesis serializes to TOML")
+    }
+
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut supply: Amount = 0;
+        for a in &self.accounts {
+            if !seen.insert(a.address) {
+                return Err(GenesisError::DuplicateAccount(a.address));
+            }
+            supply = supply
+                .checked_add(a.balance)
+                .ok_or(GenesisError::SupplyOverflow)?;
+        }
+        Ok(())
+    }
+
+    pub fn params(&self) -> ChainParams {
+        ChainParams {
+            chain_id: self.chain_id,
+            min_fee: self.min_fee,
+        }
+    }
+
+    pub fn total_supply(&self) -> Amount {
+        self.accounts.iter().map(|a| a.balance).sum()
+    }
+
+    /// The initial state: accounts with a positive balance.
+    pub fn state(&self) -> BTreeMap<Address, Account> {
+        self.accounts
+            .iter()
+            .filter(|a| a.balance > 0)
+            .map(|a| {
+                (
+                    a.address,
+                    Account {
+                        balance: a.balance,
+                        nonce: 0,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The genesis block with the state and commitment it starts the chain with.
+    pub fn build(&self) -> (Block, BTreeMap<Address, Account>, LtHash) {
+        let state = self.state();
+        let lthash = LtHash::of_state(state.iter());
+        let header = BlockHeader {
+            chain_id: self.chain_id,
+            height: 0,
+            parent_hash: Hash::ZERO,
+            timestamp_ms: self.timestamp_ms,
+            proposer: self.validator,
+            tx_root: tx_root(&[]),
+            state_root: lthash.root(),
+            tx_count: 0,
+        };
+        (
+            Block {
+                header,
+                transactions: Vec::new(),
+            },
+            state,
+            lthash,
+        )
+    }
+}

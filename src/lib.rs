@@ -1,0 +1,21 @@
+//! MameyNode: a validator node built as a pipeline of actors.
+//!
+//! ```text
+//! RPC / QUIC ──► ingest ──► sigverify ──► mempool ──► producer ──► execution ──► commit ──► notify
+//!                 decode     ZIP-215       nonce &      block        pure state     LMDB      statuses,
+//!                 & limits   batches       fee order    cadence      transition     (one txn  heads
+//!                                                                                    a block)
+//! ```
+//!
+//! Pure cores sit beside the actors that drive them: [`codec`], [`types`], [`sigverify`], [`state`],
+//! [`execution`] and [`mempool`] hold no I/O and are tested alone; [`pipeline`] wires them into actix
+//! actors; [`storage`] is the only module that touches LMDB; [`rpc`] serves JSON-RPC; [`node`]
+//! assembles a running node; [`cli`] is the command line.
+
+pub mod codec;
+pub mod sigverify;
+pub mod execution;
+pub mod genesis;
+pub mod state;
+pub mod storage;
+pub mod types;

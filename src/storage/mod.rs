@@ -1,0 +1,479 @@
+//! Storage: the only module that touches LMDB.
+//!
+//! One LMDB environment under `DATA_DIR/db` with five named databases:
+//!
+//! | database   | key                 | value                                             |
+//! |------------|---------------------|---------------------------------------------------|
+//! | `accounts` | address (32 bytes)  | encoded [`Account`]                               |
+//! | `blocks`   | height (u64, BE)    | encoded [`Block`] (header and transactions)       |
+//! | `receipts` | height (u64, BE)    | receipts of that block, in block order            |
+//! | `txindex`  | tx id (32 bytes)    | height and position of the including block        |
+//! | `meta`     | name                | chain head, state LtHash, genesis                 |
+//!
+//! Invariants:
+//! - Each block is committed in exactly one write transaction together with its state writes, its
+//!   receipts, its index entries, the new LtHash and the new head. LMDB commits are atomic, and by
+//!   default synced, so after a crash (kill -9 at any moment) the store holds exactly the blocks up
+//!   to the head and the state after the head: never a half block.
+//! - Blocks are committed in order: block `h` is accepted only on top of head `h - 1` with the
+//!   matching parent hash.
+//! - When the map is full the write fails as a whole with [`StorageError::MapFull`], which tells the
+//!   operator what to raise; nothing is corrupted and a restart with a larger map resumes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lmdb::{
+    Database, DatabaseFlags, Environment, EnvironmentFlags, RoTransaction, RwTransaction,
+    Transaction as _, WriteFlags,
+};
+use thiserror::Error;
+
+use crate::codec::{decode_exact, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+use crate::execution::StateView;
+use crate::state::LtHash;
+use crate::types::{Account, Address, Block, Hash, Height, Receipt, TxId};
+
+/// Storage settings.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Size of the LMDB memory map: the most the database can grow to.
+    pub map_size_mb: u64,
+    /// Sync each commit to disk (the default). Turning it off trades crash durability for speed and
+    /// is only for benchmarks of everything else.
+    pub durable: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            map_size_mb: 64 * 1024,
+            durable: true,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error(
+        "storage is full: the LMDB map of {map_size_mb} MiB is used up; raise `storage.map_size_mb` \
+         in the config (or pass --map-size-mb) and restart — nothing committed is lost"
+    )]
+    MapFull { map_size_mb: u64 },
+    #[error("LMDB failed to {op}: {source}")]
+    Lmdb {
+        op: &'static str,
+        #[source]
+        source: lmdb::Error,
+    },
+    #[error("cannot use data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("corrupt {table} record: {source}")]
+    Corrupt {
+        table: &'static str,
+        #[source]
+        source: DecodeError,
+    },
+    #[error("the database has no chain yet (no genesis committed)")]
+    Uninitialized,
+    #[error("block {got} does not extend the head {head} (parent hash mismatch or wrong height)")]
+    NotNextBlock { head: Height, got: Height },
+}
+
+impl StorageError {
+    /// Every storage error stops block production: the node cannot commit safely past it.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, StorageError::Uninitialized)
+    }
+}
+
+type Result<T> = std::result::Result<T, StorageError>;
+
+fn lmdb_err(op: &'static str, map_size_mb: u64) -> impl Fn(lmdb::Error) -> StorageError {
+    move |source| match source {
+        lmdb::Error::MapFull => StorageError::MapFull { map_size_mb },
+        source => StorageError::Lmdb { op, source },
+    }
+}
+
+/// The head of the committed chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    pub height: Height,
+    pub hash: Hash,
+    pub state_root: Hash,
+    pub timestamp_ms: u64,
+}
+
+const HEAD_VERSION: u8 = 1;
+
+impl Encode for ChainHead {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_u8(out, HEAD_VERSION);
+        put_u64(out, self.height);
+        out.extend_from_slice(&self.hash.0);
+        out.extend_from_slice(&self.state_root.0);
+        put_u64(out, self.timestamp_ms);
+    }
+}
+
+impl Decode for ChainHead {
+    const WHAT: &'static str = "chain head";
+    fn decode_from(r: &mut Reader<'_>) -> std::result::Result<Self, DecodeError> {
+        r.version(Self::WHAT, HEAD_VERSION)?;
+        Ok(ChainHead {
+            height: r.u64("head height")?,
+            hash: Hash(r.array("head hash")?),
+            state_root: Hash(r.array("head state root")?),
+            timestamp_ms: r.u64("head timestamp")?,
+        })
+    }
+}
+
+/// Where a committed transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLocation {
+    pub height: Height,
+    pub index: u32,
+}
+
+const TXLOC_VERSION: u8 = 1;
+
+impl Encode for TxLocation {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_u8(out, TXLOC_VERSION);
+        put_u64(out, self.height);
+        put_u32(out, self.index);
+    }
+}
+
+impl Decode for TxLocation {
+    const WHAT: &'static str = "tx location";
+    fn decode_from(r: &mut Reader<'_>) -> std::result::Result<Self, DecodeError> {
+        r.version(Self::WHAT, TXLOC_VERSION)?;
+        Ok(TxLocation {
+            height: r.u64("tx height")?,
+            index: r.u32("tx index")?,
+        })
+    }
+}
+
+struct Receipts(Vec<Receipt>);
+
+impl Encode for Receipts {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.0.len() as u32);
+        for r in &self.0 {
+            r.encode_to(out);
+        }
+    }
+}
+
+impl Decode for Receipts {
+    const WHAT: &'static str = "receipts";
+    fn decode_from(r: &mut Reader<'_>) -> std::result::Result<Self, DecodeError> {
+        let n = r.len_prefix("receipt count", crate::types::TX_SIZE_MAX * 64, 1)?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(Receipt::decode_from(r)?);
+        }
+        Ok(Receipts(v))
+    }
+}
+
+/// Everything one block commit writes.
+pub struct BlockCommit<'a> {
+    pub block: &'a Block,
+    pub receipts: &'a [Receipt],
+    pub writes: &'a BTreeMap<Address, Account>,
+    pub lthash: &'a LtHash,
+}
+
+const META_HEAD: &[u8] = b"head";
+const META_LTHASH: &[u8] = b"lthash";
+const META_GENESIS: &[u8] = b"genesis";
+
+/// A record size limit for decoding our own records: generous, but a corrupt length cannot allocate
+/// without bound.
+const RECORD_LEN_MAX: usize = 1 << 30;
+
+pub struct Storage {
+    env: Environment,
+    accounts: Database,
+    blocks: Database,
+    receipts: Database,
+    txindex: Database,
+    meta: Database,
+    map_size_mb: u64,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Storage({})", self.path.display())
+    }
+}
+
+impl Storage {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path, config: &StorageConfig) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| StorageError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut flags = EnvironmentFlags::NO_TLS;
+        if !config.durable {
+            flags |= EnvironmentFlags::NO_SYNC;
+        }
+        let map_size_bytes = usize::try_from(config.map_size_mb.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX);
+        let err = |op| lmdb_err(op, config.map_size_mb);
+        let env = Environment::new()
+            .set_flags(flags)
+            .set_max_dbs(8)
+            .set_max_readers(1024)
+            .set_map_size(map_size_bytes)
+            .open(dir)
+            .map_err(err("open the environment"))?;
+        let create = |name| {
+            env.create_db(Some(name), DatabaseFlags::empty())
+                .map_err(err("create a database"))
+        };
+        let accounts = create("accounts")?;
+        let blocks = create("blocks")?;
+        let receipts = create("receipts")?;
+        let txindex = create("txindex")?;
+        let meta = create("meta")?;
+        Ok(Storage {
+            env,
+            accounts,
+            blocks,
+            receipts,
+            txindex,
+            meta,
+            map_size_mb: config.map_size_mb,
+            path: dir.to_path_buf(),
+        })
+    }
+
+    fn err(&self, op: &'static str) -> impl Fn(lmdb::Error) -> StorageError {
+        lmdb_err(op, self.map_size_mb)
+    }
+
+    fn ro(&self) -> Result<RoTransaction<'_>> {
+        self.env.begin_ro_txn().map_err(self.err("begin a read"))
+    }
+
+    fn get_decoded<T: Decode>(
+        &self,
+        txn: &impl lmdb::Transaction,
+        db: Database,
+        key: &[u8],
+        table: &'static str,
+    ) -> Result<Option<T>> {
+        match txn.get(db, &key) {
+            Ok(bytes) => decode_exact(bytes, RECORD_LEN_MAX)
+                .map(Some)
+                .map_err(|source| StorageError::Corrupt { table, source }),
+            Err(lmdb::Error::NotFound) => Ok(None),
+            Err(e) => Err(self.err("read")(e)),
+        }
+    }
+
+    /// The committed head, or [`StorageError::Uninitialized`] before genesis.
+    pub fn head(&self) -> Result<ChainHead> {
+        let txn = self.ro()?;
+        self.get_decoded(&txn, self.meta, META_HEAD, "meta")?
+            .ok_or(StorageError::Uninitialized)
+    }
+
+    pub fn is_initialized(&self) -> Result<bool> {
+        match self.head() {
+            Ok(_) => Ok(true),
+            Err(StorageError::Uninitialized) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The state LtHash at the head.
+    pub fn lthash(&self) -> Result<LtHash> {
+        let txn = self.ro()?;
+        match txn.get(self.meta, &META_LTHASH) {
+            Ok(bytes) => LtHash::from_bytes(bytes).ok_or(StorageError::Corrupt {
+                table: "meta",
+                source: DecodeError::InvalidValue {
+                    what: "lthash",
+                    reason: "wrong length",
+                },
+            }),
+            Err(lmdb::Error::NotFound) => Err(StorageError::Uninitialized),
+            Err(e) => Err(self.err("read")(e)),
+        }
+    }
+
+    /// The genesis document this chain was created from (JSON).
+    pub fn genesis_json(&self) -> Result<String> {
+        let txn = self.ro()?;
+        match txn.get(self.meta, &META_GENESIS) {
+            Ok(bytes) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+            Err(lmdb::Error::NotFound) => Err(StorageError::Uninitialized),
+            Err(e) => Err(self.err("read")(e)),
+        }
+    }
+
+    pub fn account(&self, address: &Address) -> Result<Account> {
+        let txn = self.ro()?;
+        Ok(self
+            .get_decoded(&txn, self.accounts, &address.0, "accounts")?
+            .unwrap_or_default())
+    }
+
+    /// A consistent snapshot of the state for executing a block or answering several reads.
+    pub fn reader(&self) -> Result<StateReader<'_>> {
+        Ok(StateReader {
+            storage: self,
+            txn: self.ro()?,
+        })
+    }
+
+    pub fn block(&self, height: Height) -> Result<Option<Block>> {
+        let txn = self.ro()?;
+        self.get_decoded(&txn, self.blocks, &height.to_be_bytes(), "blocks")
+    }
+
+    pub fn receipts(&self, height: Height) -> Result<Vec<Receipt>> {
+        let txn = self.ro()?;
+        Ok(self
+            .get_decoded::<Receipts>(&txn, self.receipts, &height.to_be_bytes(), "receipts")?
+            .map(|r| r.0)
+            .unwrap_or_default())
+    }
+
+    pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>> {
+        let txn = self.ro()?;
+        self.get_decoded(&txn, self.txindex, &id.0, "txindex")
+    }
+
+    /// Writes the genesis block and state. Fails if the store already holds a chain.
+    pub fn initialize(
+        &self,
+        genesis_block: &Block,
+        accounts: &BTreeMap<Address, Account>,
+        lthash: &LtHash,
+        genesis_json: &str,
+    ) -> Result<ChainHead> {
+        assert_eq!(genesis_block.header.height, 0, "genesis is height 0");
+        assert!(!self.is_initialized()?, "initialize runs once per store");
+        let mut txn = self.env.begin_rw_txn().map_err(self.err("begin a write"))?;
+        self.put(&mut txn, self.meta, META_GENESIS, genesis_json.as_bytes())?;
+        let head = self.write_block(
+            &mut txn,
+            &BlockCommit {
+                block: genesis_block,
+                receipts: &[],
+                writes: accounts,
+                lthash,
+            },
+        )?;
+        txn.commit().map_err(self.err("commit genesis"))?;
+        Ok(head)
+    }
+
+    /// Commits one block atomically and durably; returns the new head.
+    pub fn commit_block(&self, commit: &BlockCommit<'_>) -> Result<ChainHead> {
+        let mut txn = self.env.begin_rw_txn().map_err(self.err("begin a write"))?;
+        let head: ChainHead = self
+            .get_decoded(&txn, self.meta, META_HEAD, "meta")?
+            .ok_or(StorageError::Uninitialized)?;
+        let h = &commit.block.header;
+        if h.height != head.height + 1 || h.parent_hash != head.hash {
+            return Err(StorageError::NotNextBlock {
+                head: head.height,
+                got: h.height,
+            });
+        }
+        let new_head = self.write_block(&mut txn, commit)?;
+        txn.commit().map_err(self.err("commit a block"))?;
+        Ok(new_head)
+    }
+
+    fn put(&self, txn: &mut RwTransaction<'_>, db: Database, key: &[u8], val: &[u8]) -> Result<()> {
+        txn.put(db, &key, &val, WriteFlags::empty())
+            .map_err(self.err("write"))
+    }
+
+    fn write_block(&self, txn: &mut RwTransaction<'_>, c: &BlockCommit<'_>) -> Result<ChainHead> {
+        let header = &c.block.header;
+        assert_eq!(
+            header.state_root,
+            c.lthash.root(),
+            "the header commits to the state being written"
+        );
+        let mut buf = Vec::with_capacity(Account::ENCODED_LEN);
+        for (address, account) in c.writes {
+            buf.clear();
+            account.encode_to(&mut buf);
+            self.put(txn, self.accounts, &address.0, &buf)?;
+        }
+        let key = header.height.to_be_bytes();
+        self.put(txn, self.blocks, &key, &c.block.to_bytes())?;
+        self.put(
+            txn,
+            self.receipts,
+            &key,
+            &Receipts(c.receipts.to_vec()).to_bytes(),
+        )?;
+        for (index, tx) in c.block.transactions.iter().enumerate() {
+            let loc = TxLocation {
+                height: header.height,
+                index: index as u32,
+            };
+            self.put(txn, self.txindex, &tx.id.0, &loc.to_bytes())?;
+        }
+        self.put(txn, self.meta, META_LTHASH, &c.lthash.to_bytes())?;
+        let head = ChainHead {
+            height: header.height,
+            hash: header.hash(),
+            state_root: header.state_root,
+            timestamp_ms: header.timestamp_ms,
+        };
+        self.put(txn, self.meta, META_HEAD, &head.to_bytes())?;
+        Ok(head)
+    }
+
+    /// Flushes everything to disk (for shutdown when commits are not synced one by one).
+    pub fn sync(&self) -> Result<()> {
+        self.env.sync(true).map_err(self.err("sync"))
+    }
+}
+
+/// A read snapshot of the state: all reads through it see the same committed head.
+pub struct StateReader<'s> {
+    storage: &'s Storage,
+    txn: RoTransaction<'s>,
+}
+
+impl StateReader<'_> {
+    pub fn head(&self) -> Result<ChainHead> {
+        self.storage
+            .get_decoded(&self.txn, self.storage.meta, META_HEAD, "meta")?
+            .ok_or(StorageError::Uninitialized)
+    }
+}
+
+impl StateView for StateReader<'_> {
+    type Error = StorageError;
+    fn account(&self, address: &Address) -> Result<Account> {
+        Ok(self
+            .storage
+            .get_decoded(&self.txn, self.storage.accounts, &address.0, "accounts")?
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+use std::collections::BTreeMap;
+
+use ed25519_dalek::SigningKey;
+
+use super::*;
+use crate::execution::{execute_block, ChainParams};
+use crate::genesis::{Genesis, GenesisAccount};
+use crate::types::{block::tx_root, BankCall, BlockHeader, Payload, Transaction};
+
+fn key(i: u8) -> SigningKey {
+    SigningKey::from_bytes(&[i + 1; 32])
+}
+fn addr(i: u8) -> Address {
+    Address(key(i).verifying_key().to_bytes())
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: 9,
+        timestamp_ms: 1,
+        validator: addr(9),
+        min_fee: 1,
+        accounts: vec![GenesisAccount {
+            address: addr(0),
+            balance: 1_000_000_000,
+        }],
+    }
+}
+
+fn open(dir: &Path, map_size_mb: u64) -> Storage {
+    Storage::open(
+        dir,
+        &StorageConfig {
+            map_size_mb,
+            durable: true,
+        },
+    )
+    .expect("open store")
+}
+
+/// Executes and commits a block of transfers from account 0 on top of the store's head.
+fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
+    let head = s.head()?;
+    let params = ChainParams {
+        chain_id: 9,
+        min_fee: 1,
+    };
+    let txs = (0..n)
+        .map(|i| {
+            Transaction::sign(
+                &key(0),
+                9,
+                nonce0 + i,
+                1,
+                Payload::Bank(BankCall::Transfer {
+                    to: addr(1),
+                    amount: 1,
+                }),
+            )
+        })
+        .collect();
+    let out = {
+        let r = s.reader()?;
+        execute_block(&r, &s.lthash()?, &params, &addr(9), txs)?
+    };
+    assert!(out.discarded.is_empty());
+    let ids: Vec<_> = out.applied.iter().map(|t| t.id).collect();
+    let block = Block {
+        header: BlockHeader {
+            chain_id: 9,
+            height: head.height + 1,
+            parent_hash: head.hash,
+            timestamp_ms: head.timestamp_ms + 1,
+            proposer: addr(9),
+            tx_root: tx_root(&ids),
+            state_root: out.lthash.root(),
+            tx_count: ids.len() as u32,
+        },
+        transactions: out.applied,
+    };
+    s.commit_block(&BlockCommit {
+        block: &block,
+        receipts: &out.receipts,
+        writes: &out.writes,
+        lthash: &out.lthash,
+    })
+}
+
+#[test]
+fn genesis_commit_reopen_and_read_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let g = genesis();
+    {
+        let s = open(dir.path(), 64);
+        assert!(!s.is_initialized().expect("read"));
+        let (block, state, lthash) = g.build();
+        s.initialize(&block, &state, &lthash, "{}").expect("genesis");
+        let head = commit_transfers(&s, 0, 3).expect("commit");
+        assert_eq!(head.height, 1);
+        let b = s.block(1).expect("read").expect("block 1 exists");
+        assert_eq!(b.transactions.len(), 3);
+        assert_eq!(
+            s.tx_location(&b.transactions[2].id).expect("read"),
+            Some(TxLocation {
+                height: 1,
+                index: 2
+            })
+        );
+        assert_eq!(s.receipts(1).expect("read").len(), 3);
+    }
+    // Reopen: same head, same state, same commitment.
+    let s = open(dir.path(), 64);
+    let head = s.head().expect("head");
+    assert_eq!(head.height, 1);
+    assert_eq!(s.account(&addr(0)).expect("read").balance, 1_000_000_000 - 6);
+    assert_eq!(s.account(&addr(1)).expect("read").balance, 3);
+    assert_eq!(s.account(&addr(9)).expect("read").balance, 3);
+    let state: BTreeMap<Address, Account> = [0, 1, 9]
+        .iter()
+        .map(|i| (addr(*i), s.account(&addr(*i)).expect("read")))
+        .collect();
+    assert_eq!(LtHash::of_state(state.iter()).root(), head.state_root);
+}
+
+#[test]
+fn out_of_order_block_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path(), 64);
+    let (block, state, lthash) = genesis().build();
+    s.initialize(&block, &state, &lthash, "{}").expect("genesis");
+    // Re-committing genesis as if it were the next block must fail.
+    let err = s
+        .commit_block(&BlockCommit {
+            block: &block,
+            receipts: &[],
+            writes: &state,
+            lthash: &lthash,
+        })
+        .expect_err("not the next block");
+    assert!(matches!(err, StorageError::NotNextBlock { head: 0, got: 0 }));
+}
+
+#[test]
+fn full_map_is_a_clear_error_and_a_larger_map_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut committed = 0;
+    {
+        let s = open(dir.path(), 1);
+        let (block, state, lthash) = genesis().build();
+        s.initialize(&block, &state, &lthash, "{}").expect("genesis");
+        let err = loop {
+            match commit_transfers(&s, committed, 200) {
+                Ok(_) => committed += 200,
+                Err(e) => break e,
+            }
+            assert!(committed < 50_000, "a 1 MiB map must fill up");
+        };
+        assert!(matches!(err, StorageError::MapFull { map_size_mb: 1 }), "{err}");
+        assert!(err.to_string().contains("map_size_mb"));
+        // Nothing half-written: the head is the last block that committed.
+        assert_eq!(s.head().expect("head").height, committed / 200);
+    }
+    let s = open(dir.path(), 16);
+    assert_eq!(s.head().expect("head").height, committed / 200);
+    commit_transfers(&s, committed, 200).expect("room again");
+}

@@ -1,0 +1,201 @@
+use crate::codec::{put_bytes, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+
+use super::{Address, Amount, ChainId, Hash, Height, TxEnvelope, TxId, TX_SIZE_MAX};
+
+/// Encoding version of blocks and block headers.
+pub const BLOCK_VERSION: u8 = 1;
+
+/// Protocol limit on transactions in one block.
+pub const BLOCK_TXS_MAX: usize = 1 << 17;
+
+/// Block header: what is hashed and what consensus agrees on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockHeader {
+    pub chain_id: ChainId,
+    pub height: Height,
+    pub parent_hash: Hash,
+    /// Chosen by the proposer (never read by execution); strictly increasing along the chain.
+    pub timestamp_ms: u64,
+    pub proposer: Address,
+    /// Merkle root of the transaction ids, in block order (see [`tx_root`]).
+    pub tx_root: Hash,
+    /// Commitment to all account state after executing this block (see [`crate::state`]).
+    pub state_root: Hash,
+    pub tx_count: u32,
+}
+
+impl BlockHeader {
+    pub fn hash(&self) -> Hash {
+        Hash::sha256_tagged(b"mamey/block-header", &[&self.to_bytes()])
+    }
+}
+
+impl Encode for BlockHeader {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_u8(out, BLOCK_VERSION);
+        put_u64(out, self.chain_id);
+        put_u64(out, self.height);
+        out.extend_from_slice(&self.parent_hash.0);
+        put_u64(out, self.timestamp_ms);
+        out.extend_from_slice(&self.proposer.0);
+        out.extend_from_slice(&self.tx_root.0);
+        out.extend_from_slice(&self.state_root.0);
+        put_u32(out, self.tx_count);
+    }
+    fn encoded_len_hint(&self) -> usize {
+        1 + 8 + 8 + 32 + 8 + 32 + 32 + 32 + 4
+    }
+}
+
+impl Decode for BlockHeader {
+    const WHAT: &'static str = "block header";
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.version(Self::WHAT, BLOCK_VERSION)?;
+        Ok(BlockHeader {
+            chain_id: r.u64("chain id")?,
+            height: r.u64("height")?,
+            parent_hash: Hash(r.array("parent hash")?),
+            timestamp_ms: r.u64("timestamp")?,
+            proposer: Address(r.array("proposer")?),
+            tx_root: Hash(r.array("tx root")?),
+            state_root: Hash(r.array("state root")?),
+            tx_count: r.u32("tx count")?,
+        })
+    }
+}
+
+/// A block: header and the transactions it orders.
+///
+/// Invariant: `header.tx_count == transactions.len()` and `header.tx_root == tx_root(ids)`; the
+/// decoder checks both, so a stored or received block cannot disagree with its header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub header: BlockHeader,
+    pub transactions: Vec<TxEnvelope>,
+}
+
+impl Block {
+    pub fn hash(&self) -> Hash {
+        self.header.hash()
+    }
+
+    pub fn tx_ids(&self) -> Vec<TxId> {
+        self.transactions.iter().map(|t| t.id).collect()
+    }
+}
+
+impl Encode for Block {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.header.encode_to(out);
+        for tx in &self.transactions {
+            put_bytes(out, &tx.bytes);
+        }
+    }
+    fn encoded_len_hint(&self) -> usize {
+        self.header.encoded_len_hint() + self.transactions.iter().map(|t| t.bytes.len() + 4).sum::<usize>()
+    }
+}
+
+impl Decode for Block {
+    const WHAT: &'static str = "block";
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let header = BlockHeader::decode_from(r)?;
+        let count = header.tx_count as usize;
+        if count > BLOCK_TXS_MAX {
+            return Err(DecodeError::LengthOutOfRange {
+                what: "block transactions",
+                len: count,
+                max: BLOCK_TXS_MAX,
+            });
+        }
+        // Each transaction takes at least its 4-byte length prefix: cap the allocation by the input.
+        let mut transactions = Vec::with_capacity(count.min(r.remaining() / 4));
+        for _ in 0..count {
+            let bytes = r.bytes("block transaction", TX_SIZE_MAX)?;
+            transactions.push(TxEnvelope::decode(bytes, TX_SIZE_MAX)?);
+        }
+        let ids: Vec<TxId> = transactions.iter().map(|t| t.id).collect();
+        if tx_root(&ids) != header.tx_root {
+            return Err(DecodeError::InvalidValue {
+                what: "block",
+                reason: "tx root does not match the transactions",
+            });
+        }
+        Ok(Block {
+            header,
+            transactions,
+        })
+    }
+}
+
+/// Merkle root over transaction ids, RFC 6962 style: leaves and inner nodes are hashed with distinct
+/// prefixes (so a leaf can never pass for a node), and a list of n > 1 splits at the largest power of
+/// two below n.
+pub fn tx_root(ids: &[TxId]) -> Hash {
+    fn node(ids: &[TxId]) -> Hash {
+        if let [id] = ids {
+            return Hash::sha256_tagged(&[0], &[&id.0]);
+        }
+        // ids.len() >= 2 here: split at the largest power of two strictly below the length.
+        let below = ids.len() - 1;
+        let split = 1usize << (usize::BITS - 1 - below.leading_zeros());
+        let (l, r) = ids.split_at(split);
+        Hash::sha256_tagged(&[1], &[&node(l).0, &node(r).0])
+    }
+    if ids.is_empty() {
+        return Hash::sha256(b"");
+    }
+    node(ids)
+}
+
+/// What happened to a transaction included in a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+}
+
+/// The record of one included transaction's execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub tx_id: TxId,
+    pub outcome: Outcome,
+    pub fee_paid: Amount,
+}
+
+const RECEIPT_VERSION: u8 = 1;
+
+impl Encode for Receipt {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_u8(out, RECEIPT_VERSION);
+        out.extend_from_slice(&self.tx_id.0);
+        put_u8(
+            out,
+            match self.outcome {
+                Outcome::Success => 0,
+            },
+        );
+        put_u64(out, self.fee_paid);
+    }
+}
+
+impl Decode for Receipt {
+    const WHAT: &'static str = "receipt";
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.version(Self::WHAT, RECEIPT_VERSION)?;
+        let tx_id = Hash(r.array("receipt tx id")?);
+        let outcome = match r.u8("receipt outcome")? {
+            0 => Outcome::Success,
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "receipt outcome",
+                    tag,
+                })
+            }
+        };
+        Ok(Receipt {
+            tx_id,
+            outcome,
+            fee_paid: r.u64("receipt fee")?,
+        })
+    }
+}
