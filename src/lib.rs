@@ -13,9 +13,13 @@
 //! assembles a running node; [`cli`] is the command line.
 
 pub mod codec;
+pub mod config;
 pub mod sigverify;
 pub mod execution;
 pub mod genesis;
+pub mod keys;
+pub mod mempool;
+pub mod pipeline;
 pub mod state;
 pub mod storage;
 pub mod types;

@@ -70,8 +70,8 @@ impl Backend {
 }
 
 /// Builds the verifier for a configured backend.
-pub fn verifier_for(backend: Backend) -> Box<dyn BatchVerifier> {
+pub fn verifier_for(backend: Backend, chunk_size_max: usize) -> Box<dyn BatchVerifier> {
     match backend {
-        Backend::Cpu => Box::new(CpuVerifier::default()),
+        Backend::Cpu => Box::new(CpuVerifier::new(chunk_size_max)),
     }
 }

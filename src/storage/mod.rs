@@ -301,18 +301,7 @@ impl Storage {
 
     /// The state LtHash at the head.
     pub fn lthash(&self) -> Result<LtHash> {
-        let txn = self.ro()?;
-        match txn.get(self.meta, &META_LTHASH) {
-            Ok(bytes) => LtHash::from_bytes(bytes).ok_or(StorageError::Corrupt {
-                table: "meta",
-                source: DecodeError::InvalidValue {
-                    what: "lthash",
-                    reason: "wrong length",
-                },
-            }),
-            Err(lmdb::Error::NotFound) => Err(StorageError::Uninitialized),
-            Err(e) => Err(self.err("read")(e)),
-        }
+        self.reader()?.lthash()
     }
 
     /// The genesis document this chain was created from (JSON).
@@ -462,6 +451,23 @@ impl StateReader<'_> {
         self.storage
             .get_decoded(&self.txn, self.storage.meta, META_HEAD, "meta")?
             .ok_or(StorageError::Uninitialized)
+    }
+}
+
+impl StateReader<'_> {
+    /// The state LtHash at this snapshot's head.
+    pub fn lthash(&self) -> Result<LtHash> {
+        match self.txn.get(self.storage.meta, &META_LTHASH) {
+            Ok(bytes) => LtHash::from_bytes(bytes).ok_or(StorageError::Corrupt {
+                table: "meta",
+                source: DecodeError::InvalidValue {
+                    what: "lthash",
+                    reason: "wrong length",
+                },
+            }),
+            Err(lmdb::Error::NotFound) => Err(StorageError::Uninitialized),
+            Err(e) => Err(self.storage.err("read")(e)),
+        }
     }
 }
 

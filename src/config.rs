@@ -1,0 +1,362 @@
+//! Node configuration: one TOML file (documented in `config/node.toml`), every field optional with
+//! a default, unknown fields rejected so that a typo is an error rather than a silently ignored
+//! setting. Relative paths are taken from the config file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::mempool::MempoolConfig;
+use crate::sigverify::Backend;
+use crate::storage::StorageConfig;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// Where the node keeps its database and, in dev mode, its keys and genesis.
+    pub data_dir: PathBuf,
+    /// Genesis document; in dev mode `DATA_DIR/genesis.toml`, written on first start.
+    pub genesis_file: Option<PathBuf>,
+    /// This validator's key file; in dev mode `DATA_DIR/dev/validator.key`.
+    pub validator_key_file: Option<PathBuf>,
+    pub rpc: RpcConfig,
+    pub block: BlockConfig,
+    pub ingest: IngestConfig,
+    pub sigverify: SigverifyConfig,
+    pub mempool: MempoolSettings,
+    pub pipeline: PipelineConfig,
+    pub storage: StorageSettings,
+    pub log: LogConfig,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            genesis_file: None,
+            validator_key_file: None,
+            rpc: RpcConfig::default(),
+            block: BlockConfig::default(),
+            ingest: IngestConfig::default(),
+            sigverify: SigverifyConfig::default(),
+            mempool: MempoolSettings::default(),
+            pipeline: PipelineConfig::default(),
+            storage: StorageSettings::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RpcConfig {
+    /// JSON-RPC over HTTP (and WebSocket, later) listen address.
+    pub listen: SocketAddr,
+    /// Largest request body accepted; bigger requests get an error, not a crash.
+    pub request_bytes_max: u32,
+    pub response_bytes_max: u32,
+    pub connections_max: u32,
+    /// Largest JSON-RPC batch request (number of calls).
+    pub batch_calls_max: u32,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
+            request_bytes_max: 1 << 20,
+            response_bytes_max: 16 << 20,
+            connections_max: 1024,
+            batch_calls_max: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlockConfig {
+    /// Time between blocks.
+    pub interval_ms: u64,
+    /// Most transactions in one block.
+    pub txs_max: usize,
+    /// Produce blocks with no transactions (the height then advances with time, as on most chains).
+    pub empty_blocks: bool,
+}
+
+impl Default for BlockConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: 250,
+            txs_max: 20_000,
+            empty_blocks: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest encoded transaction accepted (at most the protocol limit of 4096).
+    pub tx_bytes_max: usize,
+    /// Most transactions in one submission (a JSON-RPC call carries one; QUIC clients more).
+    pub batch_txs_max: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            tx_bytes_max: 1024,
+            batch_txs_max: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigverifyConfig {
+    pub backend: Backend,
+    /// Signatures gathered before a batch is verified...
+    pub batch_size_max: usize,
+    /// ...or this long after the first one arrived, whichever comes first.
+    pub batch_deadline_us: u64,
+    /// Signatures per batch equation (the unit of work of one rayon task).
+    pub chunk_size_max: usize,
+    /// Threads of the verification pool (0: one per core).
+    pub threads: usize,
+}
+
+impl Default for SigverifyConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Cpu,
+            batch_size_max: 1024,
+            batch_deadline_us: 2_000,
+            chunk_size_max: 256,
+            threads: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolSettings {
+    pub txs_max: usize,
+    pub per_sender_max: usize,
+    pub nonce_ahead_max: u64,
+    pub expiry_secs: u64,
+    /// Rejection reasons remembered for `mamey_getTransaction` after a transaction left the pool.
+    pub rejected_remembered_max: usize,
+}
+
+impl Default for MempoolSettings {
+    fn default() -> Self {
+        let d = MempoolConfig::default();
+        Self {
+            txs_max: d.txs_max,
+            per_sender_max: d.per_sender_max,
+            nonce_ahead_max: d.nonce_ahead_max,
+            expiry_secs: d.expiry.as_secs(),
+            rejected_remembered_max: 100_000,
+        }
+    }
+}
+
+impl MempoolSettings {
+    pub fn pool_config(&self) -> MempoolConfig {
+        MempoolConfig {
+            txs_max: self.txs_max,
+            per_sender_max: self.per_sender_max,
+            nonce_ahead_max: self.nonce_ahead_max,
+            expiry: Duration::from_secs(self.expiry_secs),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Messages (each a batch) waiting at a stage before it pushes back with "busy".
+    pub queue_batches_max: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            queue_batches_max: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    pub map_size_mb: u64,
+    pub durable: bool,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        let d = StorageConfig::default();
+        Self {
+            map_size_mb: d.map_size_mb,
+            durable: d.durable,
+        }
+    }
+}
+
+impl StorageSettings {
+    pub fn storage_config(&self) -> StorageConfig {
+        StorageConfig {
+            map_size_mb: self.map_size_mb,
+            durable: self.durable,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// Filter in `RUST_LOG` syntax; the `RUST_LOG` environment variable wins over it.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".to_string(),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Loads a config file; relative paths in it are resolved against its directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut c: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut c.data_dir);
+        if let Some(p) = c.genesis_file.as_mut() {
+            resolve(p);
+        }
+        if let Some(p) = c.validator_key_file.as_mut() {
+            resolve(p);
+        }
+        Ok(c)
+    }
+
+    /// Checks the limits are usable; every limit must be positive.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |field, v: u64| {
+            if v == 0 {
+                Err(ConfigError::Invalid {
+                    field,
+                    reason: "must be greater than 0".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        positive("block.interval_ms", self.block.interval_ms)?;
+        positive("block.txs_max", self.block.txs_max as u64)?;
+        positive("ingest.tx_bytes_max", self.ingest.tx_bytes_max as u64)?;
+        positive("ingest.batch_txs_max", self.ingest.batch_txs_max as u64)?;
+        positive("sigverify.batch_size_max", self.sigverify.batch_size_max as u64)?;
+        positive("sigverify.chunk_size_max", self.sigverify.chunk_size_max as u64)?;
+        positive("mempool.txs_max", self.mempool.txs_max as u64)?;
+        positive("mempool.per_sender_max", self.mempool.per_sender_max as u64)?;
+        positive("mempool.nonce_ahead_max", self.mempool.nonce_ahead_max)?;
+        positive("mempool.expiry_secs", self.mempool.expiry_secs)?;
+        positive(
+            "mempool.rejected_remembered_max",
+            self.mempool.rejected_remembered_max as u64,
+        )?;
+        positive("pipeline.queue_batches_max", self.pipeline.queue_batches_max as u64)?;
+        positive("storage.map_size_mb", self.storage.map_size_mb)?;
+        if self.ingest.tx_bytes_max > crate::types::TX_SIZE_MAX {
+            return Err(ConfigError::Invalid {
+                field: "ingest.tx_bytes_max",
+                reason: format!("above the protocol limit of {}", crate::types::TX_SIZE_MAX),
+            });
+        }
+        if self.block.txs_max > crate::types::block::BLOCK_TXS_MAX {
+            return Err(ConfigError::Invalid {
+                field: "block.txs_max",
+                reason: format!(
+                    "above the protocol limit of {}",
+                    crate::types::block::BLOCK_TXS_MAX
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn genesis_path(&self) -> PathBuf {
+        self.genesis_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("genesis.toml"))
+    }
+
+    pub fn validator_key_path(&self) -> PathBuf {
+        self.validator_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("dev").join("validator.key"))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses_and_typos_are_rejected() {
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/node.toml");
+        let c = NodeConfig::load(Path::new(shipped)).expect("config/node.toml parses");
+        c.validate().expect("and is valid");
+        assert_eq!(c.block.interval_ms, 250);
+        assert!(toml::from_str::<NodeConfig>("[block]\nintervall_ms = 5\n").is_err());
+        let zero: NodeConfig = toml::from_str("[block]\ninterval_ms = 0\n").expect("parses");
+        assert!(zero.validate().is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! Committer stage: writes each block in one durable LMDB transaction, then tells the notifier.
+//! A storage failure (map full, I/O error) is fatal: the node stops rather than continue with
+//! state it cannot persist.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::sync::mpsc;
+
+use super::{BlockCommitted, CommittedBlock, Fatal, Notifier};
+use crate::execution::BlockOutput;
+use crate::storage::{BlockCommit, Storage};
+use crate::types::Block;
+
+/// A block and its execution output, ready to persist.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CommitBlock {
+    pub block: Block,
+    pub output: BlockOutput,
+}
+
+pub struct Committer {
+    storage: Arc<Storage>,
+    notifier: Addr<Notifier>,
+    fatal: mpsc::Sender<Fatal>,
+    failed: bool,
+}
+
+impl Committer {
+    pub fn new(storage: Arc<Storage>, notifier: Addr<Notifier>, fatal: mpsc::Sender<Fatal>) -> Self {
+        Self {
+            storage,
+            notifier,
+            fatal,
+            failed: false,
+        }
+    }
+}
+
+impl Actor for Committer {
+    type Context = Context<Self>;
+}
+
+impl Handler<CommitBlock> for Committer {
+    type Result = ();
+
+    fn handle(&mut self, msg: CommitBlock, _ctx: &mut Self::Context) {
+        if self.failed {
+            return;
+        }
+        let CommitBlock { block, output } = msg;
+        let started = std::time::Instant::now();
+        let result = self.storage.commit_block(&BlockCommit {
+            block: &block,
+            receipts: &output.receipts,
+            writes: &output.writes,
+            lthash: &output.lthash,
+        });
+        match result {
+            Ok(head) => {
+                if !block.transactions.is_empty() || !output.discarded.is_empty() {
+                    tracing::info!(
+                        height = head.height,
+                        txs = block.transactions.len(),
+                        discarded = output.discarded.len(),
+                        commit_us = started.elapsed().as_micros() as u64,
+                        hash = %head.hash,
+                        "block committed"
+                    );
+                } else {
+                    tracing::debug!(height = head.height, "empty block committed");
+                }
+                self.notifier.do_send(BlockCommitted(Arc::new(CommittedBlock {
+                    head,
+                    block,
+                    receipts: output.receipts,
+                    discarded: output.discarded,
+                    writes: output.writes,
+                })));
+            }
+            Err(e) => {
+                self.failed = true;
+                tracing::error!(error = %e, height = block.header.height, "block commit failed");
+                let _ = self.fatal.try_send(Fatal(e.to_string()));
+            }
+        }
+    }
+}

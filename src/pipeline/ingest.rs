@@ -1,0 +1,90 @@
+//! Ingest stage: the entry of every transaction. Enforces the size limits, decodes, and refuses
+//! what is wrong without looking at state (wrong chain, fee below the minimum), so that the costly
+//! signature check only sees well-formed transactions for this chain.
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::{SubmitBatch, SubmitError, SubmitResult, Verify, Verifier};
+use crate::config::IngestConfig;
+use crate::execution::{ChainParams, TxError};
+use crate::types::TxEnvelope;
+
+/// Raw encoded transactions from a client, and where to send one answer per transaction.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubmitRaw {
+    pub txs: Vec<Vec<u8>>,
+    pub reply: oneshot::Sender<Vec<SubmitResult>>,
+}
+
+pub struct Ingest {
+    config: IngestConfig,
+    params: ChainParams,
+    verifier: Addr<Verifier>,
+}
+
+impl Ingest {
+    pub fn new(config: IngestConfig, params: ChainParams, verifier: Addr<Verifier>) -> Self {
+        Self {
+            config,
+            params,
+            verifier,
+        }
+    }
+
+    fn check(&self, raw: &[u8]) -> Result<TxEnvelope, SubmitError> {
+        if raw.len() > self.config.tx_bytes_max {
+            return Err(SubmitError::TooLarge {
+                len: raw.len(),
+                max: self.config.tx_bytes_max,
+            });
+        }
+        let tx = TxEnvelope::decode(raw, self.config.tx_bytes_max)?;
+        if tx.tx.chain_id != self.params.chain_id {
+            return Err(TxError::WrongChain {
+                expected: self.params.chain_id,
+                got: tx.tx.chain_id,
+            }
+            .into());
+        }
+        if tx.tx.fee < self.params.min_fee {
+            return Err(TxError::FeeTooLow {
+                min: self.params.min_fee,
+                got: tx.tx.fee,
+            }
+            .into());
+        }
+        Ok(tx)
+    }
+}
+
+impl Actor for Ingest {
+    type Context = Context<Self>;
+}
+
+impl Handler<SubmitRaw> for Ingest {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubmitRaw, _ctx: &mut Self::Context) {
+        let count = msg.txs.len();
+        if count > self.config.batch_txs_max {
+            let e = SubmitError::TooManyTxs {
+                count,
+                max: self.config.batch_txs_max,
+            };
+            let _ = msg.reply.send(vec![Err(e); count]);
+            return;
+        }
+        let slots = msg.txs.iter().map(|raw| self.check(raw)).collect();
+        let batch = SubmitBatch::new(slots, msg.reply);
+        if batch.slots.iter().all(|s| s.is_err()) {
+            batch.respond();
+            return;
+        }
+        if let Err(e) = self.verifier.try_send(Verify(batch)) {
+            let (SendError::Full(Verify(batch)) | SendError::Closed(Verify(batch))) = e;
+            batch.fail_remaining(SubmitError::Busy { stage: "sigverify" });
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The node's pipeline: one actix actor per stage, each on its own thread (arbiter), passing batches.
+//!
+//! ```text
+//!  SubmitRaw ─► Ingest ─Verify─► Verifier ─Admit─► MempoolActor ◄─Select── Producer (timer)
+//!  (RPC)        decode,          ZIP-215 batch     nonce/fee order             │ Execute
+//!               limits           on rayon          bounded pool                ▼
+//!                                                      ▲                   Executor ─CommitBlock─► Committer
+//!                                                      │ BlockCommitted                            │ (LMDB)
+//!                                                      └──────────── Notifier ◄─ BlockCommitted ───┘
+//!                                                                    (head watch, producer, pool)
+//! ```
+//!
+//! Submissions flow forward and carry their reply channel; each stage writes the answer of the
+//! transactions it refuses, and the mempool answers for the rest, so every transaction gets exactly
+//! one answer. Stage mailboxes are bounded (`pipeline.queue_batches_max`): a full stage answers
+//! [`SubmitError::Busy`] instead of queueing without limit.
+//!
+//! Block production has one block in flight: the producer proposes block `h + 1` only after the
+//! notifier reported block `h` committed, so execution always reads the committed state.
+
+mod committer;
+mod executor;
+mod ingest;
+mod notifier;
+mod pool;
+mod producer;
+mod rejected;
+mod verifier;
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use committer::{CommitBlock, Committer};
+pub use executor::{Execute, Executor};
+pub use ingest::{Ingest, SubmitRaw};
+pub use notifier::{Notifier, Subscribe};
+pub use pool::{Admit, MempoolActor, NextNonce, Select, TxPending};
+pub use producer::{Drain, Producer};
+pub use rejected::RejectedCache;
+pub use verifier::{Verifier, Verify};
+
+use crate::codec::DecodeError;
+use crate::config::NodeConfig;
+use crate::execution::{ChainParams, TxError};
+use crate::mempool::{Mempool, PoolError};
+use crate::sigverify;
+use crate::storage::{ChainHead, Storage};
+use crate::types::{Account, Address, Block, Receipt, TxEnvelope, TxId};
+
+/// The answer to one submitted transaction.
+pub type SubmitResult = Result<TxId, SubmitError>;
+
+/// Why a submitted transaction was not admitted. Each variant is something the client can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SubmitError {
+    #[error("cannot decode transaction: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("transaction is {len} bytes, over this node's limit of {max} bytes")]
+    TooLarge { len: usize, max: usize },
+    #[error("{count} transactions in one submission, over the limit of {max}")]
+    TooManyTxs { count: usize, max: usize },
+    #[error("invalid signature: it does not verify for this sender and transaction (Ed25519, ZIP-215)")]
+    BadSignature,
+    #[error(transparent)]
+    Invalid(#[from] TxError),
+    #[error("transaction is already pending")]
+    AlreadyPending,
+    #[error("transaction is already committed at height {height}")]
+    AlreadyCommitted { height: u64 },
+    #[error("a transaction with nonce {nonce} from this sender is already pending")]
+    NonceAlreadyPending { nonce: u64 },
+    #[error("mempool is full ({limit} transactions): retry shortly")]
+    MempoolFull { limit: usize },
+    #[error("sender already has {limit} pending transactions: wait for some to commit")]
+    SenderFull { limit: usize },
+    #[error("node is busy: the {stage} queue is full; retry after a short pause")]
+    Busy { stage: &'static str },
+    #[error("node is shutting down")]
+    ShuttingDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<PoolError> for SubmitError {
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Invalid(e) => SubmitError::Invalid(e),
+            PoolError::AlreadyPending => SubmitError::AlreadyPending,
+            PoolError::NonceAlreadyPending { nonce } => SubmitError::NonceAlreadyPending { nonce },
+            PoolError::Full { limit } => SubmitError::MempoolFull { limit },
+            PoolError::SenderFull { limit } => SubmitError::SenderFull { limit },
+        }
+    }
+}
+
+/// A batch of submitted transactions on its way through ingest, sigverify and the mempool, with
+/// the channel its answers go back on.
+///
+/// Invariant: `slots[i]` is the state of the i-th submitted transaction: still `Ok` while every stage
+/// so far accepted it, `Err` once one refused it.
+pub struct SubmitBatch {
+    pub slots: Vec<Result<TxEnvelope, SubmitError>>,
+    reply: oneshot::Sender<Vec<SubmitResult>>,
+}
+
+impl SubmitBatch {
+    pub fn new(
+        slots: Vec<Result<TxEnvelope, SubmitError>>,
+        reply: oneshot::Sender<Vec<SubmitResult>>,
+    ) -> Self {
+        Self { slots, reply }
+    }
+
+    /// Refuses every transaction still in the batch with `e`, and answers.
+    pub fn fail_remaining(mut self, e: SubmitError) {
+        for s in &mut self.slots {
+            if s.is_ok() {
+                *s = Err(e.clone());
+            }
+        }
+        self.respond();
+    }
+
+    /// Sends the answers: the transactions still `Ok` were admitted.
+    pub fn respond(self) {
+        let answers = self
+            .slots
+            .into_iter()
+            .map(|s| s.map(|tx| tx.id))
+            .collect();
+        // The submitter may have gone away (client disconnected): nothing to tell then.
+        let _ = self.reply.send(answers);
+    }
+}
+
+/// A block that was committed, with what the rest of the node needs to know about it.
+#[derive(Debug)]
+pub struct CommittedBlock {
+    pub head: ChainHead,
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+    pub discarded: Vec<(TxId, TxError)>,
+    pub writes: std::collections::BTreeMap<Address, Account>,
+}
+
+/// Notice that a block was committed; shared by every recipient.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct BlockCommitted(pub Arc<CommittedBlock>);
+
+/// Something the node cannot continue past (storage full or failing). The node stops on it.
+#[derive(Debug, Clone)]
+pub struct Fatal(pub String);
+
+/// Handles to a running pipeline.
+pub struct Pipeline {
+    pub ingest: Addr<Ingest>,
+    pub mempool: Addr<MempoolActor>,
+    pub producer: Addr<Producer>,
+    pub head: watch::Receiver<ChainHead>,
+    pub rejected: Arc<RejectedCache>,
+    arbiters: Vec<Arbiter>,
+}
+
+impl Pipeline {
+    /// Starts every stage on its own arbiter. Must run inside an actix `System`.
+    pub fn start(
+        config: &NodeConfig,
+        storage: Arc<Storage>,
+        params: ChainParams,
+        proposer: Address,
+        fatal: mpsc::Sender<Fatal>,
+    ) -> Result<Self, crate::storage::StorageError> {
+        let head = storage.head()?;
+        let (head_tx, head_rx) = watch::channel(head);
+        let queue_max = config.pipeline.queue_batches_max;
+        let rejected = Arc::new(RejectedCache::new(config.mempool.rejected_remembered_max));
+        let mut arbiters = Vec::new();
+        let mut arbiter = || {
+            let a = Arbiter::new();
+            let h = a.handle();
+            arbiters.push(a);
+            h
+        };
+
+        let mempool = {
+            let pool = Mempool::new(config.mempool.pool_config(), params.clone());
+            let storage = storage.clone();
+            let rejected = rejected.clone();
+            MempoolActor::start_in_arbiter(&arbiter(), move |ctx| {
+                ctx.set_mailbox_capacity(queue_max);
+                MempoolActor::new(pool, storage, rejected)
+            })
+        };
+        let notifier = {
+            let mempool = mempool.clone();
+            Notifier::start_in_arbiter(&arbiter(), move |_| Notifier::new(head_tx, mempool))
+        };
+        let committer = {
+            let storage = storage.clone();
+            let notifier = notifier.clone();
+            let fatal = fatal.clone();
+            Committer::start_in_arbiter(&arbiter(), move |_| {
+                Committer::new(storage, notifier, fatal)
+            })
+        };
+        let executor = {
+            let storage = storage.clone();
+            let params = params.clone();
+            Executor::start_in_arbiter(&arbiter(), move |_| {
+                Executor::new(storage, params, proposer, committer, fatal)
+            })
+        };
+        let producer = {
+            let mempool = mempool.clone();
+            let block = config.block.clone();
+            let notifier = notifier.clone();
+            Producer::start_in_arbiter(&arbiter(), move |_| {
+                Producer::new(block, head, mempool, executor, notifier)
+            })
+        };
+        let verifier = {
+            let mempool = mempool.clone();
+            let sv = config.sigverify.clone();
+            Verifier::start_in_arbiter(&arbiter(), move |ctx| {
+                ctx.set_mailbox_capacity(queue_max);
+                Verifier::new(
+                    sigverify::verifier_for(sv.backend, sv.chunk_size_max),
+                    sv.batch_size_max,
+                    std::time::Duration::from_micros(sv.batch_deadline_us),
+                    mempool,
+                )
+            })
+        };
+        let ingest = {
+            let ingest_config = config.ingest.clone();
+            Ingest::start_in_arbiter(&arbiter(), move |ctx| {
+                ctx.set_mailbox_capacity(queue_max);
+                Ingest::new(ingest_config, params, verifier)
+            })
+        };
+        Ok(Pipeline {
+            ingest,
+            mempool,
+            producer,
+            head: head_rx,
+            rejected,
+            arbiters,
+        })
+    }
+
+    /// Stops block production after the block in hand is committed; returns the final head.
+    pub async fn drain(&self) -> Option<ChainHead> {
+        let (tx, rx) = oneshot::channel();
+        self.producer.send(Drain(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Stops every stage's thread.
+    pub fn stop(self) {
+        for a in self.arbiters {
+            a.stop();
+            let _ = a.join();
+        }
+    }
+}
+
+/// Current wall-clock time in milliseconds since the Unix epoch (for proposers and logs only; never
+/// read during execution).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,54 @@
+//! Notifier stage: the last stage. Publishes the new head (for RPC and, later, subscriptions) and
+//! tells the mempool and every subscriber (the producer) that a block committed.
+
+use actix::prelude::*;
+use tokio::sync::watch;
+
+use super::{BlockCommitted, MempoolActor};
+use crate::storage::ChainHead;
+
+/// Register for a notice of every committed block.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub Recipient<BlockCommitted>);
+
+pub struct Notifier {
+    head: watch::Sender<ChainHead>,
+    mempool: Addr<MempoolActor>,
+    subscribers: Vec<Recipient<BlockCommitted>>,
+}
+
+impl Notifier {
+    pub fn new(head: watch::Sender<ChainHead>, mempool: Addr<MempoolActor>) -> Self {
+        Self {
+            head,
+            mempool,
+            subscribers: Vec::new(),
+        }
+    }
+}
+
+impl Actor for Notifier {
+    type Context = Context<Self>;
+}
+
+impl Handler<Subscribe> for Notifier {
+    type Result = ();
+
+    fn handle(&mut self, Subscribe(r): Subscribe, _ctx: &mut Self::Context) {
+        self.subscribers.push(r);
+    }
+}
+
+impl Handler<BlockCommitted> for Notifier {
+    type Result = ();
+
+    fn handle(&mut self, msg: BlockCommitted, _ctx: &mut Self::Context) {
+        self.head.send_replace(msg.0.head);
+        // The mempool first: it must have pruned block h before the producer can ask for h + 1.
+        self.mempool.do_send(msg.clone());
+        for s in &self.subscribers {
+            s.do_send(msg.clone());
+        }
+    }
+}

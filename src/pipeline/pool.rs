@@ -1,0 +1,133 @@
+//! Mempool stage: owns the [`Mempool`], admits verified transactions against committed state,
+//! hands ready transactions to the producer, and prunes on each committed block.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::{BlockCommitted, RejectedCache, SubmitBatch, SubmitError};
+use crate::execution::StateView;
+use crate::mempool::Mempool;
+use crate::storage::Storage;
+use crate::types::{Address, TxEnvelope, TxId};
+
+/// Verified transactions to admit.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Admit(pub SubmitBatch);
+
+/// The producer asks for the next block's transactions.
+#[derive(Message)]
+#[rtype(result = "Vec<TxEnvelope>")]
+pub struct Select {
+    pub count_max: usize,
+}
+
+/// Is this transaction waiting in the pool?
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct TxPending(pub TxId);
+
+/// The nonce the sender's next transaction should carry, counting pending ones.
+#[derive(Message)]
+#[rtype(result = "Result<u64, String>")]
+pub struct NextNonce(pub Address);
+
+pub struct MempoolActor {
+    pool: Mempool,
+    storage: Arc<Storage>,
+    rejected: Arc<RejectedCache>,
+}
+
+impl MempoolActor {
+    pub fn new(pool: Mempool, storage: Arc<Storage>, rejected: Arc<RejectedCache>) -> Self {
+        Self {
+            pool,
+            storage,
+            rejected,
+        }
+    }
+
+    fn admit(&mut self, batch: &mut SubmitBatch) -> Result<(), crate::storage::StorageError> {
+        let reader = self.storage.reader()?;
+        let now = Instant::now();
+        for slot in batch.slots.iter_mut() {
+            let Ok(tx) = slot else { continue };
+            if let Some(loc) = self.storage.tx_location(&tx.id)? {
+                *slot = Err(SubmitError::AlreadyCommitted { height: loc.height });
+                continue;
+            }
+            let committed = reader.account(&tx.tx.sender)?;
+            if let Err(e) = self.pool.insert(tx.clone(), committed, now) {
+                *slot = Err(e.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Actor for MempoolActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(Duration::from_secs(1), |act, _| {
+            let expired = act.pool.expire(Instant::now());
+            if !expired.is_empty() {
+                tracing::info!(count = expired.len(), "expired transactions dropped from the mempool");
+                act.rejected.record(expired);
+            }
+        });
+    }
+}
+
+impl Handler<Admit> for MempoolActor {
+    type Result = ();
+
+    fn handle(&mut self, Admit(mut batch): Admit, _ctx: &mut Self::Context) {
+        match self.admit(&mut batch) {
+            Ok(()) => batch.respond(),
+            Err(e) => {
+                tracing::error!(error = %e, "mempool cannot read state");
+                batch.fail_remaining(SubmitError::Internal(e.to_string()));
+            }
+        }
+    }
+}
+
+impl Handler<Select> for MempoolActor {
+    type Result = MessageResult<Select>;
+
+    fn handle(&mut self, msg: Select, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.pool.select(msg.count_max))
+    }
+}
+
+impl Handler<BlockCommitted> for MempoolActor {
+    type Result = ();
+
+    fn handle(&mut self, BlockCommitted(c): BlockCommitted, _ctx: &mut Self::Context) {
+        let applied = c.block.transactions.iter().map(|t| &t.id);
+        let dropped = self.pool.on_committed(applied, &c.discarded, &c.writes);
+        if !dropped.is_empty() {
+            self.rejected.record(dropped);
+        }
+    }
+}
+
+impl Handler<TxPending> for MempoolActor {
+    type Result = bool;
+
+    fn handle(&mut self, TxPending(id): TxPending, _ctx: &mut Self::Context) -> bool {
+        self.pool.contains(&id)
+    }
+}
+
+impl Handler<NextNonce> for MempoolActor {
+    type Result = Result<u64, String>;
+
+    fn handle(&mut self, NextNonce(address): NextNonce, _ctx: &mut Self::Context) -> Self::Result {
+        let committed = self.storage.account(&address).map_err(|e| e.to_string())?;
+        Ok(self.pool.next_nonce(&address, &committed))
+    }
+}

@@ -1,0 +1,122 @@
+//! Producer: sets the block cadence. Every `block.interval_ms` it asks the mempool for the next
+//! block's transactions and hands them, with the parent and a timestamp, to the executor. It keeps
+//! one block in flight and learns of commits from the notifier.
+//!
+//! The timestamp is the proposer's wall clock, forced strictly above the parent's: it is an input to
+//! the block, chosen here, never read during execution.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::{now_ms, BlockCommitted, Execute, Executor, MempoolActor, Notifier, Select, Subscribe};
+use crate::config::BlockConfig;
+use crate::storage::ChainHead;
+
+/// Stop producing once the block in hand is committed; answers with the final head.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain(pub oneshot::Sender<ChainHead>);
+
+pub struct Producer {
+    config: BlockConfig,
+    head: ChainHead,
+    mempool: Addr<MempoolActor>,
+    executor: Addr<Executor>,
+    notifier: Addr<Notifier>,
+    in_flight: bool,
+    draining: Vec<oneshot::Sender<ChainHead>>,
+    stopped: bool,
+}
+
+impl Producer {
+    pub fn new(
+        config: BlockConfig,
+        head: ChainHead,
+        mempool: Addr<MempoolActor>,
+        executor: Addr<Executor>,
+        notifier: Addr<Notifier>,
+    ) -> Self {
+        Self {
+            config,
+            head,
+            mempool,
+            executor,
+            notifier,
+            in_flight: false,
+            draining: Vec::new(),
+            stopped: false,
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || self.stopped {
+            return;
+        }
+        self.in_flight = true;
+        let select = self.mempool.send(Select {
+            count_max: self.config.txs_max,
+        });
+        ctx.spawn(select.into_actor(self).map(|res, act, _ctx| {
+            let txs = match res {
+                Ok(txs) => txs,
+                Err(e) => {
+                    tracing::error!(error = %e, "mempool did not answer; skipping this block");
+                    act.in_flight = false;
+                    return;
+                }
+            };
+            if txs.is_empty() && !act.config.empty_blocks {
+                act.in_flight = false;
+                return;
+            }
+            let timestamp_ms = now_ms().max(act.head.timestamp_ms + 1);
+            act.executor.do_send(Execute {
+                parent: act.head,
+                timestamp_ms,
+                txs,
+            });
+        }));
+    }
+
+    fn finish_drain(&mut self) {
+        if self.stopped && !self.in_flight {
+            for d in self.draining.drain(..) {
+                let _ = d.send(self.head);
+            }
+        }
+    }
+}
+
+impl Actor for Producer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.notifier.do_send(Subscribe(ctx.address().recipient()));
+        ctx.run_interval(Duration::from_millis(self.config.interval_ms), |act, ctx| {
+            act.tick(ctx)
+        });
+    }
+}
+
+impl Handler<BlockCommitted> for Producer {
+    type Result = ();
+
+    fn handle(&mut self, BlockCommitted(c): BlockCommitted, _ctx: &mut Self::Context) {
+        debug_assert_eq!(c.head.height, self.head.height + 1, "one block in flight");
+        self.head = c.head;
+        self.in_flight = false;
+        self.finish_drain();
+    }
+}
+
+impl Handler<Drain> for Producer {
+    type Result = ();
+
+    fn handle(&mut self, Drain(reply): Drain, _ctx: &mut Self::Context) {
+        self.stopped = true;
+        self.draining.push(reply);
+        self.finish_drain();
+    }
+}

@@ -1,0 +1,105 @@
+//! Sigverify stage: gathers submissions into batches (by size or deadline) and verifies every
+//! signature with the configured backend, which answers per signature. Failed signatures are
+//! refused; the rest go on to the mempool.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::{Admit, MempoolActor, SubmitBatch, SubmitError};
+use crate::sigverify::{BatchVerifier, SigItem};
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Verify(pub SubmitBatch);
+
+pub struct Verifier {
+    backend: Box<dyn BatchVerifier>,
+    batch_size_max: usize,
+    deadline: Duration,
+    mempool: Addr<MempoolActor>,
+    pending: Vec<SubmitBatch>,
+    pending_sigs: usize,
+    flush_timer: Option<SpawnHandle>,
+}
+
+impl Verifier {
+    pub fn new(
+        backend: Box<dyn BatchVerifier>,
+        batch_size_max: usize,
+        deadline: Duration,
+        mempool: Addr<MempoolActor>,
+    ) -> Self {
+        Self {
+            backend,
+            batch_size_max,
+            deadline,
+            mempool,
+            pending: Vec::new(),
+            pending_sigs: 0,
+            flush_timer: None,
+        }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if let Some(t) = self.flush_timer.take() {
+            ctx.cancel_future(t);
+        }
+        let mut batches = std::mem::take(&mut self.pending);
+        self.pending_sigs = 0;
+        let answers = {
+            let items: Vec<SigItem<'_>> = batches
+                .iter()
+                .flat_map(|b| b.slots.iter())
+                .filter_map(|s| s.as_ref().ok())
+                .map(|tx| SigItem {
+                    public_key: tx.public_key(),
+                    signature: tx.signature(),
+                    message: tx.signing_message(),
+                })
+                .collect();
+            let answers = self.backend.verify_batch(&items);
+            assert_eq!(answers.len(), items.len(), "one answer per signature");
+            answers
+        };
+        let mut answers = answers.into_iter();
+        for batch in &mut batches {
+            for slot in batch.slots.iter_mut().filter(|s| s.is_ok()) {
+                if answers.next() != Some(true) {
+                    *slot = Err(SubmitError::BadSignature);
+                }
+            }
+        }
+        for batch in batches {
+            if batch.slots.iter().all(|s| s.is_err()) {
+                batch.respond();
+                continue;
+            }
+            if let Err(e) = self.mempool.try_send(Admit(batch)) {
+                let (SendError::Full(Admit(batch)) | SendError::Closed(Admit(batch))) = e;
+                batch.fail_remaining(SubmitError::Busy { stage: "mempool" });
+            }
+        }
+    }
+}
+
+impl Actor for Verifier {
+    type Context = Context<Self>;
+}
+
+impl Handler<Verify> for Verifier {
+    type Result = ();
+
+    fn handle(&mut self, Verify(batch): Verify, ctx: &mut Self::Context) {
+        self.pending_sigs += batch.slots.iter().filter(|s| s.is_ok()).count();
+        self.pending.push(batch);
+        if self.pending_sigs >= self.batch_size_max {
+            self.flush(ctx);
+        } else if self.flush_timer.is_none() {
+            self.flush_timer = Some(ctx.run_later(self.deadline, |act, ctx| {
+                act.flush_timer = None;
+                act.flush(ctx);
+            }));
+        }
+    }
+}
