@@ -298,8 +298,14 @@ impl NodeConfig {
         positive("block.txs_max", self.block.txs_max as u64)?;
         positive("ingest.tx_bytes_max", self.ingest.tx_bytes_max as u64)?;
         positive("ingest.batch_txs_max", self.ingest.batch_txs_max as u64)?;
-        positive("sigverify.batch_size_max", self.sigverify.batch_size_max as u64)?;
-        positive("sigverify.chunk_size_max", self.sigverify.chunk_size_max as u64)?;
+        positive(
+            "sigverify.batch_size_max",
+            self.sigverify.batch_size_max as u64,
+        )?;
+        positive(
+            "sigverify.chunk_size_max",
+            self.sigverify.chunk_size_max as u64,
+        )?;
         positive("mempool.txs_max", self.mempool.txs_max as u64)?;
         positive("mempool.per_sender_max", self.mempool.per_sender_max as u64)?;
         positive("mempool.nonce_ahead_max", self.mempool.nonce_ahead_max)?;
@@ -308,7 +314,10 @@ impl NodeConfig {
             "mempool.rejected_remembered_max",
             self.mempool.rejected_remembered_max as u64,
         )?;
-        positive("pipeline.queue_batches_max", self.pipeline.queue_batches_max as u64)?;
+        positive(
+            "pipeline.queue_batches_max",
+            self.pipeline.queue_batches_max as u64,
+        )?;
         positive("storage.map_size_mb", self.storage.map_size_mb)?;
         if self.ingest.tx_bytes_max > crate::types::TX_SIZE_MAX {
             return Err(ConfigError::Invalid {

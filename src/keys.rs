@@ -119,7 +119,10 @@ mod tests {
         let key = generate();
         write(&path, &key).expect("write");
         assert_eq!(read(&path).expect("read").to_bytes(), key.to_bytes());
-        assert!(matches!(write(&path, &key), Err(KeyFileError::Exists { .. })));
+        assert!(matches!(
+            write(&path, &key),
+            Err(KeyFileError::Exists { .. })
+        ));
         std::fs::write(&path, "{}").expect("clobber");
         assert!(matches!(read(&path), Err(KeyFileError::Invalid { .. })));
     }

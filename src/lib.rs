@@ -14,12 +14,14 @@
 
 pub mod codec;
 pub mod config;
-pub mod sigverify;
 pub mod execution;
 pub mod genesis;
 pub mod keys;
 pub mod mempool;
+pub mod node;
 pub mod pipeline;
+pub mod rpc;
+pub mod sigverify;
 pub mod state;
 pub mod storage;
 pub mod types;

@@ -128,8 +128,20 @@ mod tests {
 
     #[test]
     fn order_independent_and_round_trips() {
-        let a = (Address([1; 32]), Account { balance: 5, nonce: 0 });
-        let b = (Address([2; 32]), Account { balance: 7, nonce: 1 });
+        let a = (
+            Address([1; 32]),
+            Account {
+                balance: 5,
+                nonce: 0,
+            },
+        );
+        let b = (
+            Address([2; 32]),
+            Account {
+                balance: 7,
+                nonce: 1,
+            },
+        );
         let h1 = LtHash::of_state([(&a.0, &a.1), (&b.0, &b.1)]);
         let h2 = LtHash::of_state([(&b.0, &b.1), (&a.0, &a.1)]);
         assert_eq!(h1, h2);

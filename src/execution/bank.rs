@@ -13,9 +13,7 @@ pub(super) fn apply<V: StateView>(
     call: &BankCall,
 ) -> Result<Result<Amount, TxError>, V::Error> {
     match call {
-        BankCall::Transfer { to, amount } => {
-            apply_transfer(overlay, proposer, tx, to, *amount)
-        }
+        BankCall::Transfer { to, amount } => apply_transfer(overlay, proposer, tx, to, *amount),
     }
 }
 

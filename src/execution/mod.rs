@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::state::LtHash;
-use crate::types::{Account, Address, Amount, ChainId, Outcome, Payload, Receipt, TxEnvelope, TxId};
+use crate::types::{
+    Account, Address, Amount, ChainId, Outcome, Payload, Receipt, TxEnvelope, TxId,
+};
 
 pub use bank::apply_transfer;
 

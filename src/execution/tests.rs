@@ -32,7 +32,10 @@ fn transfer(from: u8, to: u8, nonce: u64, amount: Amount, fee: Amount) -> TxEnve
         CHAIN,
         nonce,
         fee,
-        Payload::Bank(BankCall::Transfer { to: addr(to), amount }),
+        Payload::Bank(BankCall::Transfer {
+            to: addr(to),
+            amount,
+        }),
     )
 }
 
@@ -66,7 +69,13 @@ fn transfer_moves_funds_and_fee_and_bumps_nonce() {
     )
     .expect("infallible view");
     assert_eq!(out.applied.len(), 1);
-    assert_eq!(out.writes[&addr(0)], Account { balance: 895, nonce: 1 });
+    assert_eq!(
+        out.writes[&addr(0)],
+        Account {
+            balance: 895,
+            nonce: 1
+        }
+    );
     assert_eq!(out.writes[&addr(1)].balance, 1100);
     assert_eq!(out.writes[&addr(2)].balance, 1005);
 }
@@ -86,13 +95,35 @@ fn replay_and_gaps_and_overspend_are_discarded() {
     let ids: Vec<_> = txs.iter().map(|t| t.id).collect();
     let out = execute_block(&state, &LtHash::identity(), &params(), &p, txs).expect("infallible");
     assert_eq!(out.applied.len(), 1);
-    let reasons: Vec<_> = out.discarded.iter().map(|(id, e)| (*id, e.clone())).collect();
+    let reasons: Vec<_> = out
+        .discarded
+        .iter()
+        .map(|(id, e)| (*id, e.clone()))
+        .collect();
     assert_eq!(
         reasons,
         vec![
-            (ids[1], TxError::NonceTooLow { expected: 1, got: 0 }),
-            (ids[2], TxError::NonceTooHigh { expected: 1, got: 5 }),
-            (ids[3], TxError::InsufficientFunds { balance: 89, needed: 96 }),
+            (
+                ids[1],
+                TxError::NonceTooLow {
+                    expected: 1,
+                    got: 0
+                }
+            ),
+            (
+                ids[2],
+                TxError::NonceTooHigh {
+                    expected: 1,
+                    got: 5
+                }
+            ),
+            (
+                ids[3],
+                TxError::InsufficientFunds {
+                    balance: 89,
+                    needed: 96
+                }
+            ),
             (ids[4], TxError::FeeTooLow { min: 1, got: 0 }),
             (ids[5], TxError::ZeroAmount),
         ]
@@ -114,7 +145,13 @@ fn self_transfer_and_proposer_as_sender_conserve_supply() {
     assert_eq!(out.applied.len(), 2);
     commit(&mut state, &out);
     assert_eq!(supply(&state), before);
-    assert_eq!(state[&addr(0)], Account { balance: 43, nonce: 2 });
+    assert_eq!(
+        state[&addr(0)],
+        Account {
+            balance: 43,
+            nonce: 2
+        }
+    );
     assert_eq!(out.lthash.root(), LtHash::of_state(state.iter()).root());
 }
 

@@ -147,11 +147,7 @@ fn commit_prunes_applied_drops_discarded_and_superseded() {
             nonce: 2,
         },
     );
-    let dropped = p.on_committed(
-        [&t0.id],
-        &[(u0.id, TxError::ZeroAmount)],
-        &accounts,
-    );
+    let dropped = p.on_committed([&t0.id], &[(u0.id, TxError::ZeroAmount)], &accounts);
     assert_eq!(
         dropped,
         vec![
@@ -160,7 +156,10 @@ fn commit_prunes_applied_drops_discarded_and_superseded() {
         ]
     );
     assert_eq!(p.len(), 1);
-    assert_eq!(p.select(10).iter().map(|t| t.id).collect::<Vec<_>>(), vec![t2.id]);
+    assert_eq!(
+        p.select(10).iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![t2.id]
+    );
     assert_eq!(p.next_nonce(&addr(0), &Account::default()), 3);
 }
 
@@ -174,7 +173,8 @@ fn expiry_drops_old_transactions_only() {
     let old = tx(0, 0, 1);
     let new = tx(1, 0, 1);
     p.insert(old.clone(), rich(), t0).expect("ok");
-    p.insert(new.clone(), rich(), t0 + Duration::from_secs(5)).expect("ok");
+    p.insert(new.clone(), rich(), t0 + Duration::from_secs(5))
+        .expect("ok");
     let dropped = p.expire(t0 + Duration::from_secs(11));
     assert_eq!(dropped.len(), 1);
     assert_eq!(dropped[0].0, old.id);

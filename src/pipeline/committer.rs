@@ -28,7 +28,11 @@ pub struct Committer {
 }
 
 impl Committer {
-    pub fn new(storage: Arc<Storage>, notifier: Addr<Notifier>, fatal: mpsc::Sender<Fatal>) -> Self {
+    pub fn new(
+        storage: Arc<Storage>,
+        notifier: Addr<Notifier>,
+        fatal: mpsc::Sender<Fatal>,
+    ) -> Self {
         Self {
             storage,
             notifier,
@@ -71,13 +75,14 @@ impl Handler<CommitBlock> for Committer {
                 } else {
                     tracing::debug!(height = head.height, "empty block committed");
                 }
-                self.notifier.do_send(BlockCommitted(Arc::new(CommittedBlock {
-                    head,
-                    block,
-                    receipts: output.receipts,
-                    discarded: output.discarded,
-                    writes: output.writes,
-                })));
+                self.notifier
+                    .do_send(BlockCommitted(Arc::new(CommittedBlock {
+                        head,
+                        block,
+                        receipts: output.receipts,
+                        discarded: output.discarded,
+                        writes: output.writes,
+                    })));
             }
             Err(e) => {
                 self.failed = true;

@@ -53,13 +53,7 @@ impl Executor {
             "the producer proposes on the committed head only"
         );
         let base_lthash = reader.lthash()?;
-        let output = execute_block(
-            &reader,
-            &base_lthash,
-            &self.params,
-            &self.proposer,
-            msg.txs,
-        )?;
+        let output = execute_block(&reader, &base_lthash, &self.params, &self.proposer, msg.txs)?;
         let ids: Vec<TxId> = output.applied.iter().map(|t| t.id).collect();
         let header = BlockHeader {
             chain_id: self.params.chain_id,

@@ -5,7 +5,7 @@
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::{SubmitBatch, SubmitError, SubmitResult, Verify, Verifier};
+use super::{SubmitBatch, SubmitError, SubmitResult, Verifier, Verify};
 use crate::config::IngestConfig;
 use crate::execution::{ChainParams, TxError};
 use crate::types::TxEnvelope;

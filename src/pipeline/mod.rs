@@ -62,7 +62,9 @@ pub enum SubmitError {
     TooLarge { len: usize, max: usize },
     #[error("{count} transactions in one submission, over the limit of {max}")]
     TooManyTxs { count: usize, max: usize },
-    #[error("invalid signature: it does not verify for this sender and transaction (Ed25519, ZIP-215)")]
+    #[error(
+        "invalid signature: it does not verify for this sender and transaction (Ed25519, ZIP-215)"
+    )]
     BadSignature,
     #[error(transparent)]
     Invalid(#[from] TxError),
@@ -126,11 +128,7 @@ impl SubmitBatch {
 
     /// Sends the answers: the transactions still `Ok` were admitted.
     pub fn respond(self) {
-        let answers = self
-            .slots
-            .into_iter()
-            .map(|s| s.map(|tx| tx.id))
-            .collect();
+        let answers = self.slots.into_iter().map(|s| s.map(|tx| tx.id)).collect();
         // The submitter may have gone away (client disconnected): nothing to tell then.
         let _ = self.reply.send(answers);
     }

@@ -74,7 +74,10 @@ impl Actor for MempoolActor {
         ctx.run_interval(Duration::from_secs(1), |act, _| {
             let expired = act.pool.expire(Instant::now());
             if !expired.is_empty() {
-                tracing::info!(count = expired.len(), "expired transactions dropped from the mempool");
+                tracing::info!(
+                    count = expired.len(),
+                    "expired transactions dropped from the mempool"
+                );
                 act.rejected.record(expired);
             }
         });

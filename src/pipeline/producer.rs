@@ -94,9 +94,10 @@ impl Actor for Producer {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.notifier.do_send(Subscribe(ctx.address().recipient()));
-        ctx.run_interval(Duration::from_millis(self.config.interval_ms), |act, ctx| {
-            act.tick(ctx)
-        });
+        ctx.run_interval(
+            Duration::from_millis(self.config.interval_ms),
+            |act, ctx| act.tick(ctx),
+        );
     }
 }
 

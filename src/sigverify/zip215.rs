@@ -9,8 +9,8 @@
 //! one ZIP-215's reference implementation (`ed25519-zebra`) uses, so the two agree on every encoding.
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
-use curve25519_dalek::traits::IsIdentity;
 use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::IsIdentity;
 use sha2::{Digest, Sha512};
 
 /// A signature whose encodings have been parsed: what both single and batch checks work on.

@@ -229,8 +229,8 @@ impl Storage {
         if !config.durable {
             flags |= EnvironmentFlags::NO_SYNC;
         }
-        let map_size_bytes = usize::try_from(config.map_size_mb.saturating_mul(1 << 20))
-            .unwrap_or(usize::MAX);
+        let map_size_bytes =
+            usize::try_from(config.map_size_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         let err = |op| lmdb_err(op, config.map_size_mb);
         let env = Environment::new()
             .set_flags(flags)

@@ -94,7 +94,8 @@ fn genesis_commit_reopen_and_read_back() {
         let s = open(dir.path(), 64);
         assert!(!s.is_initialized().expect("read"));
         let (block, state, lthash) = g.build();
-        s.initialize(&block, &state, &lthash, "{}").expect("genesis");
+        s.initialize(&block, &state, &lthash, "{}")
+            .expect("genesis");
         let head = commit_transfers(&s, 0, 3).expect("commit");
         assert_eq!(head.height, 1);
         let b = s.block(1).expect("read").expect("block 1 exists");
@@ -112,7 +113,10 @@ fn genesis_commit_reopen_and_read_back() {
     let s = open(dir.path(), 64);
     let head = s.head().expect("head");
     assert_eq!(head.height, 1);
-    assert_eq!(s.account(&addr(0)).expect("read").balance, 1_000_000_000 - 6);
+    assert_eq!(
+        s.account(&addr(0)).expect("read").balance,
+        1_000_000_000 - 6
+    );
     assert_eq!(s.account(&addr(1)).expect("read").balance, 3);
     assert_eq!(s.account(&addr(9)).expect("read").balance, 3);
     let state: BTreeMap<Address, Account> = [0, 1, 9]
@@ -127,7 +131,8 @@ fn out_of_order_block_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = open(dir.path(), 64);
     let (block, state, lthash) = genesis().build();
-    s.initialize(&block, &state, &lthash, "{}").expect("genesis");
+    s.initialize(&block, &state, &lthash, "{}")
+        .expect("genesis");
     // Re-committing genesis as if it were the next block must fail.
     let err = s
         .commit_block(&BlockCommit {
@@ -137,7 +142,10 @@ fn out_of_order_block_is_refused() {
             lthash: &lthash,
         })
         .expect_err("not the next block");
-    assert!(matches!(err, StorageError::NotNextBlock { head: 0, got: 0 }));
+    assert!(matches!(
+        err,
+        StorageError::NotNextBlock { head: 0, got: 0 }
+    ));
 }
 
 #[test]
@@ -147,7 +155,8 @@ fn full_map_is_a_clear_error_and_a_larger_map_resumes() {
     {
         let s = open(dir.path(), 1);
         let (block, state, lthash) = genesis().build();
-        s.initialize(&block, &state, &lthash, "{}").expect("genesis");
+        s.initialize(&block, &state, &lthash, "{}")
+            .expect("genesis");
         let err = loop {
             match commit_transfers(&s, committed, 200) {
                 Ok(_) => committed += 200,
@@ -155,7 +164,10 @@ fn full_map_is_a_clear_error_and_a_larger_map_resumes() {
             }
             assert!(committed < 50_000, "a 1 MiB map must fill up");
         };
-        assert!(matches!(err, StorageError::MapFull { map_size_mb: 1 }), "{err}");
+        assert!(
+            matches!(err, StorageError::MapFull { map_size_mb: 1 }),
+            "{err}"
+        );
         assert!(err.to_string().contains("map_size_mb"));
         // Nothing half-written: the head is the last block that committed.
         assert_eq!(s.head().expect("head").height, committed / 200);

@@ -98,7 +98,8 @@ mod tests {
         let typo: String = chars.into_iter().collect();
         assert!(typo.parse::<Address>().is_err());
         assert!(matches!(
-            "cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqcjgfyc".parse::<Address>(),
+            "cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqcjgfyc"
+                .parse::<Address>(),
             Err(_)
         ));
     }

@@ -92,7 +92,12 @@ impl Encode for Block {
         }
     }
     fn encoded_len_hint(&self) -> usize {
-        self.header.encoded_len_hint() + self.transactions.iter().map(|t| t.bytes.len() + 4).sum::<usize>()
+        self.header.encoded_len_hint()
+            + self
+                .transactions
+                .iter()
+                .map(|t| t.bytes.len() + 4)
+                .sum::<usize>()
     }
 }
 

@@ -50,7 +50,9 @@ impl FromStr for Hash {
             return Err(HashParseError::Length(s.len()));
         }
         if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(HashParseError::Hex("uppercase digits are not accepted".into()));
+            return Err(HashParseError::Hex(
+                "uppercase digits are not accepted".into(),
+            ));
         }
         let mut out = [0u8; 32];
         hex::decode_to_slice(s, &mut out).map_err(|e| HashParseError::Hex(e.to_string()))?;

@@ -1,0 +1,289 @@
+//! Command-line interface (`mameynode --help`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use mameynode::config::{LogFormat, NodeConfig};
+use mameynode::keys;
+use mameynode::rpc::client::RpcClient;
+use mameynode::rpc::TxStatus;
+use mameynode::types::{Address, BankCall, Hash, Payload, Transaction};
+
+const DEFAULT_RPC: &str = "http://127.0.0.1:8545";
+
+#[derive(Parser)]
+#[command(name = "mameynode", version, about = "MameyNode: a high-throughput ledger node", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node.
+    Run(RunArgs),
+    /// Manage key files.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Sign and send a transfer of the native asset; prints the transaction id.
+    Transfer(TransferArgs),
+    /// Print an account as JSON.
+    Account(AccountArgs),
+    /// Print a transaction's status as JSON.
+    Tx(TxArgs),
+    /// Print a block as JSON.
+    Block(BlockArgs),
+    /// Print the node's status as JSON.
+    Status(RpcArg),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Run a single-validator development chain, created in --data-dir on first start.
+    #[arg(long)]
+    dev: bool,
+    /// Data directory (database; in dev mode also keys and genesis).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Node config file (TOML; see config/node.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// JSON-RPC listen address (port 0 picks a free port; see DATA_DIR/endpoints.json).
+    #[arg(long)]
+    rpc_listen: Option<SocketAddr>,
+    /// Block interval in milliseconds.
+    #[arg(long)]
+    block_interval_ms: Option<u64>,
+    /// LMDB map size in MiB: the most the database can grow to.
+    #[arg(long)]
+    map_size_mb: Option<u64>,
+    /// Log format: text or json.
+    #[arg(long)]
+    log_format: Option<LogFormatArg>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a new key file and print its address.
+    New {
+        /// Where to write the key (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the address of a key file.
+    Address {
+        /// The key file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RpcArg {
+    /// JSON-RPC endpoint of the node.
+    #[arg(long, default_value = DEFAULT_RPC)]
+    rpc: String,
+}
+
+#[derive(Args)]
+struct TransferArgs {
+    /// Key file of the sender.
+    #[arg(long)]
+    key: PathBuf,
+    /// Recipient address (mamey1...).
+    #[arg(long)]
+    to: Address,
+    /// Amount in base units.
+    #[arg(long)]
+    amount: u64,
+    /// Fee in base units (default: the chain's minimum fee).
+    #[arg(long)]
+    fee: Option<u64>,
+    /// Nonce (default: the account's next nonce, counting its pending transactions).
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Wait until the transaction is committed (exit 0) or rejected (exit non-zero).
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits before giving up.
+    #[arg(long, default_value_t = 60)]
+    timeout_secs: u64,
+    #[command(flatten)]
+    rpc: RpcArg,
+}
+
+#[derive(Args)]
+struct AccountArgs {
+    /// Address (mamey1...).
+    address: Address,
+    #[command(flatten)]
+    rpc: RpcArg,
+}
+
+#[derive(Args)]
+struct TxArgs {
+    /// Transaction id (64 hex digits).
+    id: Hash,
+    #[command(flatten)]
+    rpc: RpcArg,
+}
+
+#[derive(Args)]
+struct BlockArgs {
+    /// Block height.
+    height: u64,
+    #[command(flatten)]
+    rpc: RpcArg,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Run(a) => run(a),
+        Command::Keys(k) => keys_command(k),
+        Command::Transfer(a) => transfer(a),
+        Command::Account(a) => print_json(&RpcClient::new(&a.rpc.rpc).account(&a.address)?),
+        Command::Tx(a) => print_json(&RpcClient::new(&a.rpc.rpc).transaction(&a.id)?),
+        Command::Block(a) => print_json(&RpcClient::new(&a.rpc.rpc).block(a.height)?),
+        Command::Status(a) => print_json(&RpcClient::new(&a.rpc).status()?),
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}
+
+fn keys_command(k: KeysCommand) -> Result<()> {
+    match k {
+        KeysCommand::New { out } => {
+            let key = keys::generate();
+            keys::write(&out, &key)?;
+            println!("{}", keys::address_of(&key));
+        }
+        KeysCommand::Address { file } => println!("{}", keys::address_of(&keys::read(&file)?)),
+    }
+    Ok(())
+}
+
+fn transfer(a: TransferArgs) -> Result<()> {
+    let key = keys::read(&a.key)?;
+    let client = RpcClient::new(&a.rpc.rpc);
+    let status = client.status()?;
+    let nonce = match a.nonce {
+        Some(n) => n,
+        None => client.account(&keys::address_of(&key))?.pending_nonce,
+    };
+    let tx = Transaction::sign(
+        &key,
+        status.chain_id,
+        nonce,
+        a.fee.unwrap_or(status.min_fee),
+        Payload::Bank(BankCall::Transfer {
+            to: a.to,
+            amount: a.amount,
+        }),
+    );
+    let id = client.send_transaction(&tx)?;
+    println!("{id}");
+    if !a.wait {
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(a.timeout_secs);
+    loop {
+        let view = client.transaction(&id)?;
+        match view.status {
+            TxStatus::Committed | TxStatus::Finalized => return Ok(()),
+            TxStatus::Rejected => bail!(
+                "transaction {id} rejected: {}",
+                view.error.unwrap_or_else(|| "no reason given".into())
+            ),
+            TxStatus::Pending => {}
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "transaction {id} still pending after {} s (it may still commit)",
+                a.timeout_secs
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn run(a: RunArgs) -> Result<()> {
+    let mut config = match &a.config {
+        Some(path) => NodeConfig::load(path)?,
+        None => NodeConfig::default(),
+    };
+    if let Some(d) = a.data_dir {
+        config.data_dir = d;
+    }
+    if a.config.is_none() && !a.dev {
+        bail!("give --dev (with --data-dir) for a development chain, or --config FILE");
+    }
+    if let Some(l) = a.rpc_listen {
+        config.rpc.listen = l;
+    }
+    if let Some(ms) = a.block_interval_ms {
+        config.block.interval_ms = ms;
+    }
+    if let Some(mb) = a.map_size_mb {
+        config.storage.map_size_mb = mb;
+    }
+    if let Some(f) = a.log_format {
+        config.log.format = match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    init_logging(&config);
+    if a.dev {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let faucet = mameynode::node::prepare_dev_chain(&config.data_dir)?;
+        tracing::info!(faucet_key = %faucet.display(), "dev chain");
+    }
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("rpc")
+            .enable_all()
+            .build()
+    };
+    let system = actix::System::with_tokio_rt(move || runtime().expect("tokio runtime starts"));
+    system.block_on(mameynode::node::run(config))?;
+    Ok(())
+}
+
+fn init_logging(config: &NodeConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

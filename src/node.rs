@@ -1,0 +1,239 @@
+//! Assembles and runs a node: dev-chain setup, storage, genesis, pipeline, RPC, and an orderly
+//! shutdown on SIGINT/SIGTERM (finish the block in hand, flush, exit 0) or on a fatal error.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use crate::config::{ConfigError, NodeConfig};
+use crate::genesis::{Genesis, GenesisAccount, GenesisError};
+use crate::keys::{self, KeyFileError};
+use crate::pipeline::{now_ms, Fatal, Pipeline};
+use crate::rpc::{self, RpcState};
+use crate::storage::{Storage, StorageError};
+use crate::types::Hash;
+
+/// Chain id of dev chains.
+pub const DEV_CHAIN_ID: u64 = 1337;
+/// The dev faucet's balance: below 2^53, so every balance is exact in JavaScript clients too.
+pub const DEV_FAUCET_BALANCE: u64 = 1_000_000_000_000_000;
+
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("the data directory {dir} holds another chain (genesis hash {stored}); this genesis file has hash {configured}")]
+    GenesisMismatch {
+        dir: PathBuf,
+        stored: Hash,
+        configured: Hash,
+    },
+    #[error(
+        "the validator key {key_file} (address {address}) is not this chain's validator {expected}"
+    )]
+    NotTheValidator {
+        key_file: PathBuf,
+        address: String,
+        expected: String,
+    },
+    #[error("cannot start JSON-RPC on {addr}: {source}")]
+    Rpc {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("node stopped on a fatal error: {0}")]
+    Fatal(String),
+}
+
+/// Creates a dev chain's keys and genesis in `data_dir` on first start; later starts reuse them.
+/// Returns the faucet key file's path.
+pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
+    let dev = data_dir.join("dev");
+    let faucet_file = dev.join("faucet.key");
+    let validator_file = dev.join("validator.key");
+    let genesis_file = data_dir.join("genesis.toml");
+    if genesis_file.exists() {
+        return Ok(faucet_file);
+    }
+    let validator = if validator_file.exists() {
+        keys::read(&validator_file)?
+    } else {
+        let k = keys::generate();
+        keys::write(&validator_file, &k)?;
+        k
+    };
+    let faucet = if faucet_file.exists() {
+        keys::read(&faucet_file)?
+    } else {
+        let k = keys::generate();
+        keys::write(&faucet_file, &k)?;
+        k
+    };
+    let genesis = Genesis {
+        chain_id: DEV_CHAIN_ID,
+        timestamp_ms: now_ms(),
+        validator: keys::address_of(&validator),
+        min_fee: 1,
+        accounts: vec![GenesisAccount {
+            address: keys::address_of(&faucet),
+            balance: DEV_FAUCET_BALANCE,
+        }],
+    };
+    // Written last and atomically: its presence means the dev chain is fully prepared.
+    let tmp = data_dir.join("genesis.toml.tmp");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| NodeError::Io { path, source }
+    };
+    std::fs::write(&tmp, genesis.to_toml()).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &genesis_file).map_err(io(&genesis_file))?;
+    Ok(faucet_file)
+}
+
+/// Runs the node until SIGINT/SIGTERM or a fatal error. Must run inside an actix `System` whose
+/// runtime has the tokio I/O and time drivers.
+pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
+    config.validate()?;
+    let genesis = Genesis::load(&config.genesis_path())?;
+    let validator_file = config.validator_key_path();
+    let validator = keys::read(&validator_file)?;
+    if keys::address_of(&validator) != genesis.validator {
+        return Err(NodeError::NotTheValidator {
+            key_file: validator_file,
+            address: keys::address_of(&validator).to_string(),
+            expected: genesis.validator.to_string(),
+        });
+    }
+    if config.sigverify.threads > 0 {
+        // Fails only if the pool was already built (a second node in one process): keep that one.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.sigverify.threads)
+            .thread_name(|i| format!("rayon-{i}"))
+            .build_global();
+    }
+
+    let db_path = config.db_path();
+    let storage = Arc::new(Storage::open(&db_path, &config.storage.storage_config())?);
+    let (genesis_block, genesis_state, genesis_lthash) = genesis.build();
+    let genesis_hash = genesis_block.hash();
+    if storage.is_initialized()? {
+        let stored = storage.block(0)?.map(|b| b.hash()).unwrap_or(Hash::ZERO);
+        if stored != genesis_hash {
+            return Err(NodeError::GenesisMismatch {
+                dir: db_path,
+                stored,
+                configured: genesis_hash,
+            });
+        }
+    } else {
+        let json = serde_json::to_string(&genesis).expect("genesis serializes");
+        storage.initialize(&genesis_block, &genesis_state, &genesis_lthash, &json)?;
+        tracing::info!(chain_id = genesis.chain_id, hash = %genesis_hash, "genesis committed");
+    }
+    let head = storage.head()?;
+    tracing::info!(
+        height = head.height,
+        hash = %head.hash,
+        state_root = %head.state_root,
+        "resuming at the last committed block"
+    );
+
+    let (fatal_tx, mut fatal_rx) = mpsc::channel::<Fatal>(4);
+    let pipeline = Pipeline::start(
+        &config,
+        storage.clone(),
+        genesis.params(),
+        genesis.validator,
+        fatal_tx,
+    )?;
+    let rpc_state = RpcState {
+        storage: storage.clone(),
+        ingest: pipeline.ingest.clone(),
+        mempool: pipeline.mempool.clone(),
+        rejected: pipeline.rejected.clone(),
+        head: pipeline.head.clone(),
+        params: genesis.params(),
+        genesis_hash,
+        sigverify_backend: config.sigverify.backend.name().to_string(),
+        tx_bytes_max: config.ingest.tx_bytes_max,
+    };
+    let server = rpc::start(&config.rpc, rpc_state)
+        .await
+        .map_err(|source| NodeError::Rpc {
+            addr: config.rpc.listen,
+            source,
+        })?;
+    write_endpoints(&config.data_dir, server.local_addr)?;
+    tracing::info!(rpc = %server.local_addr, chain_id = genesis.chain_id, "node ready");
+
+    let outcome = tokio::select! {
+        s = shutdown_signal() => {
+            tracing::info!(signal = s, "shutting down: finishing the block in hand");
+            Ok(())
+        }
+        f = fatal_rx.recv() => {
+            let msg = f.map(|f| f.0).unwrap_or_else(|| "pipeline stopped".to_string());
+            tracing::error!(error = %msg, "stopping on a fatal error");
+            Err(NodeError::Fatal(msg))
+        }
+    };
+
+    let _ = server.handle.stop();
+    match tokio::time::timeout(Duration::from_secs(10), pipeline.drain()).await {
+        Ok(Some(head)) => tracing::info!(height = head.height, "block production stopped"),
+        _ => tracing::warn!("block production did not stop in time; the block in hand is dropped, committed blocks are safe"),
+    }
+    storage.sync()?;
+    pipeline.stop();
+    tracing::info!("stopped");
+    outcome
+}
+
+/// Writes `DATA_DIR/endpoints.json` with the addresses actually bound (useful with port 0).
+fn write_endpoints(data_dir: &Path, rpc: std::net::SocketAddr) -> Result<(), NodeError> {
+    let path = data_dir.join("endpoints.json");
+    let tmp = data_dir.join("endpoints.json.tmp");
+    let body = serde_json::json!({ "rpc": rpc.to_string() }).to_string();
+    let io = |path: PathBuf| move |source| NodeError::Io { path, source };
+    std::fs::write(&tmp, body).map_err(io(tmp.clone()))?;
+    std::fs::rename(&tmp, &path).map_err(io(path.clone()))
+}
+
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return "SIGINT";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}

@@ -1,0 +1,171 @@
+//! JSON-RPC 2.0: the methods of `../shared/INTERFACES.md` §4, their JSON shapes, and the stable
+//! error codes every client can rely on.
+//!
+//! Error codes (also in `docs/API.md`); they never change meaning:
+//!
+//! | code   | name                  | when                                                        |
+//! |--------|-----------------------|-------------------------------------------------------------|
+//! | -32700 | parse error           | the request is not JSON                                     |
+//! | -32600 | invalid request       | JSON, but not a JSON-RPC 2.0 request                        |
+//! | -32601 | method not found      | unknown method                                              |
+//! | -32602 | invalid params        | wrong number or type of params, bad hex, bad address        |
+//! | -32603 | internal error        | the node failed; the request may be retried                 |
+//! | 1000   | invalid encoding      | the transaction bytes do not decode                         |
+//! | 1001   | tx too large          | over the node's transaction size limit                      |
+//! | 1002   | wrong chain           | the transaction names another chain id                      |
+//! | 1003   | bad signature         | the signature does not verify (ZIP-215)                     |
+//! | 1004   | nonce too low         | the nonce was already used                                  |
+//! | 1005   | nonce too high        | the nonce is too far ahead of the account's next nonce      |
+//! | 1006   | insufficient funds    | balance below amount + fee (+ the sender's pending ones)    |
+//! | 1007   | fee too low           | fee below the chain's minimum                               |
+//! | 1008   | already known         | the same transaction is pending or committed                |
+//! | 1009   | nonce already pending | another pending transaction of the sender has this nonce    |
+//! | 1010   | invalid amount        | zero amount, or amount + fee overflows                      |
+//! | 1011   | too many transactions | too many transactions in one submission                     |
+//! | 2000   | mempool full          | retry later                                                 |
+//! | 2001   | sender queue full     | wait for some of the sender's transactions to commit        |
+//! | 2002   | busy                  | a pipeline stage is saturated; retry after a short pause    |
+//! | 2003   | shutting down         | the node is stopping                                        |
+//! | 3000   | not found             | no such transaction or block                                |
+
+pub mod client;
+mod server;
+
+use serde::{Deserialize, Serialize};
+
+pub use server::{start, RpcServer, RpcState};
+
+use crate::execution::TxError;
+use crate::pipeline::SubmitError;
+use crate::types::{Address, Hash};
+
+/// Stable application error codes (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ErrorCode {
+    InvalidParams = -32602,
+    Internal = -32603,
+    InvalidEncoding = 1000,
+    TxTooLarge = 1001,
+    WrongChain = 1002,
+    BadSignature = 1003,
+    NonceTooLow = 1004,
+    NonceTooHigh = 1005,
+    InsufficientFunds = 1006,
+    FeeTooLow = 1007,
+    AlreadyKnown = 1008,
+    NonceAlreadyPending = 1009,
+    InvalidAmount = 1010,
+    TooManyTxs = 1011,
+    MempoolFull = 2000,
+    SenderQueueFull = 2001,
+    Busy = 2002,
+    ShuttingDown = 2003,
+    NotFound = 3000,
+}
+
+impl ErrorCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+impl From<&TxError> for ErrorCode {
+    fn from(e: &TxError) -> Self {
+        match e {
+            TxError::WrongChain { .. } => ErrorCode::WrongChain,
+            TxError::FeeTooLow { .. } => ErrorCode::FeeTooLow,
+            TxError::NonceTooLow { .. } => ErrorCode::NonceTooLow,
+            TxError::NonceTooHigh { .. } => ErrorCode::NonceTooHigh,
+            TxError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
+            TxError::AmountOverflow | TxError::ZeroAmount => ErrorCode::InvalidAmount,
+        }
+    }
+}
+
+impl From<&SubmitError> for ErrorCode {
+    fn from(e: &SubmitError) -> Self {
+        match e {
+            SubmitError::Decode(_) => ErrorCode::InvalidEncoding,
+            SubmitError::TooLarge { .. } => ErrorCode::TxTooLarge,
+            SubmitError::TooManyTxs { .. } => ErrorCode::TooManyTxs,
+            SubmitError::BadSignature => ErrorCode::BadSignature,
+            SubmitError::Invalid(e) => e.into(),
+            SubmitError::AlreadyPending | SubmitError::AlreadyCommitted { .. } => {
+                ErrorCode::AlreadyKnown
+            }
+            SubmitError::NonceAlreadyPending { .. } => ErrorCode::NonceAlreadyPending,
+            SubmitError::MempoolFull { .. } => ErrorCode::MempoolFull,
+            SubmitError::SenderFull { .. } => ErrorCode::SenderQueueFull,
+            SubmitError::Busy { .. } => ErrorCode::Busy,
+            SubmitError::ShuttingDown => ErrorCode::ShuttingDown,
+            SubmitError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// `mamey_status` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub chain_id: u64,
+    pub height: u64,
+    /// With a single validator every committed block is final at once.
+    pub finalized_height: u64,
+    pub state_root: Hash,
+    pub head_hash: Hash,
+    pub head_timestamp_ms: u64,
+    pub genesis_hash: Hash,
+    pub min_fee: u64,
+    pub sigverify_backend: String,
+    pub version: String,
+}
+
+/// `mamey_getAccount` result (also what `mameynode account` prints).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub address: Address,
+    pub balance: u64,
+    /// Number of transactions the account has sent that committed; the next one carries this nonce.
+    pub nonce: u64,
+    /// The nonce a new transaction should carry, counting the account's pending transactions.
+    pub pending_nonce: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxStatus {
+    Pending,
+    Committed,
+    Finalized,
+    Rejected,
+}
+
+/// `mamey_getTransaction` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxView {
+    pub id: Hash,
+    pub status: TxStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_hash: Option<Hash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_paid: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `mamey_getBlock` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub height: u64,
+    pub hash: Hash,
+    pub parent_hash: Hash,
+    pub state_root: Hash,
+    pub tx_root: Hash,
+    pub proposer: Address,
+    pub timestamp_ms: u64,
+    pub transactions: Vec<Hash>,
+}
