@@ -97,10 +97,12 @@ mod tests {
         chars[i] = if chars[i] == 'q' { 'p' } else { 'q' };
         let typo: String = chars.into_iter().collect();
         assert!(typo.parse::<Address>().is_err());
-        assert!(matches!(
-            "cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqcjgfyc"
-                .parse::<Address>(),
-            Err(_)
-        ));
+        let other = bech32::encode::<Bech32m>(Hrp::parse_unchecked("cosmos"), &[7u8; 32])
+            .expect("encodes");
+        assert_eq!(
+            other.parse::<Address>(),
+            Err(AddressError::WrongPrefix("cosmos".into()))
+        );
+        assert!(hex::encode([7u8; 32]).parse::<Address>().is_err());
     }
 }
