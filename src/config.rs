@@ -37,6 +37,7 @@ pub struct NodeConfig {
     /// This validator's key file; in dev mode `DATA_DIR/dev/validator.key`.
     pub validator_key_file: Option<PathBuf>,
     pub rpc: RpcConfig,
+    pub quic: QuicConfig,
     pub block: BlockConfig,
     pub ingest: IngestConfig,
     pub sigverify: SigverifyConfig,
@@ -53,6 +54,7 @@ impl Default for NodeConfig {
             genesis_file: None,
             validator_key_file: None,
             rpc: RpcConfig::default(),
+            quic: QuicConfig::default(),
             block: BlockConfig::default(),
             ingest: IngestConfig::default(),
             sigverify: SigverifyConfig::default(),
@@ -85,6 +87,27 @@ impl Default for RpcConfig {
             response_bytes_max: 16 << 20,
             connections_max: 1024,
             batch_calls_max: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuicConfig {
+    /// QUIC transaction ingest listen address (UDP).
+    pub listen: SocketAddr,
+    /// Concurrent client connections; more are refused.
+    pub connections_max: u32,
+    /// Concurrent streams (batches in flight) per connection; QUIC flow control holds clients back.
+    pub streams_per_connection_max: u32,
+}
+
+impl Default for QuicConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            connections_max: 256,
+            streams_per_connection_max: 64,
         }
     }
 }
@@ -194,12 +217,19 @@ impl MempoolSettings {
 pub struct PipelineConfig {
     /// Messages (each a batch) waiting at a stage before it pushes back with "busy".
     pub queue_batches_max: usize,
+    /// Committed blocks buffered for each commit-stream subscriber; one that falls further behind
+    /// is told it lagged and is disconnected.
+    pub subscriber_buffer_blocks: usize,
+    /// Blocks with at least this many transactions are executed in parallel.
+    pub parallel_execution_txs_min: usize,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             queue_batches_max: 256,
+            subscriber_buffer_blocks: 256,
+            parallel_execution_txs_min: 256,
         }
     }
 }

@@ -57,6 +57,8 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot start QUIC ingest: {0}")]
+    Quic(String),
     #[error("node stopped on a fatal error: {0}")]
     Fatal(String),
 }
@@ -162,6 +164,18 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         genesis.validator,
         fatal_tx,
     )?;
+    let quic = crate::quic::start(
+        &config.quic,
+        &config.ingest,
+        pipeline.ingest.clone(),
+        pipeline.commits.clone(),
+    )
+    .map_err(|e| NodeError::Quic(e.to_string()))?;
+    let cert_path = config.data_dir.join("ingest-cert.der");
+    std::fs::write(&cert_path, &quic.certificate_der).map_err(|source| NodeError::Io {
+        path: cert_path.clone(),
+        source,
+    })?;
     let rpc_state = RpcState {
         storage: storage.clone(),
         ingest: pipeline.ingest.clone(),
@@ -172,6 +186,13 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         genesis_hash,
         sigverify_backend: config.sigverify.backend.name().to_string(),
         tx_bytes_max: config.ingest.tx_bytes_max,
+        ingest_info: rpc::IngestInfoView {
+            quic: quic.local_addr.to_string(),
+            certificate_der: hex::encode(&quic.certificate_der),
+            batch_txs_max: config.ingest.batch_txs_max,
+            tx_bytes_max: config.ingest.tx_bytes_max,
+        },
+        metrics: pipeline.metrics.clone(),
     };
     let server = rpc::start(&config.rpc, rpc_state)
         .await
@@ -179,8 +200,13 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
             addr: config.rpc.listen,
             source,
         })?;
-    write_endpoints(&config.data_dir, server.local_addr)?;
-    tracing::info!(rpc = %server.local_addr, chain_id = genesis.chain_id, "node ready");
+    write_endpoints(&config.data_dir, server.local_addr, quic.local_addr)?;
+    tracing::info!(
+        rpc = %server.local_addr,
+        quic = %quic.local_addr,
+        chain_id = genesis.chain_id,
+        "node ready"
+    );
 
     let outcome = tokio::select! {
         s = shutdown_signal() => {
@@ -195,6 +221,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
     };
 
     let _ = server.handle.stop();
+    quic.close();
     match tokio::time::timeout(Duration::from_secs(10), pipeline.drain()).await {
         Ok(Some(head)) => tracing::info!(height = head.height, "block production stopped"),
         _ => tracing::warn!("block production did not stop in time; the block in hand is dropped, committed blocks are safe"),
@@ -206,10 +233,14 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
 }
 
 /// Writes `DATA_DIR/endpoints.json` with the addresses actually bound (useful with port 0).
-fn write_endpoints(data_dir: &Path, rpc: std::net::SocketAddr) -> Result<(), NodeError> {
+fn write_endpoints(
+    data_dir: &Path,
+    rpc: std::net::SocketAddr,
+    quic: std::net::SocketAddr,
+) -> Result<(), NodeError> {
     let path = data_dir.join("endpoints.json");
     let tmp = data_dir.join("endpoints.json.tmp");
-    let body = serde_json::json!({ "rpc": rpc.to_string() }).to_string();
+    let body = serde_json::json!({ "rpc": rpc.to_string(), "quic": quic.to_string() }).to_string();
     let io = |path: PathBuf| move |source| NodeError::Io { path, source };
     std::fs::write(&tmp, body).map_err(io(tmp.clone()))?;
     std::fs::rename(&tmp, &path).map_err(io(path.clone()))

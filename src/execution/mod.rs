@@ -12,6 +12,7 @@
 //! Supply invariant: every transaction conserves the sum of all balances (fees move to the proposer).
 
 mod bank;
+mod parallel;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,7 @@ use crate::types::{
 };
 
 pub use bank::apply_transfer;
+pub use parallel::{execute_block_parallel, prefetch, touched_accounts};
 
 /// Chain parameters that execution depends on; fixed by genesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,16 +171,7 @@ pub fn execute_block<V: StateView>(
         }
     }
     let Overlay { before, after, .. } = overlay;
-    let mut lthash = base_lthash.clone();
-    let mut writes = BTreeMap::new();
-    for (address, new) in after {
-        let old = before.get(&address).copied().flatten();
-        if old.as_ref() == Some(&new) {
-            continue;
-        }
-        lthash.update(&address, old.as_ref(), &new);
-        writes.insert(address, new);
-    }
+    let (writes, lthash) = commit_overlay(before, after, base_lthash);
     Ok(BlockOutput {
         applied,
         receipts,
@@ -186,6 +179,49 @@ pub fn execute_block<V: StateView>(
         writes,
         lthash,
     })
+}
+
+/// Turns an overlay's before/after values into the block's writes (changed accounts only) and the
+/// updated state commitment. The LtHash expansions run on rayon; lane-wise wrapping addition is
+/// commutative and associative, so the result does not depend on the split.
+pub(crate) fn commit_overlay(
+    before: BTreeMap<Address, Option<Account>>,
+    after: BTreeMap<Address, Account>,
+    base_lthash: &LtHash,
+) -> (BTreeMap<Address, Account>, LtHash) {
+    use rayon::prelude::*;
+    let changed: Vec<(Address, Option<Account>, Account)> = after
+        .into_iter()
+        .filter_map(|(address, new)| {
+            let old = before.get(&address).copied().flatten();
+            (old.as_ref() != Some(&new)).then_some((address, old, new))
+        })
+        .collect();
+    let (added, removed) = changed
+        .par_iter()
+        .fold(
+            || (LtHash::identity(), LtHash::identity()),
+            |(mut add, mut sub), (address, old, new)| {
+                add.add(&LtHash::of_account(address, new));
+                if let Some(old) = old {
+                    sub.add(&LtHash::of_account(address, old));
+                }
+                (add, sub)
+            },
+        )
+        .reduce(
+            || (LtHash::identity(), LtHash::identity()),
+            |(mut a1, mut s1), (a2, s2)| {
+                a1.add(&a2);
+                s1.add(&s2);
+                (a1, s1)
+            },
+        );
+    let mut lthash = base_lthash.clone();
+    lthash.add(&added);
+    lthash.sub(&removed);
+    let writes = changed.into_iter().map(|(a, _, new)| (a, new)).collect();
+    (writes, lthash)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use super::{BlockCommitted, CommittedBlock, Fatal, Notifier};
 use crate::execution::BlockOutput;
+use crate::metrics::PipelineMetrics;
 use crate::storage::{BlockCommit, Storage};
 use crate::types::Block;
 
@@ -24,6 +25,7 @@ pub struct Committer {
     storage: Arc<Storage>,
     notifier: Addr<Notifier>,
     fatal: mpsc::Sender<Fatal>,
+    metrics: Arc<PipelineMetrics>,
     failed: bool,
 }
 
@@ -32,11 +34,13 @@ impl Committer {
         storage: Arc<Storage>,
         notifier: Addr<Notifier>,
         fatal: mpsc::Sender<Fatal>,
+        metrics: Arc<PipelineMetrics>,
     ) -> Self {
         Self {
             storage,
             notifier,
             fatal,
+            metrics,
             failed: false,
         }
     }
@@ -63,6 +67,9 @@ impl Handler<CommitBlock> for Committer {
         });
         match result {
             Ok(head) => {
+                self.metrics
+                    .commit
+                    .record(block.transactions.len(), 0, started);
                 if !block.transactions.is_empty() || !output.discarded.is_empty() {
                     tracing::info!(
                         height = head.height,

@@ -7,7 +7,10 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 
 use super::{CommitBlock, Committer, Fatal};
-use crate::execution::{execute_block, ChainParams};
+use crate::execution::{
+    execute_block, execute_block_parallel, prefetch, touched_accounts, ChainParams,
+};
+use crate::metrics::PipelineMetrics;
 use crate::storage::{ChainHead, Storage, StorageError};
 use crate::types::{block::tx_root, Address, Block, BlockHeader, TxEnvelope, TxId};
 
@@ -26,6 +29,9 @@ pub struct Executor {
     proposer: Address,
     committer: Addr<Committer>,
     fatal: mpsc::Sender<Fatal>,
+    metrics: Arc<PipelineMetrics>,
+    /// Blocks with at least this many transactions run on the parallel executor.
+    parallel_txs_min: usize,
 }
 
 impl Executor {
@@ -35,6 +41,8 @@ impl Executor {
         proposer: Address,
         committer: Addr<Committer>,
         fatal: mpsc::Sender<Fatal>,
+        metrics: Arc<PipelineMetrics>,
+        parallel_txs_min: usize,
     ) -> Self {
         Self {
             storage,
@@ -42,6 +50,8 @@ impl Executor {
             proposer,
             committer,
             fatal,
+            metrics,
+            parallel_txs_min,
         }
     }
 
@@ -53,7 +63,13 @@ impl Executor {
             "the producer proposes on the committed head only"
         );
         let base_lthash = reader.lthash()?;
-        let output = execute_block(&reader, &base_lthash, &self.params, &self.proposer, msg.txs)?;
+        let output = if msg.txs.len() >= self.parallel_txs_min {
+            // LMDB read transactions are single-threaded: read what the block touches first.
+            let base = prefetch(&reader, &touched_accounts(&msg.txs, &self.proposer))?;
+            execute_block_parallel(&base, &base_lthash, &self.params, &self.proposer, msg.txs)
+        } else {
+            execute_block(&reader, &base_lthash, &self.params, &self.proposer, msg.txs)?
+        };
         let ids: Vec<TxId> = output.applied.iter().map(|t| t.id).collect();
         let header = BlockHeader {
             chain_id: self.params.chain_id,
@@ -81,8 +97,15 @@ impl Handler<Execute> for Executor {
     type Result = ();
 
     fn handle(&mut self, msg: Execute, _ctx: &mut Self::Context) {
+        let started = std::time::Instant::now();
+        let count = msg.txs.len();
         match self.execute(msg) {
-            Ok(commit) => self.committer.do_send(commit),
+            Ok(commit) => {
+                self.metrics
+                    .execute
+                    .record(count, commit.output.discarded.len(), started);
+                self.committer.do_send(commit)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "execution cannot read state");
                 let _ = self.fatal.try_send(Fatal(e.to_string()));

@@ -7,7 +7,10 @@ use tokio::sync::oneshot;
 
 use super::{SubmitBatch, SubmitError, SubmitResult, Verifier, Verify};
 use crate::config::IngestConfig;
+use std::sync::Arc;
+
 use crate::execution::{ChainParams, TxError};
+use crate::metrics::PipelineMetrics;
 use crate::types::TxEnvelope;
 
 /// Raw encoded transactions from a client, and where to send one answer per transaction.
@@ -22,14 +25,21 @@ pub struct Ingest {
     config: IngestConfig,
     params: ChainParams,
     verifier: Addr<Verifier>,
+    metrics: Arc<PipelineMetrics>,
 }
 
 impl Ingest {
-    pub fn new(config: IngestConfig, params: ChainParams, verifier: Addr<Verifier>) -> Self {
+    pub fn new(
+        config: IngestConfig,
+        params: ChainParams,
+        verifier: Addr<Verifier>,
+        metrics: Arc<PipelineMetrics>,
+    ) -> Self {
         Self {
             config,
             params,
             verifier,
+            metrics,
         }
     }
 
@@ -76,14 +86,18 @@ impl Handler<SubmitRaw> for Ingest {
             let _ = msg.reply.send(vec![Err(e); count]);
             return;
         }
+        let started = std::time::Instant::now();
         let slots = msg.txs.iter().map(|raw| self.check(raw)).collect();
         let batch = SubmitBatch::new(slots, msg.reply);
-        if batch.slots.iter().all(|s| s.is_err()) {
+        let refused = batch.slots.iter().filter(|s| s.is_err()).count();
+        self.metrics.ingest.record(count, refused, started);
+        if refused == count {
             batch.respond();
             return;
         }
         if let Err(e) = self.verifier.try_send(Verify(batch)) {
             let (SendError::Full(Verify(batch)) | SendError::Closed(Verify(batch))) = e;
+            self.metrics.busy(count - refused);
             batch.fail_remaining(SubmitError::Busy { stage: "sigverify" });
         }
     }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use committer::{CommitBlock, Committer};
 pub use executor::{Execute, Executor};
@@ -46,6 +46,7 @@ use crate::codec::DecodeError;
 use crate::config::NodeConfig;
 use crate::execution::{ChainParams, TxError};
 use crate::mempool::{Mempool, PoolError};
+use crate::metrics::PipelineMetrics;
 use crate::sigverify;
 use crate::storage::{ChainHead, Storage};
 use crate::types::{Account, Address, Block, Receipt, TxEnvelope, TxId};
@@ -160,6 +161,9 @@ pub struct Pipeline {
     pub producer: Addr<Producer>,
     pub head: watch::Receiver<ChainHead>,
     pub rejected: Arc<RejectedCache>,
+    /// Every committed block, for streaming subscribers (bounded; slow receivers see `Lagged`).
+    pub commits: broadcast::Sender<Arc<CommittedBlock>>,
+    pub metrics: Arc<PipelineMetrics>,
     arbiters: Vec<Arbiter>,
 }
 
@@ -176,6 +180,8 @@ impl Pipeline {
         let (head_tx, head_rx) = watch::channel(head);
         let queue_max = config.pipeline.queue_batches_max;
         let rejected = Arc::new(RejectedCache::new(config.mempool.rejected_remembered_max));
+        let metrics = Arc::new(PipelineMetrics::default());
+        let (commits, _) = broadcast::channel(config.pipeline.subscriber_buffer_blocks);
         let mut arbiters = Vec::new();
         let mut arbiter = || {
             let a = Arbiter::new();
@@ -188,28 +194,44 @@ impl Pipeline {
             let pool = Mempool::new(config.mempool.pool_config(), params.clone());
             let storage = storage.clone();
             let rejected = rejected.clone();
+            let metrics = metrics.clone();
             MempoolActor::start_in_arbiter(&arbiter(), move |ctx| {
                 ctx.set_mailbox_capacity(queue_max);
-                MempoolActor::new(pool, storage, rejected)
+                MempoolActor::new(pool, storage, rejected, metrics)
             })
         };
         let notifier = {
             let mempool = mempool.clone();
-            Notifier::start_in_arbiter(&arbiter(), move |_| Notifier::new(head_tx, mempool))
+            let commits = commits.clone();
+            let metrics = metrics.clone();
+            Notifier::start_in_arbiter(&arbiter(), move |_| {
+                Notifier::new(head_tx, mempool, commits, metrics)
+            })
         };
         let committer = {
             let storage = storage.clone();
             let notifier = notifier.clone();
             let fatal = fatal.clone();
+            let metrics = metrics.clone();
             Committer::start_in_arbiter(&arbiter(), move |_| {
-                Committer::new(storage, notifier, fatal)
+                Committer::new(storage, notifier, fatal, metrics)
             })
         };
         let executor = {
             let storage = storage.clone();
             let params = params.clone();
+            let metrics = metrics.clone();
+            let parallel_txs_min = config.pipeline.parallel_execution_txs_min;
             Executor::start_in_arbiter(&arbiter(), move |_| {
-                Executor::new(storage, params, proposer, committer, fatal)
+                Executor::new(
+                    storage,
+                    params,
+                    proposer,
+                    committer,
+                    fatal,
+                    metrics,
+                    parallel_txs_min,
+                )
             })
         };
         let producer = {
@@ -223,6 +245,7 @@ impl Pipeline {
         let verifier = {
             let mempool = mempool.clone();
             let sv = config.sigverify.clone();
+            let metrics = metrics.clone();
             Verifier::start_in_arbiter(&arbiter(), move |ctx| {
                 ctx.set_mailbox_capacity(queue_max);
                 Verifier::new(
@@ -230,14 +253,16 @@ impl Pipeline {
                     sv.batch_size_max,
                     std::time::Duration::from_micros(sv.batch_deadline_us),
                     mempool,
+                    metrics,
                 )
             })
         };
         let ingest = {
             let ingest_config = config.ingest.clone();
+            let metrics = metrics.clone();
             Ingest::start_in_arbiter(&arbiter(), move |ctx| {
                 ctx.set_mailbox_capacity(queue_max);
-                Ingest::new(ingest_config, params, verifier)
+                Ingest::new(ingest_config, params, verifier, metrics)
             })
         };
         Ok(Pipeline {
@@ -246,6 +271,8 @@ impl Pipeline {
             producer,
             head: head_rx,
             rejected,
+            commits,
+            metrics,
             arbiters,
         })
     }

@@ -1,10 +1,13 @@
 //! Notifier stage: the last stage. Publishes the new head (for RPC and, later, subscriptions) and
 //! tells the mempool and every subscriber (the producer) that a block committed.
 
-use actix::prelude::*;
-use tokio::sync::watch;
+use std::sync::Arc;
 
-use super::{BlockCommitted, MempoolActor};
+use actix::prelude::*;
+use tokio::sync::{broadcast, watch};
+
+use super::{BlockCommitted, CommittedBlock, MempoolActor};
+use crate::metrics::PipelineMetrics;
 use crate::storage::ChainHead;
 
 /// Register for a notice of every committed block.
@@ -16,14 +19,24 @@ pub struct Notifier {
     head: watch::Sender<ChainHead>,
     mempool: Addr<MempoolActor>,
     subscribers: Vec<Recipient<BlockCommitted>>,
+    /// External subscribers (commit streams): bounded per subscriber; a slow one sees `Lagged`.
+    commits: broadcast::Sender<Arc<CommittedBlock>>,
+    metrics: Arc<PipelineMetrics>,
 }
 
 impl Notifier {
-    pub fn new(head: watch::Sender<ChainHead>, mempool: Addr<MempoolActor>) -> Self {
+    pub fn new(
+        head: watch::Sender<ChainHead>,
+        mempool: Addr<MempoolActor>,
+        commits: broadcast::Sender<Arc<CommittedBlock>>,
+        metrics: Arc<PipelineMetrics>,
+    ) -> Self {
         Self {
             head,
             mempool,
             subscribers: Vec::new(),
+            commits,
+            metrics,
         }
     }
 }
@@ -44,11 +57,17 @@ impl Handler<BlockCommitted> for Notifier {
     type Result = ();
 
     fn handle(&mut self, msg: BlockCommitted, _ctx: &mut Self::Context) {
+        let started = std::time::Instant::now();
         self.head.send_replace(msg.0.head);
         // The mempool first: it must have pruned block h before the producer can ask for h + 1.
         self.mempool.do_send(msg.clone());
         for s in &self.subscribers {
             s.do_send(msg.clone());
         }
+        // No receivers is fine: nobody is streaming commits.
+        let _ = self.commits.send(msg.0.clone());
+        self.metrics
+            .notify
+            .record(msg.0.block.transactions.len(), 0, started);
     }
 }

@@ -9,6 +9,7 @@ use actix::prelude::*;
 use super::{BlockCommitted, RejectedCache, SubmitBatch, SubmitError};
 use crate::execution::StateView;
 use crate::mempool::Mempool;
+use crate::metrics::PipelineMetrics;
 use crate::storage::Storage;
 use crate::types::{Address, TxEnvelope, TxId};
 
@@ -38,14 +39,21 @@ pub struct MempoolActor {
     pool: Mempool,
     storage: Arc<Storage>,
     rejected: Arc<RejectedCache>,
+    metrics: Arc<PipelineMetrics>,
 }
 
 impl MempoolActor {
-    pub fn new(pool: Mempool, storage: Arc<Storage>, rejected: Arc<RejectedCache>) -> Self {
+    pub fn new(
+        pool: Mempool,
+        storage: Arc<Storage>,
+        rejected: Arc<RejectedCache>,
+        metrics: Arc<PipelineMetrics>,
+    ) -> Self {
         Self {
             pool,
             storage,
             rejected,
+            metrics,
         }
     }
 
@@ -88,8 +96,14 @@ impl Handler<Admit> for MempoolActor {
     type Result = ();
 
     fn handle(&mut self, Admit(mut batch): Admit, _ctx: &mut Self::Context) {
+        let started = Instant::now();
+        let before = batch.slots.iter().filter(|s| s.is_ok()).count();
         match self.admit(&mut batch) {
-            Ok(()) => batch.respond(),
+            Ok(()) => {
+                let after = batch.slots.iter().filter(|s| s.is_ok()).count();
+                self.metrics.mempool.record(before, before - after, started);
+                batch.respond()
+            }
             Err(e) => {
                 tracing::error!(error = %e, "mempool cannot read state");
                 batch.fail_remaining(SubmitError::Internal(e.to_string()));
@@ -102,7 +116,10 @@ impl Handler<Select> for MempoolActor {
     type Result = MessageResult<Select>;
 
     fn handle(&mut self, msg: Select, _ctx: &mut Self::Context) -> Self::Result {
-        MessageResult(self.pool.select(msg.count_max))
+        let started = Instant::now();
+        let txs = self.pool.select(msg.count_max);
+        self.metrics.select.record(txs.len(), 0, started);
+        MessageResult(txs)
     }
 }
 

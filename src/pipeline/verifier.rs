@@ -2,11 +2,13 @@
 //! signature with the configured backend, which answers per signature. Failed signatures are
 //! refused; the rest go on to the mempool.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
 use super::{Admit, MempoolActor, SubmitBatch, SubmitError};
+use crate::metrics::PipelineMetrics;
 use crate::sigverify::{BatchVerifier, SigItem};
 
 #[derive(Message)]
@@ -21,6 +23,7 @@ pub struct Verifier {
     pending: Vec<SubmitBatch>,
     pending_sigs: usize,
     flush_timer: Option<SpawnHandle>,
+    metrics: Arc<PipelineMetrics>,
 }
 
 impl Verifier {
@@ -29,6 +32,7 @@ impl Verifier {
         batch_size_max: usize,
         deadline: Duration,
         mempool: Addr<MempoolActor>,
+        metrics: Arc<PipelineMetrics>,
     ) -> Self {
         Self {
             backend,
@@ -38,6 +42,7 @@ impl Verifier {
             pending: Vec::new(),
             pending_sigs: 0,
             flush_timer: None,
+            metrics,
         }
     }
 
@@ -45,6 +50,7 @@ impl Verifier {
         if let Some(t) = self.flush_timer.take() {
             ctx.cancel_future(t);
         }
+        let started = Instant::now();
         let mut batches = std::mem::take(&mut self.pending);
         self.pending_sigs = 0;
         let answers = {
@@ -62,14 +68,18 @@ impl Verifier {
             assert_eq!(answers.len(), items.len(), "one answer per signature");
             answers
         };
+        let checked = answers.len();
+        let mut invalid = 0;
         let mut answers = answers.into_iter();
         for batch in &mut batches {
             for slot in batch.slots.iter_mut().filter(|s| s.is_ok()) {
                 if answers.next() != Some(true) {
                     *slot = Err(SubmitError::BadSignature);
+                    invalid += 1;
                 }
             }
         }
+        self.metrics.sigverify.record(checked, invalid, started);
         for batch in batches {
             if batch.slots.iter().all(|s| s.is_err()) {
                 batch.respond();
@@ -77,6 +87,8 @@ impl Verifier {
             }
             if let Err(e) = self.mempool.try_send(Admit(batch)) {
                 let (SendError::Full(Admit(batch)) | SendError::Closed(Admit(batch))) = e;
+                self.metrics
+                    .busy(batch.slots.iter().filter(|s| s.is_ok()).count());
                 batch.fail_remaining(SubmitError::Busy { stage: "mempool" });
             }
         }

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use thiserror::Error;
 
-use super::{AccountView, BlockView, StatusView, TxView};
+use super::{AccountView, BlockView, IngestInfoView, StatusView, TxView};
+use crate::metrics::PipelineSnapshot;
 use crate::types::{Address, Hash, TxEnvelope};
 
 #[derive(Debug, Error)]
@@ -113,5 +114,13 @@ impl RpcClient {
 
     pub fn block(&self, height: u64) -> Result<BlockView, ClientError> {
         self.call("mamey_getBlock", json!([height]))
+    }
+
+    pub fn ingest_info(&self) -> Result<IngestInfoView, ClientError> {
+        self.call("mamey_ingestInfo", json!([]))
+    }
+
+    pub fn pipeline_stats(&self) -> Result<PipelineSnapshot, ClientError> {
+        self.call("mamey_pipelineStats", json!([]))
     }
 }

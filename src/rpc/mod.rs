@@ -157,6 +157,18 @@ pub struct TxView {
     pub error: Option<String>,
 }
 
+/// `mamey_ingestInfo` result: where and how to reach the QUIC ingest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestInfoView {
+    /// QUIC ingest address (UDP).
+    pub quic: String,
+    /// DER of the node's self-signed TLS certificate, hex; clients pin it.
+    pub certificate_der: String,
+    /// Largest batch and transaction the node accepts.
+    pub batch_txs_max: usize,
+    pub tx_bytes_max: usize,
+}
+
 /// `mamey_getBlock` result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockView {

@@ -14,9 +14,10 @@ use jsonrpsee::RpcModule;
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
-use super::{AccountView, BlockView, ErrorCode, StatusView, TxStatus, TxView};
+use super::{AccountView, BlockView, ErrorCode, IngestInfoView, StatusView, TxStatus, TxView};
 use crate::config::RpcConfig;
 use crate::execution::ChainParams;
+use crate::metrics::PipelineMetrics;
 use crate::pipeline::{
     Ingest, MempoolActor, NextNonce, RejectedCache, SubmitError, SubmitRaw, TxPending,
 };
@@ -37,6 +38,8 @@ pub struct RpcState {
     pub genesis_hash: Hash,
     pub sigverify_backend: String,
     pub tx_bytes_max: usize,
+    pub ingest_info: IngestInfoView,
+    pub metrics: Arc<PipelineMetrics>,
 }
 
 pub struct RpcServer {
@@ -290,6 +293,13 @@ fn module(
     m.register_method("mamey_getBlock", |p, s, _| {
         let height = height_param(&p)?;
         s.block(height)
+    })?;
+    m.register_method(
+        "mamey_ingestInfo",
+        |_p, s, _| -> Result<IngestInfoView, ErrorObjectOwned> { Ok(s.ingest_info.clone()) },
+    )?;
+    m.register_method("mamey_pipelineStats", |_p, s, _| {
+        Ok::<_, ErrorObjectOwned>(s.metrics.snapshot())
     })?;
     Ok(m)
 }

@@ -97,8 +97,8 @@ mod tests {
         chars[i] = if chars[i] == 'q' { 'p' } else { 'q' };
         let typo: String = chars.into_iter().collect();
         assert!(typo.parse::<Address>().is_err());
-        let other = bech32::encode::<Bech32m>(Hrp::parse_unchecked("cosmos"), &[7u8; 32])
-            .expect("encodes");
+        let other =
+            bech32::encode::<Bech32m>(Hrp::parse_unchecked("cosmos"), &[7u8; 32]).expect("encodes");
         assert_eq!(
             other.parse::<Address>(),
             Err(AddressError::WrongPrefix("cosmos".into()))
