@@ -11,6 +11,7 @@ use mameynode::config::{LogFormat, NodeConfig};
 use mameynode::keys;
 use mameynode::rpc::client::RpcClient;
 use mameynode::rpc::TxStatus;
+use mameynode::sigverify::{verifier_for, Backend, BatchVerifier, CpuVerifier, SigItem};
 use mameynode::types::{Address, BankCall, Hash, Payload, Transaction};
 
 const DEFAULT_RPC: &str = "http://127.0.0.1:8545";
@@ -39,6 +40,43 @@ enum Command {
     Block(BlockArgs),
     /// Print the node's status as JSON.
     Status(RpcArg),
+    /// Verify signatures read as JSON lines {"pk","msg","sig"} (hex) on stdin; one {"valid":…} per line.
+    Verify(VerifyArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Signature backend: cpu.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Lines verified together in one batch.
+    #[arg(long, default_value_t = 1024)]
+    batch: usize,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Raw signature-verification rate of a backend; prints one JSON line.
+    Sigverify {
+        /// Signature backend: cpu.
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        /// Signatures to verify (after a warm-up).
+        #[arg(long, default_value_t = 65_536)]
+        count: usize,
+        /// Signatures per batch handed to the backend.
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+        /// Distinct signing keys.
+        #[arg(long, default_value_t = 1024)]
+        keys: usize,
+        /// Signatures per batch equation (CPU backend).
+        #[arg(long, default_value_t = CpuVerifier::default().chunk_size_max)]
+        chunk: usize,
+    },
 }
 
 #[derive(Args)]
@@ -55,6 +93,9 @@ struct RunArgs {
     /// JSON-RPC listen address (port 0 picks a free port; see DATA_DIR/endpoints.json).
     #[arg(long)]
     rpc_listen: Option<SocketAddr>,
+    /// QUIC transaction ingest listen address (port 0 picks a free port).
+    #[arg(long)]
+    quic_listen: Option<SocketAddr>,
     /// Block interval in milliseconds.
     #[arg(long)]
     block_interval_ms: Option<u64>,
@@ -165,7 +206,140 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Tx(a) => print_json(&RpcClient::new(&a.rpc.rpc).transaction(&a.id)?),
         Command::Block(a) => print_json(&RpcClient::new(&a.rpc.rpc).block(a.height)?),
         Command::Status(a) => print_json(&RpcClient::new(&a.rpc).status()?),
+        Command::Verify(a) => verify(a),
+        Command::Bench(BenchCommand::Sigverify {
+            backend,
+            count,
+            batch,
+            keys,
+            chunk,
+        }) => bench_sigverify(&backend, count, batch, keys, chunk),
     }
+}
+
+fn backend(name: &str, chunk: usize) -> Result<Box<dyn BatchVerifier>> {
+    let b: Backend = name.parse()?;
+    Ok(verifier_for(b, chunk.max(1)))
+}
+
+fn verify(a: VerifyArgs) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let verifier = backend(&a.backend, CpuVerifier::default().chunk_size_max)?;
+    let batch_max = a.batch.max(1);
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut lines = stdin.lock().lines();
+    loop {
+        // Parse up to a batch of lines; keep each line's answer slot in order.
+        let mut parsed: Vec<std::result::Result<([u8; 32], Vec<u8>, [u8; 64]), String>> =
+            Vec::new();
+        for line in lines.by_ref().take(batch_max) {
+            parsed.push(parse_verify_line(&line?));
+        }
+        if parsed.is_empty() {
+            break;
+        }
+        let items: Vec<SigItem<'_>> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .map(|(pk, msg, sig)| SigItem {
+                public_key: pk,
+                message: msg,
+                signature: sig,
+            })
+            .collect();
+        let mut answers = verifier.verify_batch(&items).into_iter();
+        for p in &parsed {
+            let line = match p {
+                Ok(_) => serde_json::json!({ "valid": answers.next() == Some(true) }),
+                Err(e) => serde_json::json!({ "valid": false, "error": e }),
+            };
+            writeln!(out, "{line}")?;
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn parse_verify_line(line: &str) -> std::result::Result<([u8; 32], Vec<u8>, [u8; 64]), String> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let field = |name: &str| -> std::result::Result<Vec<u8>, String> {
+        let s = v
+            .get(name)
+            .and_then(|x| x.as_str())
+            .ok_or_else(|| format!("missing string field \"{name}\""))?;
+        hex::decode(s).map_err(|e| format!("field \"{name}\": {e}"))
+    };
+    let pk: [u8; 32] = field("pk")?
+        .try_into()
+        .map_err(|v: Vec<u8>| format!("pk must be 32 bytes, got {}", v.len()))?;
+    let sig: [u8; 64] = field("sig")?
+        .try_into()
+        .map_err(|v: Vec<u8>| format!("sig must be 64 bytes, got {}", v.len()))?;
+    Ok((pk, field("msg")?, sig))
+}
+
+fn bench_sigverify(
+    name: &str,
+    count: usize,
+    batch: usize,
+    key_count: usize,
+    chunk: usize,
+) -> Result<()> {
+    use ed25519_dalek::Signer;
+    use rayon::prelude::*;
+    if count == 0 || batch == 0 || key_count == 0 {
+        bail!("--count, --batch and --keys must be positive");
+    }
+    let verifier = backend(name, chunk)?;
+    let signing: Vec<ed25519_dalek::SigningKey> = (0..key_count)
+        .into_par_iter()
+        .map(|_| keys::generate())
+        .collect();
+    let sigs: Vec<([u8; 32], Vec<u8>, [u8; 64])> = (0..count)
+        .into_par_iter()
+        .map(|i| {
+            let k = &signing[i % key_count];
+            let msg = format!("mameynode bench message {i}").into_bytes();
+            let sig = k.sign(&msg).to_bytes();
+            (k.verifying_key().to_bytes(), msg, sig)
+        })
+        .collect();
+    let items: Vec<SigItem<'_>> = sigs
+        .iter()
+        .map(|(pk, msg, sig)| SigItem {
+            public_key: pk,
+            message: msg,
+            signature: sig,
+        })
+        .collect();
+    // Warm up (page in tables, spin up the pool).
+    let warm = items.len().min(batch);
+    let _ = verifier.verify_batch(&items[..warm]);
+    let started = Instant::now();
+    let mut valid = 0usize;
+    for chunk in items.chunks(batch) {
+        valid += verifier.verify_batch(chunk).iter().filter(|v| **v).count();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if valid != count {
+        bail!(
+            "{} of {count} benchmark signatures failed to verify",
+            count - valid
+        );
+    }
+    print_json(&serde_json::json!({
+        "backend": verifier.backend().name(),
+        "adapter": format!("cpu ({} threads)", rayon::current_num_threads()),
+        "count": count,
+        "batch": batch,
+        "keys": key_count,
+        "chunk": chunk,
+        "seconds": seconds,
+        "sigs_per_sec": count as f64 / seconds,
+    }))
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
@@ -242,6 +416,9 @@ fn run(a: RunArgs) -> Result<()> {
     }
     if let Some(l) = a.rpc_listen {
         config.rpc.listen = l;
+    }
+    if let Some(l) = a.quic_listen {
+        config.quic.listen = l;
     }
     if let Some(ms) = a.block_interval_ms {
         config.block.interval_ms = ms;

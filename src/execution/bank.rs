@@ -17,17 +17,16 @@ pub(super) fn apply<V: StateView>(
     }
 }
 
-/// Transfer `amount` from the sender to `to`, paying `fee` to the block's proposer.
-pub fn apply_transfer<V: StateView>(
+/// Transfer `amount` from the sender to `to`, paying `fee` to the block's proposer. The static
+/// checks (chain, fee, amount) have passed.
+fn apply_transfer<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     proposer: &Address,
     tx: &Transaction,
     to: &Address,
     amount: Amount,
 ) -> Result<Result<Amount, TxError>, V::Error> {
-    if amount == 0 {
-        return Ok(Err(TxError::ZeroAmount));
-    }
+    debug_assert!(amount > 0, "check_static refuses zero amounts");
     let mut sender = overlay.get(&tx.sender)?;
     if tx.nonce < sender.nonce {
         return Ok(Err(TxError::NonceTooLow {

@@ -20,10 +20,10 @@ use thiserror::Error;
 
 use crate::state::LtHash;
 use crate::types::{
-    Account, Address, Amount, ChainId, Outcome, Payload, Receipt, TxEnvelope, TxId,
+    Account, Address, Amount, BankCall, ChainId, Outcome, Payload, Receipt, Transaction,
+    TxEnvelope, TxId,
 };
 
-pub use bank::apply_transfer;
 pub use parallel::{execute_block_parallel, prefetch, touched_accounts};
 
 /// Chain parameters that execution depends on; fixed by genesis.
@@ -118,6 +118,33 @@ pub struct BlockOutput {
     pub lthash: LtHash,
 }
 
+/// The checks that need no state: right chain, fee at least the minimum, a positive amount, and a
+/// cost (amount + fee) that fits. Ingest runs them, so a transaction that could never apply is
+/// refused on submission and never holds a nonce in the mempool; execution runs them again because
+/// a block from elsewhere is not trusted. Returns the cost.
+pub fn check_static(tx: &Transaction, params: &ChainParams) -> Result<Amount, TxError> {
+    if tx.chain_id != params.chain_id {
+        return Err(TxError::WrongChain {
+            expected: params.chain_id,
+            got: tx.chain_id,
+        });
+    }
+    if tx.fee < params.min_fee {
+        return Err(TxError::FeeTooLow {
+            min: params.min_fee,
+            got: tx.fee,
+        });
+    }
+    match &tx.payload {
+        Payload::Bank(BankCall::Transfer { amount, .. }) => {
+            if *amount == 0 {
+                return Err(TxError::ZeroAmount);
+            }
+        }
+    }
+    tx.cost().ok_or(TxError::AmountOverflow)
+}
+
 /// Applies one transaction to the overlay, all or nothing.
 pub fn apply_tx<V: StateView>(
     overlay: &mut Overlay<'_, V>,
@@ -126,17 +153,8 @@ pub fn apply_tx<V: StateView>(
     tx: &TxEnvelope,
 ) -> Result<Result<Receipt, TxError>, V::Error> {
     let t = &tx.tx;
-    if t.chain_id != params.chain_id {
-        return Ok(Err(TxError::WrongChain {
-            expected: params.chain_id,
-            got: t.chain_id,
-        }));
-    }
-    if t.fee < params.min_fee {
-        return Ok(Err(TxError::FeeTooLow {
-            min: params.min_fee,
-            got: t.fee,
-        }));
+    if let Err(e) = check_static(t, params) {
+        return Ok(Err(e));
     }
     let result = match &t.payload {
         Payload::Bank(call) => bank::apply(overlay, proposer, t, call)?,

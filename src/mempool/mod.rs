@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::execution::{ChainParams, TxError};
+use crate::execution::{check_static, ChainParams, TxError};
 use crate::types::{Account, Address, Amount, TxEnvelope, TxId};
 
 #[derive(Debug, Clone)]
@@ -142,21 +142,7 @@ impl Mempool {
             return Err(PoolError::AlreadyPending);
         }
         let t = &tx.tx;
-        if t.chain_id != self.params.chain_id {
-            return Err(TxError::WrongChain {
-                expected: self.params.chain_id,
-                got: t.chain_id,
-            }
-            .into());
-        }
-        if t.fee < self.params.min_fee {
-            return Err(TxError::FeeTooLow {
-                min: self.params.min_fee,
-                got: t.fee,
-            }
-            .into());
-        }
-        let cost = t.cost().ok_or(TxError::AmountOverflow)?;
+        let cost = check_static(t, &self.params)?;
         let queue = self.senders.entry(t.sender).or_default();
         if committed.nonce >= queue.committed.nonce {
             queue.committed = committed;

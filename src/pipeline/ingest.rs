@@ -9,7 +9,7 @@ use super::{SubmitBatch, SubmitError, SubmitResult, Verifier, Verify};
 use crate::config::IngestConfig;
 use std::sync::Arc;
 
-use crate::execution::{ChainParams, TxError};
+use crate::execution::{check_static, ChainParams};
 use crate::metrics::PipelineMetrics;
 use crate::types::TxEnvelope;
 
@@ -51,20 +51,7 @@ impl Ingest {
             });
         }
         let tx = TxEnvelope::decode(raw, self.config.tx_bytes_max)?;
-        if tx.tx.chain_id != self.params.chain_id {
-            return Err(TxError::WrongChain {
-                expected: self.params.chain_id,
-                got: tx.tx.chain_id,
-            }
-            .into());
-        }
-        if tx.tx.fee < self.params.min_fee {
-            return Err(TxError::FeeTooLow {
-                min: self.params.min_fee,
-                got: tx.tx.fee,
-            }
-            .into());
-        }
+        check_static(&tx.tx, &self.params)?;
         Ok(tx)
     }
 }

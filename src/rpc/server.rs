@@ -192,6 +192,38 @@ impl RpcState {
         }
     }
 
+    /// The view of a committed transaction, if it is committed.
+    fn committed_view(&self, id: Hash) -> Result<Option<TxView>, ErrorObjectOwned> {
+        let Some(loc) = self.storage.tx_location(&id).map_err(internal)? else {
+            return Ok(None);
+        };
+        let finalized = loc.height <= self.head.borrow().height;
+        let block_hash = self
+            .storage
+            .block(loc.height)
+            .map_err(internal)?
+            .map(|b| b.hash());
+        let fee_paid = self
+            .storage
+            .receipts(loc.height)
+            .map_err(internal)?
+            .get(loc.index as usize)
+            .map(|r| r.fee_paid);
+        Ok(Some(TxView {
+            id,
+            status: if finalized {
+                TxStatus::Finalized
+            } else {
+                TxStatus::Committed
+            },
+            height: Some(loc.height),
+            index: Some(loc.index),
+            block_hash,
+            fee_paid,
+            error: None,
+        }))
+    }
+
     async fn transaction(&self, id: Hash) -> Result<TxView, ErrorObjectOwned> {
         let view = |status| TxView {
             id,
@@ -202,33 +234,16 @@ impl RpcState {
             fee_paid: None,
             error: None,
         };
-        if let Some(loc) = self.storage.tx_location(&id).map_err(internal)? {
-            let finalized = loc.height <= self.head.borrow().height;
-            let block_hash = self
-                .storage
-                .block(loc.height)
-                .map_err(internal)?
-                .map(|b| b.hash());
-            let fee_paid = self
-                .storage
-                .receipts(loc.height)
-                .map_err(internal)?
-                .get(loc.index as usize)
-                .map(|r| r.fee_paid);
-            return Ok(TxView {
-                height: Some(loc.height),
-                index: Some(loc.index),
-                block_hash,
-                fee_paid,
-                ..view(if finalized {
-                    TxStatus::Finalized
-                } else {
-                    TxStatus::Committed
-                })
-            });
+        if let Some(v) = self.committed_view(id)? {
+            return Ok(v);
         }
         if self.mempool.send(TxPending(id)).await.map_err(internal)? {
             return Ok(view(TxStatus::Pending));
+        }
+        // A block commits to storage before the mempool prunes it: a transaction that left the pool
+        // between the two reads above is in storage now.
+        if let Some(v) = self.committed_view(id)? {
+            return Ok(v);
         }
         if let Some(reason) = self.rejected.get(&id) {
             return Ok(TxView {

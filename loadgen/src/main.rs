@@ -1,0 +1,581 @@
+//! `loadgen`: drives a MameyNode with signed transfers over QUIC and reports what it committed.
+//!
+//! 1. Funds `--accounts` fresh accounts from the faucet (in waves the mempool's per-sender limit
+//!    allows), waiting for each wave to commit.
+//! 2. Pre-signs every transfer of the run on all cores, outside the measured window.
+//! 3. Offers load for `--duration` seconds: open loop at `--rate` transactions per second (the
+//!    schedule does not wait for the node), or closed loop with at most `--window` transactions
+//!    outstanding.
+//! 4. Tracks each transaction to commit through the node's commit stream, records submit-to-commit
+//!    latency in an HDR histogram, and prints a summary (and `--out` JSON) with offered versus
+//!    committed load, so overload is visible, and its own CPU use, so it is visibly not the
+//!    bottleneck.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use ed25519_dalek::SigningKey;
+use hdrhistogram::Histogram;
+use mameynode::keys;
+use mameynode::quic::client::{CommitStream, IngestClient};
+use mameynode::quic::CommitEvent;
+use mameynode::rpc::client::RpcClient;
+use mameynode::types::{Address, BankCall, Hash, Payload, Transaction};
+use rayon::prelude::*;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    /// Offer `--rate` transactions per second whatever the node does.
+    Open,
+    /// Keep at most `--window` transactions outstanding (sent, not yet committed or rejected).
+    Closed,
+}
+
+#[derive(Parser)]
+#[command(name = "loadgen", version, about = "Load generator for MameyNode")]
+struct Args {
+    /// JSON-RPC endpoint of the node (for status, the faucet's nonce and the QUIC certificate).
+    #[arg(long, default_value = "http://127.0.0.1:8545")]
+    rpc: String,
+    /// QUIC ingest address (default: what the node reports in mamey_ingestInfo).
+    #[arg(long)]
+    quic: Option<SocketAddr>,
+    /// Faucet key file (a dev node writes DATA_DIR/dev/faucet.key).
+    #[arg(long)]
+    faucet_key: PathBuf,
+    /// Accounts to fund and send from.
+    #[arg(long, default_value_t = 1000)]
+    accounts: usize,
+    /// Offered transactions per second (open loop); in closed loop, the most that is pre-signed
+    /// per second of the run.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Length of the measured window, seconds.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    #[arg(long, value_enum, default_value = "open")]
+    mode: Mode,
+    /// Closed loop: transactions outstanding at most.
+    #[arg(long, default_value_t = 8192)]
+    window: u64,
+    /// Transactions per QUIC stream (one batch).
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// QUIC connections to spread batches over.
+    #[arg(long, default_value_t = 2)]
+    connections: usize,
+    /// Batches in flight at most, over all connections.
+    #[arg(long, default_value_t = 64)]
+    streams: usize,
+    /// After the window, how long to wait for outstanding transactions to commit.
+    #[arg(long, default_value_t = 20)]
+    drain_secs: u64,
+    /// Write the summary as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    mode: Mode,
+    accounts: usize,
+    duration_s: f64,
+    target_tps: u64,
+    offered_tps: f64,
+    committed_tps: f64,
+    sent: u64,
+    committed: u64,
+    committed_in_window: u64,
+    rejected: u64,
+    dropped: u64,
+    rejected_by_code: BTreeMap<i32, u64>,
+    latency_ms: Latency,
+    presign_s: f64,
+    loadgen_cpu_percent: f64,
+}
+
+/// Pre-signed transactions: fixed-size encodings in one buffer, and their ids.
+struct Presigned {
+    bytes: Vec<u8>,
+    stride: usize,
+    ids: Vec<Hash>,
+}
+
+impl Presigned {
+    fn tx(&self, i: usize) -> &[u8] {
+        &self.bytes[i * self.stride..(i + 1) * self.stride]
+    }
+}
+
+/// Shared run state; plain atomics so the sender, the submitters and the tracker never block.
+struct Run {
+    send_ns: Vec<AtomicU64>,
+    done: Vec<AtomicBool>,
+    sent: AtomicU64,
+    committed: AtomicU64,
+    committed_in_window: AtomicU64,
+    rejected: AtomicU64,
+    rejected_by_code: Mutex<BTreeMap<i32, u64>>,
+    histogram: Mutex<Histogram<u64>>,
+    start: Instant,
+    window_end_ns: AtomicU64,
+}
+
+impl Run {
+    fn ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+    fn finished(&self) -> u64 {
+        self.committed.load(Ordering::Relaxed) + self.rejected.load(Ordering::Relaxed)
+    }
+}
+
+fn cpu_seconds() -> Option<f64> {
+    // Fields 14 and 15 of /proc/self/stat: user and system time in clock ticks (USER_HZ = 100).
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.accounts == 0 || args.rate == 0 || args.duration == 0 || args.batch == 0 {
+        bail!("--accounts, --rate, --duration and --batch must be positive");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
+    let rpc = RpcClient::new(&args.rpc);
+    let status = rpc.status().context("cannot reach the node's JSON-RPC")?;
+    let info = rpc.ingest_info()?;
+    let quic_addr: SocketAddr = match args.quic {
+        Some(a) => a,
+        None => info
+            .quic
+            .parse()
+            .context("node reported a bad QUIC address")?,
+    };
+    let cert = hex::decode(&info.certificate_der).context("node reported a bad certificate")?;
+    let batch = args.batch.min(info.batch_txs_max);
+    let faucet = keys::read(&args.faucet_key)?;
+    let fee = status.min_fee;
+
+    let mut clients = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        clients.push(Arc::new(IngestClient::connect(quic_addr, &cert).await?));
+    }
+    let mut commits = clients[0].commits().await?;
+
+    // 1. Accounts and funding.
+    let total = (args.rate * args.duration) as usize;
+    let per_account = total.div_ceil(args.accounts) as u64;
+    let amount: u64 = 1;
+    let funding = per_account * (amount + fee) + fee;
+    let accounts: Vec<SigningKey> = (0..args.accounts).map(|_| keys::generate()).collect();
+    let addresses: Vec<Address> = accounts.iter().map(keys::address_of).collect();
+    let funded_at = Instant::now();
+    fund(
+        &rpc,
+        &clients[0],
+        &mut commits,
+        &faucet,
+        status.chain_id,
+        fee,
+        &addresses,
+        funding,
+        batch,
+    )
+    .await?;
+    eprintln!(
+        "funded {} accounts with {} each in {:.1} s",
+        args.accounts,
+        funding,
+        funded_at.elapsed().as_secs_f64()
+    );
+
+    // 2. Pre-sign everything, on all cores, before the window opens.
+    let presign_at = Instant::now();
+    let chain_id = status.chain_id;
+    let n = args.accounts;
+    let signed: Vec<(Vec<u8>, Hash)> = (0..total)
+        .into_par_iter()
+        .map(|j| {
+            let from = j % n;
+            let to = (from + 1 + j % 7) % n;
+            let tx = Transaction::sign(
+                &accounts[from],
+                chain_id,
+                (j / n) as u64,
+                fee,
+                Payload::Bank(BankCall::Transfer {
+                    to: addresses[to],
+                    amount,
+                }),
+            );
+            (tx.bytes.to_vec(), tx.id)
+        })
+        .collect();
+    let stride = signed.first().map_or(0, |s| s.0.len());
+    let mut bytes = Vec::with_capacity(stride * total);
+    let mut ids = Vec::with_capacity(total);
+    for (b, id) in signed {
+        if b.len() != stride {
+            bail!("transfers are expected to have one size");
+        }
+        bytes.extend_from_slice(&b);
+        ids.push(id);
+    }
+    let presigned = Arc::new(Presigned { bytes, stride, ids });
+    let index: Arc<HashMap<Hash, u32>> = Arc::new(
+        presigned
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i as u32))
+            .collect(),
+    );
+    let presign_s = presign_at.elapsed().as_secs_f64();
+    eprintln!("pre-signed {total} transfers in {presign_s:.1} s");
+
+    // 3. The measured run.
+    let run = Arc::new(Run {
+        send_ns: (0..total).map(|_| AtomicU64::new(0)).collect(),
+        done: (0..total).map(|_| AtomicBool::new(false)).collect(),
+        sent: AtomicU64::new(0),
+        committed: AtomicU64::new(0),
+        committed_in_window: AtomicU64::new(0),
+        rejected: AtomicU64::new(0),
+        rejected_by_code: Mutex::new(BTreeMap::new()),
+        histogram: Mutex::new(
+            Histogram::new_with_bounds(1, 600_000_000, 3).context("histogram bounds")?,
+        ),
+        start: Instant::now(),
+        window_end_ns: AtomicU64::new(args.duration * 1_000_000_000),
+    });
+    let cpu_start = cpu_seconds();
+    let tracker = tokio::spawn(track(commits, run.clone(), index.clone()));
+    let progress = (!args.quiet).then(|| tokio::spawn(progress(run.clone(), args.duration)));
+
+    let streams = Arc::new(Semaphore::new(args.streams.max(1)));
+    let window = Duration::from_secs(args.duration);
+    let mut next = 0usize;
+    let mut conn = 0usize;
+    let tick = Duration::from_millis(2);
+    while next < total {
+        let elapsed = run.start.elapsed();
+        if elapsed >= window {
+            break;
+        }
+        let target = match args.mode {
+            Mode::Open => ((args.rate as f64 * elapsed.as_secs_f64()) as usize).min(total),
+            Mode::Closed => {
+                let outstanding = run.sent.load(Ordering::Relaxed) - run.finished();
+                (next + args.window.saturating_sub(outstanding) as usize).min(total)
+            }
+        };
+        if next >= target {
+            tokio::time::sleep(tick).await;
+            continue;
+        }
+        while next < target {
+            let end = (next + batch).min(target);
+            let permit = streams.clone().acquire_owned().await?;
+            let now = run.ns();
+            for i in next..end {
+                run.send_ns[i].store(now.max(1), Ordering::Relaxed);
+            }
+            run.sent.fetch_add((end - next) as u64, Ordering::Relaxed);
+            let client = clients[conn % clients.len()].clone();
+            conn += 1;
+            let (run, presigned) = (run.clone(), presigned.clone());
+            tokio::spawn(async move {
+                let txs: Vec<&[u8]> = (next..end).map(|i| presigned.tx(i)).collect();
+                let answers = client.submit(&txs).await;
+                let mut codes = BTreeMap::new();
+                match answers {
+                    Ok(answers) => {
+                        for (i, a) in (next..end).zip(answers) {
+                            if let Err(r) = a {
+                                if !run.done[i].swap(true, Ordering::Relaxed) {
+                                    *codes.entry(r.code).or_insert(0u64) += 1;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("batch failed: {e}");
+                        for i in next..end {
+                            if !run.done[i].swap(true, Ordering::Relaxed) {
+                                *codes.entry(-1).or_insert(0u64) += 1;
+                            }
+                        }
+                    }
+                }
+                let n: u64 = codes.values().sum();
+                if n > 0 {
+                    run.rejected.fetch_add(n, Ordering::Relaxed);
+                    let mut by_code = run
+                        .rejected_by_code
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    for (c, k) in codes {
+                        *by_code.entry(c).or_insert(0) += k;
+                    }
+                }
+                drop(permit);
+            });
+            next = end;
+        }
+    }
+    let window_s = run.start.elapsed().as_secs_f64().min(args.duration as f64);
+    let sent = run.sent.load(Ordering::Relaxed);
+
+    // 4. Drain, then report.
+    let drain_until = Instant::now() + Duration::from_secs(args.drain_secs);
+    while run.finished() < sent && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tracker.abort();
+    if let Some(p) = progress {
+        p.abort();
+    }
+    let cpu_s = match (cpu_start, cpu_seconds()) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0.0,
+    };
+    let wall_s = run.start.elapsed().as_secs_f64();
+    let committed = run.committed.load(Ordering::Relaxed);
+    let rejected = run.rejected.load(Ordering::Relaxed);
+    let committed_in_window = run.committed_in_window.load(Ordering::Relaxed);
+    let h = run
+        .histogram
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let ms = |us: u64| us as f64 / 1000.0;
+    let report = Report {
+        mode: args.mode,
+        accounts: args.accounts,
+        duration_s: window_s,
+        target_tps: args.rate,
+        offered_tps: sent as f64 / window_s,
+        committed_tps: committed_in_window as f64 / window_s,
+        sent,
+        committed,
+        committed_in_window,
+        rejected,
+        dropped: sent.saturating_sub(committed + rejected),
+        rejected_by_code: run
+            .rejected_by_code
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+        latency_ms: Latency {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        },
+        presign_s,
+        loadgen_cpu_percent: 100.0 * cpu_s / wall_s,
+    };
+    eprintln!(
+        "\noffered {:.0} tx/s, committed {:.0} tx/s over {:.1} s; sent {}, committed {}, rejected {}, dropped {}",
+        report.offered_tps, report.committed_tps, window_s, sent, committed, rejected, report.dropped
+    );
+    eprintln!(
+        "latency ms: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}; loadgen CPU {:.0}% of one core",
+        report.latency_ms.p50,
+        report.latency_ms.p90,
+        report.latency_ms.p99,
+        report.latency_ms.p999,
+        report.latency_ms.max,
+        report.loadgen_cpu_percent
+    );
+    let json = serde_json::to_string_pretty(&report)?;
+    println!("{json}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &json).with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
+}
+
+/// Funds every address from the faucet, in waves the per-sender mempool limit allows, waiting for
+/// each wave to commit.
+#[allow(clippy::too_many_arguments)]
+async fn fund(
+    rpc: &RpcClient,
+    client: &IngestClient,
+    commits: &mut CommitStream,
+    faucet: &SigningKey,
+    chain_id: u64,
+    fee: u64,
+    addresses: &[Address],
+    amount: u64,
+    batch: usize,
+) -> Result<()> {
+    const WAVE: usize = 512;
+    let mut nonce = rpc.account(&keys::address_of(faucet))?.pending_nonce;
+    for wave in addresses.chunks(WAVE) {
+        let txs: Vec<_> = wave
+            .iter()
+            .map(|to| {
+                let t = Transaction::sign(
+                    faucet,
+                    chain_id,
+                    nonce,
+                    fee,
+                    Payload::Bank(BankCall::Transfer { to: *to, amount }),
+                );
+                nonce += 1;
+                t
+            })
+            .collect();
+        let mut waiting: HashSet<Hash> = txs.iter().map(|t| t.id).collect();
+        for chunk in txs.chunks(batch) {
+            let raw: Vec<&[u8]> = chunk.iter().map(|t| &t.bytes[..]).collect();
+            for (t, a) in chunk.iter().zip(client.submit(&raw).await?) {
+                if let Err(r) = a {
+                    bail!(
+                        "funding transfer {} refused: {} ({})",
+                        t.id,
+                        r.message,
+                        r.code
+                    );
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !waiting.is_empty() {
+            let event = tokio::time::timeout_at(deadline.into(), commits.next())
+                .await
+                .map_err(|_| anyhow!("funding did not commit within 60 s"))??;
+            match event {
+                Some(CommitEvent::Block {
+                    committed,
+                    discarded,
+                    ..
+                }) => {
+                    for id in committed {
+                        waiting.remove(&id);
+                    }
+                    if let Some((id, code)) = discarded.iter().find(|(id, _)| waiting.contains(id))
+                    {
+                        bail!("funding transfer {id} discarded (code {code})");
+                    }
+                }
+                Some(CommitEvent::Lagged { missed }) => {
+                    bail!("commit stream lagged by {missed} blocks during funding")
+                }
+                None => bail!("the node closed the commit stream"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Follows the commit stream: latency of every committed transaction of the run.
+async fn track(mut commits: CommitStream, run: Arc<Run>, index: Arc<HashMap<Hash, u32>>) {
+    loop {
+        let event = match commits.next().await {
+            Ok(Some(e)) => e,
+            Ok(None) => return,
+            Err(e) => {
+                eprintln!("commit stream failed: {e}");
+                return;
+            }
+        };
+        match event {
+            CommitEvent::Block {
+                committed,
+                discarded,
+                ..
+            } => {
+                let now = run.ns();
+                let in_window = now <= run.window_end_ns.load(Ordering::Relaxed);
+                let mut h = run.histogram.lock().unwrap_or_else(|p| p.into_inner());
+                for id in committed {
+                    let Some(&i) = index.get(&id) else { continue };
+                    let i = i as usize;
+                    if run.done[i].swap(true, Ordering::Relaxed) {
+                        continue;
+                    }
+                    let sent = run.send_ns[i].load(Ordering::Relaxed);
+                    let _ = h.record(((now.saturating_sub(sent)) / 1000).max(1));
+                    run.committed.fetch_add(1, Ordering::Relaxed);
+                    if in_window {
+                        run.committed_in_window.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                drop(h);
+                for (id, code) in discarded {
+                    let Some(&i) = index.get(&id) else { continue };
+                    if !run.done[i as usize].swap(true, Ordering::Relaxed) {
+                        run.rejected.fetch_add(1, Ordering::Relaxed);
+                        *run.rejected_by_code
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry(code)
+                            .or_insert(0) += 1;
+                    }
+                }
+            }
+            CommitEvent::Lagged { missed } => {
+                eprintln!("commit stream lagged by {missed} blocks: results are incomplete");
+                return;
+            }
+        }
+    }
+}
+
+/// One line a second: offered and committed rates, in flight, rejected.
+async fn progress(run: Arc<Run>, duration: u64) {
+    let mut last = (0u64, 0u64);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let sent = run.sent.load(Ordering::Relaxed);
+        let committed = run.committed.load(Ordering::Relaxed);
+        let rejected = run.rejected.load(Ordering::Relaxed);
+        let t = run.start.elapsed().as_secs();
+        eprintln!(
+            "[{t:>3}/{duration}s] offered {:>6} tx/s  committed {:>6} tx/s  in flight {:>6}  rejected {}",
+            sent - last.0,
+            committed - last.1,
+            sent.saturating_sub(committed + rejected),
+            rejected
+        );
+        last = (sent, committed);
+    }
+}
