@@ -40,6 +40,8 @@ enum Command {
     Block(BlockArgs),
     /// Print the node's status as JSON.
     Status(RpcArg),
+    /// Print the pipeline's per-stage counters (items, refusals, busy time) as JSON.
+    Stats(RpcArg),
     /// Verify signatures read as JSON lines {"pk","msg","sig"} (hex) on stdin; one {"valid":…} per line.
     Verify(VerifyArgs),
     /// Benchmarks.
@@ -206,6 +208,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Tx(a) => print_json(&RpcClient::new(&a.rpc.rpc).transaction(&a.id)?),
         Command::Block(a) => print_json(&RpcClient::new(&a.rpc.rpc).block(a.height)?),
         Command::Status(a) => print_json(&RpcClient::new(&a.rpc).status()?),
+        Command::Stats(a) => print_json(&RpcClient::new(&a.rpc).pipeline_stats()?),
         Command::Verify(a) => verify(a),
         Command::Bench(BenchCommand::Sigverify {
             backend,

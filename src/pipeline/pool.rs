@@ -62,7 +62,7 @@ impl MempoolActor {
         let now = Instant::now();
         for slot in batch.slots.iter_mut() {
             let Ok(tx) = slot else { continue };
-            if let Some(loc) = self.storage.tx_location(&tx.id)? {
+            if let Some(loc) = reader.tx_location(&tx.id)? {
                 *slot = Err(SubmitError::AlreadyCommitted { height: loc.height });
                 continue;
             }

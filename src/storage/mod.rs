@@ -447,6 +447,11 @@ pub struct StateReader<'s> {
 }
 
 impl StateReader<'_> {
+    pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>> {
+        self.storage
+            .get_decoded(&self.txn, self.storage.txindex, &id.0, "txindex")
+    }
+
     pub fn head(&self) -> Result<ChainHead> {
         self.storage
             .get_decoded(&self.txn, self.storage.meta, META_HEAD, "meta")?

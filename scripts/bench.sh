@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Throughput benchmark, one command: builds release, measures the raw CPU signature-verification
+# rate, starts a fresh dev node, runs loadgen against it, and prints committed TPS, latency
+# percentiles, the ratio committed TPS / raw verification rate (same machine, same run), where the
+# node's time went per stage, and the node's memory over the run.
+#
+#   scripts/bench.sh                        # 60 s at 30,000 tx/s offered, open loop
+#   RATE=60000 DURATION=60 scripts/bench.sh # overload: offer about twice the capacity
+#   MODE=closed WINDOW=20000 scripts/bench.sh
+#
+# Everything runs on this machine, loadgen included (its CPU use is reported). Results go to
+# $OUT_DIR (default: a temporary directory, printed at the end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RATE=${RATE:-30000}
+DURATION=${DURATION:-60}
+ACCOUNTS=${ACCOUNTS:-2000}
+MODE=${MODE:-open}
+WINDOW=${WINDOW:-20000}
+SIG_COUNT=${SIG_COUNT:-131072}
+OUT_DIR=${OUT_DIR:-$(mktemp -d -t mamey-bench-XXXXXX)}
+mkdir -p "$OUT_DIR"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+say "building release binaries"
+cargo build --release --locked -p mameynode -p loadgen >&2
+BIN=target/release
+
+say "raw CPU signature verification ($SIG_COUNT signatures, batches of 1024)"
+"$BIN/mameynode" bench sigverify --backend cpu --count "$SIG_COUNT" | tee "$OUT_DIR/sigverify.json" >&2
+
+DATA="$OUT_DIR/node"
+rm -rf "$DATA"
+say "starting a fresh dev node in $DATA"
+"$BIN/mameynode" run --dev --data-dir "$DATA" --rpc-listen 127.0.0.1:0 --quic-listen 127.0.0.1:0 \
+  2>"$OUT_DIR/node.log" &
+NODE=$!
+SAMPLER=""
+cleanup() {
+  [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null || true
+  kill -TERM "$NODE" 2>/dev/null || true
+  wait "$NODE" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 100); do
+  [ -s "$DATA/endpoints.json" ] && break
+  sleep 0.1
+done
+RPC="http://$(sed -E 's/.*"rpc":"([^"]+)".*/\1/' "$DATA/endpoints.json")"
+
+# Node memory (RSS) every 2 s, to show it stays flat under overload.
+( while kill -0 "$NODE" 2>/dev/null; do
+    awk -v t="$(date +%s)" '/VmRSS/ {print t, $2}' "/proc/$NODE/status" 2>/dev/null || true
+    sleep 2
+  done ) >"$OUT_DIR/rss.txt" &
+SAMPLER=$!
+
+"$BIN/mameynode" stats --rpc "$RPC" >"$OUT_DIR/stats-before.json"
+say "loadgen: $MODE loop, $RATE tx/s offered for $DURATION s, $ACCOUNTS accounts"
+"$BIN/loadgen" --rpc "$RPC" --faucet-key "$DATA/dev/faucet.key" --accounts "$ACCOUNTS" \
+  --rate "$RATE" --duration "$DURATION" --mode "$MODE" --window "$WINDOW" \
+  --out "$OUT_DIR/loadgen.json" >/dev/null
+"$BIN/mameynode" stats --rpc "$RPC" >"$OUT_DIR/stats-after.json"
+
+python3 - "$OUT_DIR" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" <<'PY'
+import json, sys, os
+out, cores, cpu = sys.argv[1], sys.argv[2], sys.argv[3]
+sv = json.load(open(os.path.join(out, "sigverify.json")))
+lg = json.load(open(os.path.join(out, "loadgen.json")))
+a = json.load(open(os.path.join(out, "stats-after.json")))
+b = json.load(open(os.path.join(out, "stats-before.json")))
+raw = sv["sigs_per_sec"]
+print()
+print(f"machine: {cpu}, {cores} cores (loadgen on the same machine)")
+print(f"raw CPU verification : {raw:,.0f} signatures/s ({sv['adapter']})")
+print(f"offered              : {lg['offered_tps']:,.0f} tx/s ({lg['mode']} loop, target {lg['target_tps']:,})")
+print(f"committed            : {lg['committed_tps']:,.0f} tx/s sustained over {lg['duration_s']:.0f} s")
+print(f"committed / raw      : {lg['committed_tps'] / raw:.2f}")
+print(f"sent {lg['sent']:,}  committed {lg['committed']:,}  rejected {lg['rejected']:,}  dropped {lg['dropped']:,}"
+      f"  ({100.0 * (lg['rejected'] + lg['dropped']) / max(lg['sent'], 1):.3f}% not committed)")
+if lg["rejected_by_code"]:
+    print(f"rejected by code     : {lg['rejected_by_code']}")
+l = lg["latency_ms"]
+print(f"latency ms (submit→commit): p50 {l['p50']:.0f}  p90 {l['p90']:.0f}  p99 {l['p99']:.0f}  p99.9 {l['p999']:.0f}  max {l['max']:.0f}")
+print(f"loadgen CPU          : {lg['loadgen_cpu_percent']:.0f}% of one core")
+wall = lg["duration_s"]
+print("\nnode time per stage during the run (busy time; share of one core over the whole run):")
+print(f"  {'stage':<10} {'items':>10} {'refused':>8} {'busy s':>8} {'µs/item':>8} {'core %':>7}")
+for st in ["ingest", "sigverify", "mempool", "select", "execute", "commit", "notify"]:
+    items = a[st]["items"] - b[st]["items"]
+    busy = (a[st]["busy_us"] - b[st]["busy_us"]) / 1e6
+    refused = a[st]["refused"] - b[st]["refused"]
+    per = busy * 1e6 / items if items else 0.0
+    print(f"  {st:<10} {items:>10,} {refused:>8,} {busy:>8.2f} {per:>8.1f} {100 * busy / wall:>6.0f}%")
+print(f"  busy refusals: {a['busy_refusals'] - b['busy_refusals']:,}")
+rss = [int(l.split()[1]) for l in open(os.path.join(out, "rss.txt")) if l.strip()]
+if rss:
+    print(f"\nnode RSS: min {min(rss)/1024:.0f} MiB, max {max(rss)/1024:.0f} MiB, last {rss[-1]/1024:.0f} MiB ({len(rss)} samples)")
+print(f"\nraw results in {out}")
+PY
