@@ -113,8 +113,10 @@ impl Decode for Block {
                 max: BLOCK_TXS_MAX,
             });
         }
-        // Each transaction takes at least its 4-byte length prefix: cap the allocation by the input.
-        let mut transactions = Vec::with_capacity(count.min(r.remaining() / 4));
+        // Each transaction takes at least its length prefix and the smallest encoding: cap the
+        // allocation by what the input can actually hold.
+        let entry_min = 4 + super::Transaction::ENCODED_LEN_MIN;
+        let mut transactions = Vec::with_capacity(count.min(r.remaining() / entry_min));
         for _ in 0..count {
             let bytes = r.bytes("block transaction", TX_SIZE_MAX)?;
             transactions.push(TxEnvelope::decode(bytes, TX_SIZE_MAX)?);

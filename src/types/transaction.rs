@@ -96,6 +96,9 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// The smallest encoding of any transaction (a transfer: every field fixed-size).
+    pub const ENCODED_LEN_MIN: usize = 1 + 8 + 32 + 8 + 8 + (1 + 1 + 32 + 8) + SIGNATURE_LEN;
+
     /// Builds and signs a transaction with `key`; the sender is the key's public key.
     pub fn sign(
         key: &SigningKey,
@@ -200,5 +203,26 @@ impl TxEnvelope {
 
     pub fn signature(&self) -> &[u8; 64] {
         &self.tx.signature.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smallest_encoding_is_a_transfer() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let tx = Transaction::sign(
+            &key,
+            1,
+            0,
+            1,
+            Payload::Bank(BankCall::Transfer {
+                to: Address([0; 32]),
+                amount: 1,
+            }),
+        );
+        assert_eq!(tx.bytes.len(), Transaction::ENCODED_LEN_MIN);
     }
 }
