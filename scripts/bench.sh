@@ -7,6 +7,8 @@
 #   scripts/bench.sh                        # 60 s at 30,000 tx/s offered, open loop
 #   RATE=60000 DURATION=60 scripts/bench.sh # overload: offer about twice the capacity
 #   MODE=closed WINDOW=20000 scripts/bench.sh
+#   RATE=100000 RECOVERY_RATE=25000 scripts/bench.sh  # overload, then 20 s at a normal load on the
+#                                                     # same node, to show it recovers at once
 #
 # Everything runs on this machine, loadgen included (its CPU use is reported). Results go to
 # $OUT_DIR (default: a temporary directory, printed at the end).
@@ -19,6 +21,8 @@ ACCOUNTS=${ACCOUNTS:-2000}
 MODE=${MODE:-open}
 WINDOW=${WINDOW:-20000}
 SIG_COUNT=${SIG_COUNT:-131072}
+RECOVERY_RATE=${RECOVERY_RATE:-}
+RECOVERY_DURATION=${RECOVERY_DURATION:-20}
 OUT_DIR=${OUT_DIR:-$(mktemp -d -t mamey-bench-XXXXXX)}
 mkdir -p "$OUT_DIR"
 
@@ -50,9 +54,11 @@ for _ in $(seq 100); do
 done
 RPC="http://$(sed -E 's/.*"rpc":"([^"]+)".*/\1/' "$DATA/endpoints.json")"
 
-# Node memory (RSS) every 2 s, to show it stays flat under overload.
+# Node memory every 2 s: anonymous (heap: what must stay flat under overload) and file-backed
+# (LMDB's mapped pages, which grow with the database) resident sizes, in KiB.
 ( while kill -0 "$NODE" 2>/dev/null; do
-    awk -v t="$(date +%s)" '/VmRSS/ {print t, $2}' "/proc/$NODE/status" 2>/dev/null || true
+    awk -v t="$(date +%s)" '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {print t, a, f}' \
+      "/proc/$NODE/status" 2>/dev/null || true
     sleep 2
   done ) >"$OUT_DIR/rss.txt" &
 SAMPLER=$!
@@ -63,6 +69,11 @@ say "loadgen: $MODE loop, $RATE tx/s offered for $DURATION s, $ACCOUNTS accounts
   --rate "$RATE" --duration "$DURATION" --mode "$MODE" --window "$WINDOW" \
   --out "$OUT_DIR/loadgen.json" >/dev/null
 "$BIN/mameynode" stats --rpc "$RPC" >"$OUT_DIR/stats-after.json"
+if [ -n "$RECOVERY_RATE" ]; then
+  say "recovery: $RECOVERY_RATE tx/s for $RECOVERY_DURATION s on the same node"
+  "$BIN/loadgen" --rpc "$RPC" --faucet-key "$DATA/dev/faucet.key" --accounts "$ACCOUNTS" \
+    --rate "$RECOVERY_RATE" --duration "$RECOVERY_DURATION" --out "$OUT_DIR/recovery.json" >/dev/null
+fi
 
 python3 - "$OUT_DIR" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" <<'PY'
 import json, sys, os
@@ -80,6 +91,7 @@ print(f"committed            : {lg['committed_tps']:,.0f} tx/s sustained over {l
 print(f"committed / raw      : {lg['committed_tps'] / raw:.2f}")
 print(f"sent {lg['sent']:,}  committed {lg['committed']:,}  rejected {lg['rejected']:,}  dropped {lg['dropped']:,}"
       f"  ({100.0 * (lg['rejected'] + lg['dropped']) / max(lg['sent'], 1):.3f}% not committed)")
+print(f"busy answers (retried): {lg['busy_answers']:,}; failed streams resent: {lg['stream_failures']:,}")
 if lg["rejected_by_code"]:
     print(f"rejected by code     : {lg['rejected_by_code']}")
 l = lg["latency_ms"]
@@ -95,8 +107,18 @@ for st in ["ingest", "sigverify", "mempool", "select", "execute", "commit", "not
     per = busy * 1e6 / items if items else 0.0
     print(f"  {st:<10} {items:>10,} {refused:>8,} {busy:>8.2f} {per:>8.1f} {100 * busy / wall:>6.0f}%")
 print(f"  busy refusals: {a['busy_refusals'] - b['busy_refusals']:,}")
-rss = [int(l.split()[1]) for l in open(os.path.join(out, "rss.txt")) if l.strip()]
-if rss:
-    print(f"\nnode RSS: min {min(rss)/1024:.0f} MiB, max {max(rss)/1024:.0f} MiB, last {rss[-1]/1024:.0f} MiB ({len(rss)} samples)")
+rows = [l.split() for l in open(os.path.join(out, "rss.txt")) if len(l.split()) == 3]
+if rows:
+    anon = [int(r[1]) / 1024 for r in rows]
+    mapped = [int(r[2]) / 1024 for r in rows]
+    print(f"\nnode memory, anonymous (heap): min {min(anon):.0f} MiB, max {max(anon):.0f} MiB, "
+          f"last {anon[-1]:.0f} MiB; file-backed (LMDB map): last {mapped[-1]:.0f} MiB ({len(rows)} samples)")
+rec = os.path.join(out, "recovery.json")
+if os.path.exists(rec):
+    r = json.load(open(rec))
+    rl = r["latency_ms"]
+    print(f"\nrecovery run: offered {r['offered_tps']:,.0f} tx/s, committed {r['committed_tps']:,.0f} tx/s, "
+          f"rejected {r['rejected']:,}, dropped {r['dropped']:,}, busy answers {r['busy_answers']:,}; "
+          f"latency ms p50 {rl['p50']:.0f} p99 {rl['p99']:.0f} max {rl['max']:.0f}")
 print(f"\nraw results in {out}")
 PY

@@ -171,7 +171,7 @@ impl Default for SigverifyConfig {
             backend: Backend::Cpu,
             batch_size_max: 1024,
             batch_deadline_us: 2_000,
-            chunk_size_max: 256,
+            chunk_size_max: 512,
             threads: 0,
         }
     }
@@ -183,6 +183,8 @@ pub struct MempoolSettings {
     pub txs_max: usize,
     pub per_sender_max: usize,
     pub nonce_ahead_max: u64,
+    /// Transactions waiting behind a missing nonce, at most (keeps room for ready ones).
+    pub gapped_max: usize,
     pub expiry_secs: u64,
     /// Rejection reasons remembered for `mamey_getTransaction` after a transaction left the pool.
     pub rejected_remembered_max: usize,
@@ -195,6 +197,7 @@ impl Default for MempoolSettings {
             txs_max: d.txs_max,
             per_sender_max: d.per_sender_max,
             nonce_ahead_max: d.nonce_ahead_max,
+            gapped_max: d.gapped_max,
             expiry_secs: d.expiry.as_secs(),
             rejected_remembered_max: 100_000,
         }
@@ -207,6 +210,7 @@ impl MempoolSettings {
             txs_max: self.txs_max,
             per_sender_max: self.per_sender_max,
             nonce_ahead_max: self.nonce_ahead_max,
+            gapped_max: self.gapped_max,
             expiry: Duration::from_secs(self.expiry_secs),
         }
     }
@@ -340,6 +344,13 @@ impl NodeConfig {
         positive("mempool.per_sender_max", self.mempool.per_sender_max as u64)?;
         positive("mempool.nonce_ahead_max", self.mempool.nonce_ahead_max)?;
         positive("mempool.expiry_secs", self.mempool.expiry_secs)?;
+        if self.mempool.gapped_max >= self.mempool.txs_max {
+            return Err(ConfigError::Invalid {
+                field: "mempool.gapped_max",
+                reason: "must be below mempool.txs_max, so that ready transactions keep room"
+                    .into(),
+            });
+        }
         positive(
             "mempool.rejected_remembered_max",
             self.mempool.rejected_remembered_max as u64,

@@ -109,6 +109,10 @@ struct Report {
     committed_in_window: u64,
     rejected: u64,
     dropped: u64,
+    /// "Busy" answers (retried): how often the node pushed back.
+    busy_answers: u64,
+    /// Batches whose QUIC stream failed and were sent again.
+    stream_failures: u64,
     rejected_by_code: BTreeMap<i32, u64>,
     latency_ms: Latency,
     presign_s: f64,
@@ -136,6 +140,10 @@ struct Run {
     committed: AtomicU64,
     committed_in_window: AtomicU64,
     rejected: AtomicU64,
+    /// "Busy" answers that were retried.
+    busy_answers: AtomicU64,
+    /// Batches whose stream failed and were sent again.
+    stream_failures: AtomicU64,
     rejected_by_code: Mutex<BTreeMap<i32, u64>>,
     histogram: Mutex<Histogram<u64>>,
     start: Instant,
@@ -274,6 +282,8 @@ async fn run(args: Args) -> Result<()> {
         committed: AtomicU64::new(0),
         committed_in_window: AtomicU64::new(0),
         rejected: AtomicU64::new(0),
+        busy_answers: AtomicU64::new(0),
+        stream_failures: AtomicU64::new(0),
         rejected_by_code: Mutex::new(BTreeMap::new()),
         histogram: Mutex::new(
             Histogram::new_with_bounds(1, 600_000_000, 3).context("histogram bounds")?,
@@ -318,39 +328,7 @@ async fn run(args: Args) -> Result<()> {
             conn += 1;
             let (run, presigned) = (run.clone(), presigned.clone());
             tokio::spawn(async move {
-                let txs: Vec<&[u8]> = (next..end).map(|i| presigned.tx(i)).collect();
-                let answers = client.submit(&txs).await;
-                let mut codes = BTreeMap::new();
-                match answers {
-                    Ok(answers) => {
-                        for (i, a) in (next..end).zip(answers) {
-                            if let Err(r) = a {
-                                if !run.done[i].swap(true, Ordering::Relaxed) {
-                                    *codes.entry(r.code).or_insert(0u64) += 1;
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("batch failed: {e}");
-                        for i in next..end {
-                            if !run.done[i].swap(true, Ordering::Relaxed) {
-                                *codes.entry(-1).or_insert(0u64) += 1;
-                            }
-                        }
-                    }
-                }
-                let n: u64 = codes.values().sum();
-                if n > 0 {
-                    run.rejected.fetch_add(n, Ordering::Relaxed);
-                    let mut by_code = run
-                        .rejected_by_code
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    for (c, k) in codes {
-                        *by_code.entry(c).or_insert(0) += k;
-                    }
-                }
+                submit_with_retries(&client, &run, &presigned, (next..end).collect()).await;
                 drop(permit);
             });
             next = end;
@@ -394,6 +372,8 @@ async fn run(args: Args) -> Result<()> {
         committed_in_window,
         rejected,
         dropped: sent.saturating_sub(committed + rejected),
+        busy_answers: run.busy_answers.load(Ordering::Relaxed),
+        stream_failures: run.stream_failures.load(Ordering::Relaxed),
         rejected_by_code: run
             .rejected_by_code
             .lock()
@@ -410,8 +390,15 @@ async fn run(args: Args) -> Result<()> {
         loadgen_cpu_percent: 100.0 * cpu_s / wall_s,
     };
     eprintln!(
-        "\noffered {:.0} tx/s, committed {:.0} tx/s over {:.1} s; sent {}, committed {}, rejected {}, dropped {}",
-        report.offered_tps, report.committed_tps, window_s, sent, committed, rejected, report.dropped
+        "\noffered {:.0} tx/s, committed {:.0} tx/s over {:.1} s; sent {}, committed {}, rejected {}, dropped {}, busy answers {}",
+        report.offered_tps,
+        report.committed_tps,
+        window_s,
+        sent,
+        committed,
+        rejected,
+        report.dropped,
+        report.busy_answers
     );
     eprintln!(
         "latency ms: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}; loadgen CPU {:.0}% of one core",
@@ -428,6 +415,78 @@ async fn run(args: Args) -> Result<()> {
         std::fs::write(out, &json).with_context(|| format!("cannot write {}", out.display()))?;
     }
     Ok(())
+}
+
+/// The transaction is already pending or committed.
+const ALREADY_KNOWN: i32 = 1008;
+
+/// Answers that mean "try again shortly": mempool full (2000), sender queue full (2001), busy (2002).
+fn retryable(code: i32) -> bool {
+    (2000..=2002).contains(&code)
+}
+
+/// Submits one batch; transactions refused as busy are sent again after a short pause (as a real
+/// client would, and so that a refusal does not leave a nonce gap that stalls its account) until
+/// the window closes. Latency still counts from the first attempt.
+async fn submit_with_retries(
+    client: &IngestClient,
+    run: &Run,
+    presigned: &Presigned,
+    mut pending: Vec<usize>,
+) {
+    let mut codes: BTreeMap<i32, u64> = BTreeMap::new();
+    while !pending.is_empty() {
+        let txs: Vec<&[u8]> = pending.iter().map(|&i| presigned.tx(i)).collect();
+        let answers = match client.submit(&txs).await {
+            Ok(a) => a,
+            Err(e) => {
+                // The batch's fate is unknown (some may have been admitted): send it again while
+                // the window is open; "already known" answers then count as admitted.
+                if run.ns() < run.window_end_ns.load(Ordering::Relaxed) {
+                    run.stream_failures.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                eprintln!("batch failed after the window closed: {e}");
+                for &i in &pending {
+                    if !run.done[i].swap(true, Ordering::Relaxed) {
+                        *codes.entry(-1).or_insert(0) += 1;
+                    }
+                }
+                break;
+            }
+        };
+        let window_open = run.ns() < run.window_end_ns.load(Ordering::Relaxed);
+        let mut again = Vec::new();
+        for (&i, a) in pending.iter().zip(answers) {
+            let Err(r) = a else { continue };
+            if r.code == ALREADY_KNOWN {
+                // Admitted by an earlier attempt whose answer was lost.
+                continue;
+            }
+            if retryable(r.code) && window_open {
+                run.busy_answers.fetch_add(1, Ordering::Relaxed);
+                again.push(i);
+            } else if !run.done[i].swap(true, Ordering::Relaxed) {
+                *codes.entry(r.code).or_insert(0) += 1;
+            }
+        }
+        pending = again;
+        if !pending.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let n: u64 = codes.values().sum();
+    if n > 0 {
+        run.rejected.fetch_add(n, Ordering::Relaxed);
+        let mut by_code = run
+            .rejected_by_code
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (c, k) in codes {
+            *by_code.entry(c).or_insert(0) += k;
+        }
+    }
 }
 
 /// Funds every address from the faucet, in waves the per-sender mempool limit allows, waiting for
@@ -570,11 +629,12 @@ async fn progress(run: Arc<Run>, duration: u64) {
         let rejected = run.rejected.load(Ordering::Relaxed);
         let t = run.start.elapsed().as_secs();
         eprintln!(
-            "[{t:>3}/{duration}s] offered {:>6} tx/s  committed {:>6} tx/s  in flight {:>6}  rejected {}",
+            "[{t:>3}/{duration}s] offered {:>6} tx/s  committed {:>6} tx/s  in flight {:>6}  rejected {}  busy {}",
             sent - last.0,
             committed - last.1,
             sent.saturating_sub(committed + rejected),
-            rejected
+            rejected,
+            run.busy_answers.load(Ordering::Relaxed)
         );
         last = (sent, committed);
     }

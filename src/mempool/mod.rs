@@ -9,6 +9,10 @@
 //! - `txs_max` transactions in all: a new one is refused with [`PoolError::Full`];
 //! - `per_sender_max` per sender: [`PoolError::SenderFull`];
 //! - nonces at most `nonce_ahead_max` past the committed nonce: [`TxError::NonceTooHigh`];
+//! - at most `gapped_max` transactions waiting behind a missing nonce (not ready):
+//!   [`PoolError::GappedFull`]. Without it, transactions that can never become ready (a client
+//!   that lost one transaction, or an attacker) could fill the whole pool and starve every ready
+//!   one; with it, ready transactions always have `txs_max - gapped_max` places;
 //! - transactions older than `expiry` are dropped and reported as expired.
 //!
 //! Admission checks against the sender's committed state and what its pending transactions already
@@ -28,6 +32,8 @@ pub struct MempoolConfig {
     pub txs_max: usize,
     pub per_sender_max: usize,
     pub nonce_ahead_max: u64,
+    /// Transactions waiting behind a missing nonce, at most.
+    pub gapped_max: usize,
     pub expiry: Duration,
 }
 
@@ -37,6 +43,7 @@ impl Default for MempoolConfig {
             txs_max: 200_000,
             per_sender_max: 1_024,
             nonce_ahead_max: 1_024,
+            gapped_max: 50_000,
             expiry: Duration::from_secs(120),
         }
     }
@@ -55,6 +62,11 @@ pub enum PoolError {
     Full { limit: usize },
     #[error("sender has {limit} transactions pending, the most allowed: wait for some to commit")]
     SenderFull { limit: usize },
+    #[error(
+        "mempool holds {limit} transactions waiting for earlier nonces, the most allowed: send the \
+         missing nonces first"
+    )]
+    GappedFull { limit: usize },
 }
 
 /// Why a transaction left the pool without being committed.
@@ -83,6 +95,22 @@ struct SenderQueue {
     reserved: Amount,
     /// Next nonce block selection may take; transactions below it are in a block in flight.
     select_from: u64,
+    /// End of the run of consecutive nonces from `committed.nonce`: transactions below it are
+    /// ready (or in flight), the ones at or above it wait behind a missing nonce.
+    ready_end: u64,
+    /// Transactions at or above `ready_end`.
+    gapped: usize,
+}
+
+impl SenderQueue {
+    /// Recomputes the ready run and the gapped count from scratch: O(transactions of the sender).
+    fn recount(&mut self) {
+        self.ready_end = self.committed.nonce;
+        while self.txs.contains_key(&self.ready_end) {
+            self.ready_end += 1;
+        }
+        self.gapped = self.txs.range(self.ready_end..).count();
+    }
 }
 
 pub struct Mempool {
@@ -92,6 +120,8 @@ pub struct Mempool {
     by_id: HashMap<TxId, (Address, u64)>,
     arrivals: VecDeque<(Instant, TxId)>,
     seq: u64,
+    /// Sum of the senders' `gapped`.
+    gapped: usize,
 }
 
 impl Mempool {
@@ -104,6 +134,24 @@ impl Mempool {
             by_id: HashMap::new(),
             arrivals: VecDeque::new(),
             seq: 0,
+            gapped: 0,
+        }
+    }
+
+    /// Transactions waiting behind a missing nonce.
+    pub fn gapped(&self) -> usize {
+        self.gapped
+    }
+
+    /// Recounts one sender after a change that may split its ready run; keeps the pool's total.
+    fn recount(&mut self, sender: &Address) {
+        if let Some(q) = self.senders.get_mut(sender) {
+            let before = q.gapped;
+            q.recount();
+            self.gapped = self.gapped - before + q.gapped;
+            if q.txs.is_empty() {
+                self.senders.remove(sender);
+            }
         }
     }
 
@@ -144,11 +192,17 @@ impl Mempool {
         let t = &tx.tx;
         let cost = check_static(t, &self.params)?;
         let queue = self.senders.entry(t.sender).or_default();
-        if committed.nonce >= queue.committed.nonce {
+        if committed.nonce > queue.committed.nonce || queue.txs.is_empty() {
             queue.committed = committed;
             queue.select_from = queue.select_from.max(committed.nonce);
+            let before = queue.gapped;
+            queue.recount();
+            self.gapped = self.gapped - before + queue.gapped;
+        } else if committed.nonce == queue.committed.nonce {
+            queue.committed = committed;
         }
         let next = queue.committed.nonce;
+        let would_gap = t.nonce > queue.ready_end;
         let result = if t.nonce < next {
             Err(TxError::NonceTooLow {
                 expected: next,
@@ -170,6 +224,10 @@ impl Mempool {
         } else if self.by_id.len() >= self.config.txs_max {
             Err(PoolError::Full {
                 limit: self.config.txs_max,
+            })
+        } else if would_gap && self.gapped >= self.config.gapped_max {
+            Err(PoolError::GappedFull {
+                limit: self.config.gapped_max,
             })
         } else {
             match queue.reserved.checked_add(cost) {
@@ -201,6 +259,20 @@ impl Mempool {
                 seq: self.seq,
             },
         );
+        if nonce == queue.ready_end {
+            // The new transaction closes the gap: it and every transaction behind it are ready.
+            let mut joined = 0;
+            queue.ready_end += 1;
+            while queue.txs.contains_key(&queue.ready_end) {
+                queue.ready_end += 1;
+                joined += 1;
+            }
+            queue.gapped -= joined;
+            self.gapped -= joined;
+        } else if nonce > queue.ready_end {
+            queue.gapped += 1;
+            self.gapped += 1;
+        }
         self.by_id.insert(id, (sender, nonce));
         self.arrivals.push_back((now, id));
         Ok(())
@@ -244,19 +316,11 @@ impl Mempool {
         discarded: &[(TxId, TxError)],
         accounts: &BTreeMap<Address, Account>,
     ) -> Vec<(TxId, DropReason)> {
-        for id in applied {
-            self.remove(id);
-        }
+        let applied: std::collections::HashSet<&TxId> = applied.into_iter().collect();
         let mut dropped = Vec::new();
-        for (id, e) in discarded {
-            if let Some((sender, _)) = self.remove(id) {
-                // Selection passed over this nonce; let it start again from the committed nonce.
-                if let Some(q) = self.senders.get_mut(&sender) {
-                    q.select_from = q.committed.nonce;
-                }
-                dropped.push((*id, DropReason::Discarded(e.clone())));
-            }
-        }
+        // Senders first: their committed nonce moves past what the block applied, so those
+        // transactions leave from the front of the ready run. Any other transaction below the new
+        // nonce lost its nonce to one the pool never saw.
         for (address, account) in accounts {
             let Some(q) = self.senders.get_mut(address) else {
                 continue;
@@ -271,11 +335,23 @@ impl Mempool {
                 if let Some(p) = q.txs.remove(&n) {
                     q.reserved -= p.cost;
                     self.by_id.remove(&p.tx.id);
-                    dropped.push((p.tx.id, DropReason::Superseded { nonce: n }));
+                    if !applied.contains(&p.tx.id) {
+                        dropped.push((p.tx.id, DropReason::Superseded { nonce: n }));
+                    }
                 }
             }
-            if q.txs.is_empty() {
-                self.senders.remove(address);
+            self.recount(address);
+        }
+        for id in applied {
+            self.remove(id);
+        }
+        for (id, e) in discarded {
+            if let Some((sender, _)) = self.remove(id) {
+                // Selection passed over this nonce; let it start again from the committed nonce.
+                if let Some(q) = self.senders.get_mut(&sender) {
+                    q.select_from = q.committed.nonce;
+                }
+                dropped.push((*id, DropReason::Discarded(e.clone())));
             }
         }
         dropped
@@ -314,11 +390,47 @@ impl Mempool {
             if let Some(p) = q.txs.remove(&nonce) {
                 q.reserved -= p.cost;
             }
-            if q.txs.is_empty() {
-                self.senders.remove(&sender);
-            }
         }
+        // Removing from the middle of the ready run leaves what follows waiting behind a gap.
+        self.recount(&sender);
         Some((sender, nonce))
+    }
+}
+
+#[cfg(test)]
+impl Mempool {
+    /// Checks the incremental accounting against a recount from scratch.
+    fn assert_consistent(&self) {
+        let mut total = 0;
+        for q in self.senders.values() {
+            let mut fresh = SenderQueue {
+                committed: q.committed,
+                ..SenderQueue::default()
+            };
+            fresh.txs = q
+                .txs
+                .iter()
+                .map(|(n, p)| {
+                    (
+                        *n,
+                        PoolTx {
+                            tx: p.tx.clone(),
+                            cost: p.cost,
+                            seq: p.seq,
+                        },
+                    )
+                })
+                .collect();
+            fresh.recount();
+            assert_eq!((q.ready_end, q.gapped), (fresh.ready_end, fresh.gapped));
+            assert_eq!(q.reserved, q.txs.values().map(|p| p.cost).sum::<Amount>());
+            total += q.gapped;
+        }
+        assert_eq!(self.gapped, total);
+        assert_eq!(
+            self.by_id.len(),
+            self.senders.values().map(|q| q.txs.len()).sum::<usize>()
+        );
     }
 }
 

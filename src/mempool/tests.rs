@@ -62,6 +62,7 @@ fn admission_rules_and_limits() {
         txs_max: 3,
         per_sender_max: 2,
         nonce_ahead_max: 4,
+        gapped_max: 2,
         expiry: Duration::from_secs(60),
     };
     let mut p = pool(config);
@@ -151,8 +152,8 @@ fn commit_prunes_applied_drops_discarded_and_superseded() {
     assert_eq!(
         dropped,
         vec![
-            (u0.id, DropReason::Discarded(TxError::ZeroAmount)),
             (t1.id, DropReason::Superseded { nonce: 1 }),
+            (u0.id, DropReason::Discarded(TxError::ZeroAmount)),
         ]
     );
     assert_eq!(p.len(), 1);
@@ -179,4 +180,92 @@ fn expiry_drops_old_transactions_only() {
     assert_eq!(dropped.len(), 1);
     assert_eq!(dropped[0].0, old.id);
     assert!(p.contains(&new.id) && !p.contains(&old.id));
+}
+
+#[test]
+fn gapped_transactions_cannot_crowd_out_ready_ones() {
+    let mut p = pool(MempoolConfig {
+        txs_max: 10,
+        gapped_max: 3,
+        ..MempoolConfig::default()
+    });
+    let now = Instant::now();
+    // Sender 0 lost its nonce 0: nonces 1, 2, 3 wait behind the gap.
+    for n in 1..=3 {
+        p.insert(tx(0, n, 1), rich(), now)
+            .expect("gapped, within the limit");
+    }
+    assert_eq!(p.gapped(), 3);
+    assert_eq!(
+        p.insert(tx(1, 5, 1), rich(), now),
+        Err(PoolError::GappedFull { limit: 3 })
+    );
+    // Ready transactions still get in.
+    p.insert(tx(1, 0, 1), rich(), now).expect("ready");
+    // Filling the gap makes the waiting ones ready.
+    p.insert(tx(0, 0, 1), rich(), now).expect("closes the gap");
+    assert_eq!(p.gapped(), 0);
+    assert_eq!(p.select(10).len(), 5);
+    p.assert_consistent();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+    /// The incrementally kept ready runs and gapped counts always equal a recount from scratch,
+    /// whatever mix of inserts, selections, commits, discards and expiries happens.
+    #[test]
+    fn gapped_accounting_stays_exact(
+        ops in proptest::collection::vec((0u8..6, 0u8..4, 0u64..8), 1..120)
+    ) {
+        let mut p = pool(MempoolConfig {
+            txs_max: 40,
+            gapped_max: 12,
+            per_sender_max: 16,
+            nonce_ahead_max: 8,
+            expiry: Duration::from_secs(5),
+        });
+        let start = Instant::now();
+        let mut committed = [0u64; 4];
+        let mut clock = 0u64;
+        for (op, sender, n) in ops {
+            clock += 1;
+            let now = start + Duration::from_millis(clock * 100);
+            let s = sender as usize;
+            let acc = Account { balance: 1_000_000, nonce: committed[s] };
+            match op {
+                0..=2 => {
+                    // Admission never adds a waiting transaction past the limit (removals in the
+                    // middle of a ready run may still leave more waiting; they expire).
+                    let before = p.gapped();
+                    if p.insert(tx(sender, committed[s] + n, 1), acc, now).is_ok() && p.gapped() > before {
+                        proptest::prop_assert!(p.gapped() <= 12);
+                    }
+                }
+                3 => {
+                    // Commit what selection offers, as a block would.
+                    let picked = p.select(5);
+                    let mut accounts = BTreeMap::new();
+                    for t in &picked {
+                        let i = (0..4).find(|i| addr(*i as u8) == t.tx.sender).expect("known sender");
+                        committed[i] = committed[i].max(t.tx.nonce + 1);
+                        accounts.insert(t.tx.sender, Account { balance: 1_000_000, nonce: committed[i] });
+                    }
+                    let ids: Vec<TxId> = picked.iter().map(|t| t.id).collect();
+                    p.on_committed(ids.iter(), &[], &accounts);
+                }
+                4 => {
+                    // Discard one selected transaction.
+                    if let Some(t) = p.select(1).pop() {
+                        p.on_committed([].iter(), &[(t.id, TxError::ZeroAmount)], &BTreeMap::new());
+                    }
+                }
+                _ => {
+                    p.expire(now);
+                }
+            }
+            p.assert_consistent();
+            proptest::prop_assert!(p.len() <= 40);
+        }
+    }
 }

@@ -79,6 +79,11 @@ pub enum SubmitError {
     MempoolFull { limit: usize },
     #[error("sender already has {limit} pending transactions: wait for some to commit")]
     SenderFull { limit: usize },
+    #[error(
+        "mempool holds {limit} transactions waiting for earlier nonces, the most allowed: send the \
+         missing nonces first"
+    )]
+    GappedFull { limit: usize },
     #[error("node is busy: the {stage} queue is full; retry after a short pause")]
     Busy { stage: &'static str },
     #[error("node is shutting down")]
@@ -95,6 +100,7 @@ impl From<PoolError> for SubmitError {
             PoolError::NonceAlreadyPending { nonce } => SubmitError::NonceAlreadyPending { nonce },
             PoolError::Full { limit } => SubmitError::MempoolFull { limit },
             PoolError::SenderFull { limit } => SubmitError::SenderFull { limit },
+            PoolError::GappedFull { limit } => SubmitError::GappedFull { limit },
         }
     }
 }

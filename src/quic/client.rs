@@ -41,7 +41,12 @@ impl IngestClient {
         };
         let mut endpoint =
             quinn::Endpoint::client(bind).map_err(|e| QuicError::Connection(e.to_string()))?;
-        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        let mut client_config = quinn::ClientConfig::new(Arc::new(crypto));
+        // Keep idle connections (e.g. while a load generator pre-signs) from timing out.
+        let mut transport = quinn::TransportConfig::default();
+        transport.keep_alive_interval(Some(std::time::Duration::from_secs(5)));
+        client_config.transport_config(Arc::new(transport));
+        endpoint.set_default_client_config(client_config);
         let connection = endpoint
             .connect(addr, SERVER_NAME)
             .map_err(|e| QuicError::Connection(e.to_string()))?

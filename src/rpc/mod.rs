@@ -96,7 +96,9 @@ impl From<&SubmitError> for ErrorCode {
             }
             SubmitError::NonceAlreadyPending { .. } => ErrorCode::NonceAlreadyPending,
             SubmitError::MempoolFull { .. } => ErrorCode::MempoolFull,
-            SubmitError::SenderFull { .. } => ErrorCode::SenderQueueFull,
+            SubmitError::SenderFull { .. } | SubmitError::GappedFull { .. } => {
+                ErrorCode::SenderQueueFull
+            }
             SubmitError::Busy { .. } => ErrorCode::Busy,
             SubmitError::ShuttingDown => ErrorCode::ShuttingDown,
             SubmitError::Internal(_) => ErrorCode::Internal,
