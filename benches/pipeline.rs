@@ -190,7 +190,9 @@ fn lmdb_commit(c: &mut Criterion) {
                     let dir = tempfile::tempdir().expect("tempdir");
                     let s = Storage::open(dir.path(), &StorageConfig::default()).expect("open");
                     let (block, state, lthash) = genesis.build();
-                    let head = s.initialize(&block, &state, &lthash, "{}").expect("genesis");
+                    let head = s
+                        .initialize(&block, &state, &lthash, "{}")
+                        .expect("genesis");
                     let out = execute_block(&state, &lthash, &params, &proposer, txs.clone())
                         .unwrap_or_else(|e| match e {});
                     let ids: Vec<_> = out.applied.iter().map(|t| t.id).collect();

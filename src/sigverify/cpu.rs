@@ -22,6 +22,9 @@ use super::{Backend, BatchVerifier, SigItem};
 /// Below this many signatures a batch equation costs more than it saves.
 const BATCH_MIN: usize = 4;
 
+/// Smallest chunk worth handing to another thread.
+const PARALLEL_CHUNK_MIN: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct CpuVerifier {
     /// Signatures per batch equation; also the unit of work handed to one rayon task.
@@ -31,7 +34,7 @@ pub struct CpuVerifier {
 impl Default for CpuVerifier {
     fn default() -> Self {
         Self {
-            chunk_size_max: 256,
+            chunk_size_max: 512,
         }
     }
 }
@@ -121,15 +124,19 @@ impl BatchVerifier for CpuVerifier {
     }
 
     fn verify_batch(&self, items: &[SigItem<'_>]) -> Vec<bool> {
-        if items.len() <= self.chunk_size_max {
+        // As many chunks as the chunk size asks for, and at least one per thread (even chunks keep
+        // every core busy to the end), but none so small that a batch equation stops paying.
+        let threads = rayon::current_num_threads().max(1);
+        let chunks = items
+            .len()
+            .div_ceil(self.chunk_size_max)
+            .max(threads)
+            .min(items.len().div_ceil(PARALLEL_CHUNK_MIN));
+        if chunks <= 1 {
             return Self::verify_chunk(items);
         }
-        // Even chunks keep every core busy until the end of the batch.
-        let threads = rayon::current_num_threads().max(1);
-        let chunks = items.len().div_ceil(self.chunk_size_max).max(threads);
-        let chunk = items.len().div_ceil(chunks).max(BATCH_MIN);
         items
-            .par_chunks(chunk)
+            .par_chunks(items.len().div_ceil(chunks))
             .flat_map_iter(Self::verify_chunk)
             .collect()
     }
