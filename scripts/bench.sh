@@ -30,7 +30,7 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 say "building release binaries"
 cargo build --release --locked -p mameynode -p loadgen >&2
-BIN=target/release
+BIN=${CARGO_TARGET_DIR:-target}/release
 
 say "raw CPU signature verification ($SIG_COUNT signatures, batches of 1024)"
 "$BIN/mameynode" bench sigverify --backend cpu --count "$SIG_COUNT" | tee "$OUT_DIR/sigverify.json" >&2
