@@ -6,7 +6,8 @@
 #   SKIP_LINT=1 scripts/test.sh  # tests only (for quick local iterations)
 #
 # Nothing needs installing beyond a Rust toolchain (LMDB is built from source by lmdb-rkv-sys; a C
-# compiler is required). Dependencies are compiled with optimisations even in test builds (see
+# compiler is required) and, for the metrics format check, promtool (installed below with apt-get
+# when missing). Dependencies are compiled with optimisations even in test builds (see
 # Cargo.toml), so the cryptographic tests run at close to release speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,41 @@ if [ -z "${SKIP_LINT:-}" ]; then
   cargo fmt --all -- --check
   step "cargo clippy --all-targets -D warnings"
   cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+
+if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  # tests/metrics.rs checks the metrics endpoint with `promtool check metrics`; without promtool it
+  # skips that check with a loud notice, and fails when CI is set. Debian ships promtool in the
+  # `prometheus` package.
+  step "installing promtool (Debian package prometheus)"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+  if ! { $sudo apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus; }; then
+    echo "warning: could not install promtool (package prometheus)" >&2
+  fi
+fi
+
+if ! python3 -c "import grpc, grpc_tools, websockets" >/dev/null 2>&1; then
+  # tests/independent_clients.rs drives the node with clients nobody on this project wrote: Python
+  # grpcio (code generated from proto/ by grpcio-tools) and the Python websockets package. Without
+  # them it skips with a loud notice, and fails when CI is set.
+  step "installing the Python test clients (grpcio, grpcio-tools, websockets)"
+  if ! python3 -m pip --version >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+    $sudo apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3 python3-pip ||
+      echo "warning: could not install python3 and pip" >&2
+  fi
+  pip_packages="grpcio grpcio-tools websockets"
+  # Debian's system Python refuses plain `pip install` (PEP 668): try without, then with
+  # --break-system-packages.
+  # shellcheck disable=SC2086
+  if ! python3 -m pip install --quiet $pip_packages 2>/dev/null &&
+    ! python3 -m pip install --quiet --break-system-packages $pip_packages; then
+    echo "warning: could not install the Python test clients ($pip_packages)" >&2
+  fi
 fi
 
 step "cargo test"

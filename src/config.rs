@@ -37,6 +37,7 @@ pub struct NodeConfig {
     /// This validator's key file; in dev mode `DATA_DIR/dev/validator.key`.
     pub validator_key_file: Option<PathBuf>,
     pub rpc: RpcConfig,
+    pub grpc: GrpcConfig,
     pub quic: QuicConfig,
     pub block: BlockConfig,
     pub ingest: IngestConfig,
@@ -44,6 +45,7 @@ pub struct NodeConfig {
     pub mempool: MempoolSettings,
     pub pipeline: PipelineConfig,
     pub storage: StorageSettings,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
 
@@ -54,6 +56,7 @@ impl Default for NodeConfig {
             genesis_file: None,
             validator_key_file: None,
             rpc: RpcConfig::default(),
+            grpc: GrpcConfig::default(),
             quic: QuicConfig::default(),
             block: BlockConfig::default(),
             ingest: IngestConfig::default(),
@@ -61,6 +64,7 @@ impl Default for NodeConfig {
             mempool: MempoolSettings::default(),
             pipeline: PipelineConfig::default(),
             storage: StorageSettings::default(),
+            metrics: MetricsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -77,6 +81,14 @@ pub struct RpcConfig {
     pub connections_max: u32,
     /// Largest JSON-RPC batch request (number of calls).
     pub batch_calls_max: u32,
+    /// Calls per second per connection (HTTP or WebSocket); more get error 2004.
+    pub calls_per_second_max: u32,
+    /// WebSocket subscriptions per connection.
+    pub subscriptions_per_connection_max: u32,
+    /// Messages buffered per WebSocket connection before a subscriber counts as lagging.
+    pub ws_buffer_messages: u32,
+    /// Origins allowed by CORS (`["*"]` for any); empty turns CORS off.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for RpcConfig {
@@ -87,6 +99,40 @@ impl Default for RpcConfig {
             response_bytes_max: 16 << 20,
             connections_max: 1024,
             batch_calls_max: 256,
+            calls_per_second_max: 1000,
+            subscriptions_per_connection_max: 64,
+            ws_buffer_messages: 1024,
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrpcConfig {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// Largest request message.
+    pub message_bytes_max: usize,
+    /// Concurrent HTTP/2 streams (calls and subscriptions) per connection.
+    pub streams_per_connection_max: u32,
+    /// Requests handled at once per connection.
+    pub concurrent_requests_per_connection_max: usize,
+    /// Updates buffered per subscription stream.
+    pub stream_buffer_updates: usize,
+    /// A stream that falls this many blocks behind the head is ended with RESOURCE_EXHAUSTED.
+    pub stream_lag_blocks_max: u64,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            message_bytes_max: 64 * 1024,
+            streams_per_connection_max: 128,
+            concurrent_requests_per_connection_max: 64,
+            stream_buffer_updates: 4096,
+            stream_lag_blocks_max: 1024,
         }
     }
 }
@@ -184,7 +230,8 @@ pub struct MempoolSettings {
     pub per_sender_max: usize,
     pub nonce_ahead_max: u64,
     /// Transactions waiting behind a missing nonce, at most (keeps room for ready ones).
-    pub gapped_max: usize,
+    /// Default: a quarter of `txs_max`.
+    pub gapped_max: Option<usize>,
     pub expiry_secs: u64,
     /// Rejection reasons remembered for `mamey_getTransaction` after a transaction left the pool.
     pub rejected_remembered_max: usize,
@@ -197,7 +244,7 @@ impl Default for MempoolSettings {
             txs_max: d.txs_max,
             per_sender_max: d.per_sender_max,
             nonce_ahead_max: d.nonce_ahead_max,
-            gapped_max: d.gapped_max,
+            gapped_max: None,
             expiry_secs: d.expiry.as_secs(),
             rejected_remembered_max: 100_000,
         }
@@ -210,7 +257,7 @@ impl MempoolSettings {
             txs_max: self.txs_max,
             per_sender_max: self.per_sender_max,
             nonce_ahead_max: self.nonce_ahead_max,
-            gapped_max: self.gapped_max,
+            gapped_max: self.gapped_max.unwrap_or(self.txs_max / 4),
             expiry: Duration::from_secs(self.expiry_secs),
         }
     }
@@ -261,6 +308,38 @@ impl StorageSettings {
             map_size_mb: self.map_size_mb,
             durable: self.durable,
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve Prometheus metrics over HTTP at `http://LISTEN/metrics`.
+    pub enabled: bool,
+    /// Listen address of the metrics endpoint (port 0 picks a free port; see
+    /// `DATA_DIR/endpoints.json`). When set, failing to bind it stops the node; when not set,
+    /// [`MetricsConfig::DEFAULT_LISTEN`] is used if it is free, else the node runs without metrics.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+        }
+    }
+}
+
+impl MetricsConfig {
+    pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+        std::net::Ipv4Addr::LOCALHOST,
+        9100,
+    ));
+
+    /// The address to listen on.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen.unwrap_or(Self::DEFAULT_LISTEN)
     }
 }
 
@@ -344,7 +423,11 @@ impl NodeConfig {
         positive("mempool.per_sender_max", self.mempool.per_sender_max as u64)?;
         positive("mempool.nonce_ahead_max", self.mempool.nonce_ahead_max)?;
         positive("mempool.expiry_secs", self.mempool.expiry_secs)?;
-        if self.mempool.gapped_max >= self.mempool.txs_max {
+        if self
+            .mempool
+            .gapped_max
+            .is_some_and(|g| g >= self.mempool.txs_max)
+        {
             return Err(ConfigError::Invalid {
                 field: "mempool.gapped_max",
                 reason: "must be below mempool.txs_max, so that ready transactions keep room"

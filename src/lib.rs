@@ -12,10 +12,12 @@
 //! actors; [`storage`] is the only module that touches LMDB; [`rpc`] serves JSON-RPC; [`node`]
 //! assembles a running node; [`cli`] is the command line.
 
+pub mod api;
 pub mod codec;
 pub mod config;
 pub mod execution;
 pub mod genesis;
+pub mod grpc;
 pub mod keys;
 pub mod mempool;
 pub mod metrics;
@@ -26,4 +28,5 @@ pub mod rpc;
 pub mod sigverify;
 pub mod state;
 pub mod storage;
+pub mod telemetry;
 pub mod types;

@@ -1,13 +1,20 @@
 //! Pipeline metrics: per-stage counters and busy time, cheap enough for the hot path (relaxed
 //! atomics). `mamey_pipelineStats` returns a snapshot; benchmarks read it to show where time goes.
+//! The same records feed the Prometheus metrics of [`crate::telemetry`] (items, latency histogram
+//! and queue depth per stage), which every stage reaches through [`PipelineMetrics::telemetry`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::telemetry::{Stage, Telemetry};
+
 /// Counters of one stage.
-#[derive(Default)]
 pub struct StageStats {
     /// Messages handled.
     pub batches: AtomicU64,
@@ -17,16 +24,57 @@ pub struct StageStats {
     pub refused: AtomicU64,
     /// Time spent handling messages, microseconds.
     pub busy_us: AtomicU64,
+    items_total: Counter,
+    latency: Histogram,
+    /// For the stages whose senders count what they send ([`Stage::QUEUED`]).
+    queue_depth: Option<Gauge>,
 }
 
 impl StageStats {
+    fn new(stage: Stage, telemetry: &Telemetry) -> Self {
+        Self {
+            batches: AtomicU64::new(0),
+            items: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            busy_us: AtomicU64::new(0),
+            items_total: telemetry.stage_items(stage),
+            latency: telemetry.stage_latency(stage),
+            queue_depth: Stage::QUEUED
+                .contains(&stage)
+                .then(|| telemetry.stage_queue_depth(stage)),
+        }
+    }
+
     /// Records one handled message of `items` items that started at `started`.
     pub fn record(&self, items: usize, refused: usize, started: Instant) {
+        let elapsed = started.elapsed();
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.items.fetch_add(items as u64, Ordering::Relaxed);
         self.refused.fetch_add(refused as u64, Ordering::Relaxed);
         self.busy_us
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.items_total.inc_by(items as u64);
+        self.latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// A message is being handed to this stage's mailbox. If the send fails, call
+    /// [`StageStats::dequeued`].
+    pub fn enqueued(&self) {
+        if let Some(g) = &self.queue_depth {
+            g.inc();
+        }
+    }
+
+    /// This stage took a message from its mailbox (first thing in the handler). Never goes below
+    /// zero, so a message from a sender that does not count is harmless.
+    pub fn dequeued(&self) {
+        if let Some(g) = &self.queue_depth {
+            let _ = g
+                .inner()
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    (v > 0).then_some(v - 1)
+                });
+        }
     }
 
     fn snapshot(&self) -> StageSnapshot {
@@ -39,7 +87,6 @@ impl StageStats {
     }
 }
 
-#[derive(Default)]
 pub struct PipelineMetrics {
     pub ingest: StageStats,
     pub sigverify: StageStats,
@@ -50,6 +97,15 @@ pub struct PipelineMetrics {
     pub notify: StageStats,
     /// Transactions answered "busy" because a stage queue was full.
     pub busy_refusals: AtomicU64,
+    /// The Prometheus metrics (chain, mempool, rejections, signatures) the stages record into.
+    pub telemetry: Arc<Telemetry>,
+}
+
+/// Records into the process-wide [`crate::telemetry::global`] metrics.
+impl Default for PipelineMetrics {
+    fn default() -> Self {
+        Self::new(crate::telemetry::global().clone())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +129,21 @@ pub struct PipelineSnapshot {
 }
 
 impl PipelineMetrics {
+    pub fn new(telemetry: Arc<Telemetry>) -> Self {
+        let t = &telemetry;
+        Self {
+            ingest: StageStats::new(Stage::Ingest, t),
+            sigverify: StageStats::new(Stage::Sigverify, t),
+            mempool: StageStats::new(Stage::Mempool, t),
+            select: StageStats::new(Stage::Select, t),
+            execute: StageStats::new(Stage::Execute, t),
+            commit: StageStats::new(Stage::Commit, t),
+            notify: StageStats::new(Stage::Notify, t),
+            busy_refusals: AtomicU64::new(0),
+            telemetry,
+        }
+    }
+
     pub fn snapshot(&self) -> PipelineSnapshot {
         PipelineSnapshot {
             ingest: self.ingest.snapshot(),
@@ -88,5 +159,12 @@ impl PipelineMetrics {
 
     pub fn busy(&self, n: usize) {
         self.busy_refusals.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Counts the transactions of `slots` refused by a stage (the `Err` ones), by reason.
+    pub fn rejected<T>(&self, slots: &[Result<T, crate::pipeline::SubmitError>]) {
+        for e in slots.iter().filter_map(|s| s.as_ref().err()) {
+            self.telemetry.rejected(e.into(), 1);
+        }
     }
 }

@@ -8,11 +8,12 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+use crate::api::Api;
 use crate::config::{ConfigError, NodeConfig};
 use crate::genesis::{Genesis, GenesisAccount, GenesisError};
 use crate::keys::{self, KeyFileError};
 use crate::pipeline::{now_ms, Fatal, Pipeline};
-use crate::rpc::{self, RpcState};
+use crate::rpc;
 use crate::storage::{Storage, StorageError};
 use crate::types::Hash;
 
@@ -45,7 +46,7 @@ pub enum NodeError {
         address: String,
         expected: String,
     },
-    #[error("cannot start JSON-RPC on {addr}: {source}")]
+    #[error("cannot start the API server on {addr}: {source}")]
     Rpc {
         addr: std::net::SocketAddr,
         #[source]
@@ -59,6 +60,12 @@ pub enum NodeError {
     },
     #[error("cannot start QUIC ingest: {0}")]
     Quic(String),
+    #[error("cannot start the metrics endpoint on {addr}: {source}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("node stopped on a fatal error: {0}")]
     Fatal(String),
 }
@@ -176,12 +183,13 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         path: cert_path.clone(),
         source,
     })?;
-    let rpc_state = RpcState {
+    let api = Arc::new(Api {
         storage: storage.clone(),
         ingest: pipeline.ingest.clone(),
         mempool: pipeline.mempool.clone(),
         rejected: pipeline.rejected.clone(),
         head: pipeline.head.clone(),
+        commits: pipeline.commits.clone(),
         params: genesis.params(),
         genesis_hash,
         sigverify_backend: config.sigverify.backend.name().to_string(),
@@ -193,17 +201,37 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
             tx_bytes_max: config.ingest.tx_bytes_max,
         },
         metrics: pipeline.metrics.clone(),
-    };
-    let server = rpc::start(&config.rpc, rpc_state)
+    });
+    let server = rpc::start(&config.rpc, api.clone())
         .await
         .map_err(|source| NodeError::Rpc {
             addr: config.rpc.listen,
             source,
         })?;
-    write_endpoints(&config.data_dir, server.local_addr, quic.local_addr)?;
+    let grpc = crate::grpc::start(&config.grpc, api.clone())
+        .await
+        .map_err(|source| NodeError::Rpc {
+            addr: config.grpc.listen,
+            source,
+        })?;
+    let metrics_server =
+        crate::telemetry::serve(&config.metrics, pipeline.metrics.telemetry.clone())
+            .await
+            .map_err(|source| NodeError::Metrics {
+                addr: config.metrics.listen_addr(),
+                source,
+            })?;
+    write_endpoints(
+        &config.data_dir,
+        server.local_addr,
+        quic.local_addr,
+        grpc.local_addr,
+        metrics_server.as_ref().map(|m| m.local_addr),
+    )?;
     tracing::info!(
         rpc = %server.local_addr,
         quic = %quic.local_addr,
+        grpc = %grpc.local_addr,
         chain_id = genesis.chain_id,
         "node ready"
     );
@@ -221,6 +249,8 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
     };
 
     let _ = server.handle.stop();
+    grpc.stop();
+    drop(metrics_server);
     quic.close();
     match tokio::time::timeout(Duration::from_secs(10), pipeline.drain()).await {
         Ok(Some(head)) => tracing::info!(height = head.height, "block production stopped"),
@@ -237,10 +267,18 @@ fn write_endpoints(
     data_dir: &Path,
     rpc: std::net::SocketAddr,
     quic: std::net::SocketAddr,
+    grpc: std::net::SocketAddr,
+    metrics: Option<std::net::SocketAddr>,
 ) -> Result<(), NodeError> {
     let path = data_dir.join("endpoints.json");
     let tmp = data_dir.join("endpoints.json.tmp");
-    let body = serde_json::json!({ "rpc": rpc.to_string(), "quic": quic.to_string() }).to_string();
+    let body = serde_json::json!({
+        "rpc": rpc.to_string(),
+        "quic": quic.to_string(),
+        "grpc": grpc.to_string(),
+        "metrics": metrics.map(|a| a.to_string()),
+    })
+    .to_string();
     let io = |path: PathBuf| move |source| NodeError::Io { path, source };
     std::fs::write(&tmp, body).map_err(io(tmp.clone()))?;
     std::fs::rename(&tmp, &path).map_err(io(path.clone()))

@@ -69,6 +69,7 @@ impl Node {
             .args(["--block-interval-ms", BLOCK_INTERVAL_MS])
             .args(["--map-size-mb", MAP_SIZE_MB])
             .args(["--quic-listen", "127.0.0.1:0"])
+            .args(["--grpc-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -85,6 +85,7 @@ impl Node {
             .arg(&dir)
             .args(["--rpc-listen", "127.0.0.1:0"])
             .args(["--quic-listen", "127.0.0.1:0"])
+            .args(["--grpc-listen", "127.0.0.1:0"])
             .args(["--map-size-mb", MAP_SIZE_MB]);
         if let Some(ms) = block_interval_ms {
             cmd.args(["--block-interval-ms", &ms.to_string()]);

@@ -98,6 +98,12 @@ struct RunArgs {
     /// QUIC transaction ingest listen address (port 0 picks a free port).
     #[arg(long)]
     quic_listen: Option<SocketAddr>,
+    /// Prometheus metrics listen address, served at /metrics (port 0 picks a free port).
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// gRPC listen address (port 0 picks a free port).
+    #[arg(long)]
+    grpc_listen: Option<SocketAddr>,
     /// Block interval in milliseconds.
     #[arg(long)]
     block_interval_ms: Option<u64>,
@@ -193,7 +199,16 @@ pub fn main() -> ExitCode {
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Typed errors already name their cause; add only causes not yet said.
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !message.contains(&c) {
+                    message.push_str(": ");
+                    message.push_str(&c);
+                }
+            }
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
@@ -422,6 +437,12 @@ fn run(a: RunArgs) -> Result<()> {
     }
     if let Some(l) = a.quic_listen {
         config.quic.listen = l;
+    }
+    if let Some(l) = a.metrics_listen {
+        config.metrics.listen = Some(l);
+    }
+    if let Some(l) = a.grpc_listen {
+        config.grpc.listen = l;
     }
     if let Some(ms) = a.block_interval_ms {
         config.block.interval_ms = ms;

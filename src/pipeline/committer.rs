@@ -54,6 +54,7 @@ impl Handler<CommitBlock> for Committer {
     type Result = ();
 
     fn handle(&mut self, msg: CommitBlock, _ctx: &mut Self::Context) {
+        self.metrics.commit.dequeued();
         if self.failed {
             return;
         }
@@ -70,6 +71,9 @@ impl Handler<CommitBlock> for Committer {
                 self.metrics
                     .commit
                     .record(block.transactions.len(), 0, started);
+                self.metrics
+                    .telemetry
+                    .block_committed(block.transactions.len(), started.elapsed());
                 if !block.transactions.is_empty() || !output.discarded.is_empty() {
                     tracing::info!(
                         height = head.height,
@@ -82,6 +86,7 @@ impl Handler<CommitBlock> for Committer {
                 } else {
                     tracing::debug!(height = head.height, "empty block committed");
                 }
+                self.metrics.notify.enqueued();
                 self.notifier
                     .do_send(BlockCommitted(Arc::new(CommittedBlock {
                         head,

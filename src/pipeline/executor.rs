@@ -104,6 +104,7 @@ impl Handler<Execute> for Executor {
                 self.metrics
                     .execute
                     .record(count, commit.output.discarded.len(), started);
+                self.metrics.commit.enqueued();
                 self.committer.do_send(commit)
             }
             Err(e) => {

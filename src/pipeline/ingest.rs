@@ -5,12 +5,13 @@
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::{SubmitBatch, SubmitError, SubmitResult, Verifier, Verify};
+use super::{PoolLevel, SubmitBatch, SubmitError, SubmitResult, Verifier, Verify};
 use crate::config::IngestConfig;
 use std::sync::Arc;
 
 use crate::execution::{check_static, ChainParams};
 use crate::metrics::PipelineMetrics;
+use crate::telemetry::RejectReason;
 use crate::types::TxEnvelope;
 
 /// Raw encoded transactions from a client, and where to send one answer per transaction.
@@ -26,6 +27,7 @@ pub struct Ingest {
     params: ChainParams,
     verifier: Addr<Verifier>,
     metrics: Arc<PipelineMetrics>,
+    level: Arc<PoolLevel>,
 }
 
 impl Ingest {
@@ -34,12 +36,14 @@ impl Ingest {
         params: ChainParams,
         verifier: Addr<Verifier>,
         metrics: Arc<PipelineMetrics>,
+        level: Arc<PoolLevel>,
     ) -> Self {
         Self {
             config,
             params,
             verifier,
             metrics,
+            level,
         }
     }
 
@@ -64,12 +68,14 @@ impl Handler<SubmitRaw> for Ingest {
     type Result = ();
 
     fn handle(&mut self, msg: SubmitRaw, _ctx: &mut Self::Context) {
+        self.metrics.ingest.dequeued();
         let count = msg.txs.len();
         if count > self.config.batch_txs_max {
             let e = SubmitError::TooManyTxs {
                 count,
                 max: self.config.batch_txs_max,
             };
+            self.metrics.telemetry.rejected((&e).into(), count);
             let _ = msg.reply.send(vec![Err(e); count]);
             return;
         }
@@ -78,13 +84,30 @@ impl Handler<SubmitRaw> for Ingest {
         let batch = SubmitBatch::new(slots, msg.reply);
         let refused = batch.slots.iter().filter(|s| s.is_err()).count();
         self.metrics.ingest.record(count, refused, started);
+        self.metrics.rejected(&batch.slots);
         if refused == count {
             batch.respond();
             return;
         }
+        if self.level.is_full() {
+            // Shed load before the costly signature checks: the mempool would refuse these.
+            self.metrics.busy(count - refused);
+            self.metrics
+                .telemetry
+                .rejected(RejectReason::MempoolFull, count - refused);
+            batch.fail_remaining(SubmitError::MempoolFull {
+                limit: self.level.capacity,
+            });
+            return;
+        }
+        self.metrics.sigverify.enqueued();
         if let Err(e) = self.verifier.try_send(Verify(batch)) {
             let (SendError::Full(Verify(batch)) | SendError::Closed(Verify(batch))) = e;
+            self.metrics.sigverify.dequeued();
             self.metrics.busy(count - refused);
+            self.metrics
+                .telemetry
+                .rejected(RejectReason::Busy, count - refused);
             batch.fail_remaining(SubmitError::Busy { stage: "sigverify" });
         }
     }

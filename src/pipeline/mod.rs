@@ -160,6 +160,21 @@ pub struct BlockCommitted(pub Arc<CommittedBlock>);
 #[derive(Debug, Clone)]
 pub struct Fatal(pub String);
 
+/// How full the mempool is, published by the mempool stage and read by ingest, which refuses
+/// new transactions while the pool is full instead of spending signature checks on transactions
+/// the mempool would refuse anyway (load shedding at the earliest stage).
+#[derive(Debug)]
+pub struct PoolLevel {
+    pub len: std::sync::atomic::AtomicUsize,
+    pub capacity: usize,
+}
+
+impl PoolLevel {
+    pub fn is_full(&self) -> bool {
+        self.len.load(std::sync::atomic::Ordering::Relaxed) >= self.capacity
+    }
+}
+
 /// Handles to a running pipeline.
 pub struct Pipeline {
     pub ingest: Addr<Ingest>,
@@ -186,6 +201,10 @@ impl Pipeline {
         let (head_tx, head_rx) = watch::channel(head);
         let queue_max = config.pipeline.queue_batches_max;
         let rejected = Arc::new(RejectedCache::new(config.mempool.rejected_remembered_max));
+        let level = Arc::new(PoolLevel {
+            len: std::sync::atomic::AtomicUsize::new(0),
+            capacity: config.mempool.txs_max,
+        });
         let metrics = Arc::new(PipelineMetrics::default());
         let (commits, _) = broadcast::channel(config.pipeline.subscriber_buffer_blocks);
         let mut arbiters = Vec::new();
@@ -201,9 +220,10 @@ impl Pipeline {
             let storage = storage.clone();
             let rejected = rejected.clone();
             let metrics = metrics.clone();
+            let level = level.clone();
             MempoolActor::start_in_arbiter(&arbiter(), move |ctx| {
                 ctx.set_mailbox_capacity(queue_max);
-                MempoolActor::new(pool, storage, rejected, metrics)
+                MempoolActor::new(pool, storage, rejected, metrics, level)
             })
         };
         let notifier = {
@@ -268,7 +288,7 @@ impl Pipeline {
             let metrics = metrics.clone();
             Ingest::start_in_arbiter(&arbiter(), move |ctx| {
                 ctx.set_mailbox_capacity(queue_max);
-                Ingest::new(ingest_config, params, verifier, metrics)
+                Ingest::new(ingest_config, params, verifier, metrics, level)
             })
         };
         Ok(Pipeline {

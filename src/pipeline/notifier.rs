@@ -31,6 +31,7 @@ impl Notifier {
         commits: broadcast::Sender<Arc<CommittedBlock>>,
         metrics: Arc<PipelineMetrics>,
     ) -> Self {
+        metrics.telemetry.set_head(head.borrow().height);
         Self {
             head,
             mempool,
@@ -57,8 +58,10 @@ impl Handler<BlockCommitted> for Notifier {
     type Result = ();
 
     fn handle(&mut self, msg: BlockCommitted, _ctx: &mut Self::Context) {
+        self.metrics.notify.dequeued();
         let started = std::time::Instant::now();
         self.head.send_replace(msg.0.head);
+        self.metrics.telemetry.set_head(msg.0.head.height);
         // The mempool first: it must have pruned block h before the producer can ask for h + 1.
         self.mempool.do_send(msg.clone());
         for s in &self.subscribers {

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::{BlockCommitted, RejectedCache, SubmitBatch, SubmitError};
+use super::{BlockCommitted, PoolLevel, RejectedCache, SubmitBatch, SubmitError};
 use crate::execution::StateView;
-use crate::mempool::Mempool;
+use crate::mempool::{DropReason, Mempool};
 use crate::metrics::PipelineMetrics;
 use crate::storage::Storage;
+use crate::telemetry::RejectReason;
 use crate::types::{Address, TxEnvelope, TxId};
 
 /// Verified transactions to admit.
@@ -40,6 +41,7 @@ pub struct MempoolActor {
     storage: Arc<Storage>,
     rejected: Arc<RejectedCache>,
     metrics: Arc<PipelineMetrics>,
+    level: Arc<PoolLevel>,
 }
 
 impl MempoolActor {
@@ -48,13 +50,22 @@ impl MempoolActor {
         storage: Arc<Storage>,
         rejected: Arc<RejectedCache>,
         metrics: Arc<PipelineMetrics>,
+        level: Arc<PoolLevel>,
     ) -> Self {
         Self {
             pool,
             storage,
             rejected,
             metrics,
+            level,
         }
+    }
+
+    /// Publishes the pool's size for ingest's load shedding.
+    fn publish_level(&self) {
+        self.level
+            .len
+            .store(self.pool.len(), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn admit(&mut self, batch: &mut SubmitBatch) -> Result<(), crate::storage::StorageError> {
@@ -63,15 +74,29 @@ impl MempoolActor {
         for slot in batch.slots.iter_mut() {
             let Ok(tx) = slot else { continue };
             if let Some(loc) = reader.tx_location(&tx.id)? {
+                self.metrics
+                    .telemetry
+                    .rejected(RejectReason::AlreadyCommitted, 1);
                 *slot = Err(SubmitError::AlreadyCommitted { height: loc.height });
                 continue;
             }
             let committed = reader.account(&tx.tx.sender)?;
             if let Err(e) = self.pool.insert(tx.clone(), committed, now) {
-                *slot = Err(e.into());
+                let e = SubmitError::from(e);
+                self.metrics.telemetry.rejected((&e).into(), 1);
+                *slot = Err(e);
             }
         }
         Ok(())
+    }
+
+    /// Counts transactions that left the pool without being committed, and the pool's new size.
+    fn record_drops(&self, dropped: &[(TxId, DropReason)]) {
+        let telemetry = &self.metrics.telemetry;
+        for (_, reason) in dropped {
+            telemetry.rejected(reason.into(), 1);
+        }
+        telemetry.set_mempool_transactions(self.pool.len());
     }
 }
 
@@ -81,11 +106,13 @@ impl Actor for MempoolActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(Duration::from_secs(1), |act, _| {
             let expired = act.pool.expire(Instant::now());
+            act.publish_level();
             if !expired.is_empty() {
                 tracing::info!(
                     count = expired.len(),
                     "expired transactions dropped from the mempool"
                 );
+                act.record_drops(&expired);
                 act.rejected.record(expired);
             }
         });
@@ -96,16 +123,26 @@ impl Handler<Admit> for MempoolActor {
     type Result = ();
 
     fn handle(&mut self, Admit(mut batch): Admit, _ctx: &mut Self::Context) {
+        self.metrics.mempool.dequeued();
         let started = Instant::now();
         let before = batch.slots.iter().filter(|s| s.is_ok()).count();
-        match self.admit(&mut batch) {
+        let admitted = self.admit(&mut batch);
+        self.publish_level();
+        match admitted {
             Ok(()) => {
                 let after = batch.slots.iter().filter(|s| s.is_ok()).count();
                 self.metrics.mempool.record(before, before - after, started);
+                self.metrics
+                    .telemetry
+                    .set_mempool_transactions(self.pool.len());
                 batch.respond()
             }
             Err(e) => {
                 tracing::error!(error = %e, "mempool cannot read state");
+                let remaining = batch.slots.iter().filter(|s| s.is_ok()).count();
+                self.metrics
+                    .telemetry
+                    .rejected(RejectReason::Internal, remaining);
                 batch.fail_remaining(SubmitError::Internal(e.to_string()));
             }
         }
@@ -129,9 +166,14 @@ impl Handler<BlockCommitted> for MempoolActor {
     fn handle(&mut self, BlockCommitted(c): BlockCommitted, _ctx: &mut Self::Context) {
         let applied = c.block.transactions.iter().map(|t| &t.id);
         let dropped = self.pool.on_committed(applied, &c.discarded, &c.writes);
+        self.publish_level();
         if !dropped.is_empty() {
+            self.record_drops(&dropped);
             self.rejected.record(dropped);
         }
+        self.metrics
+            .telemetry
+            .set_mempool_transactions(self.pool.len());
     }
 }
 

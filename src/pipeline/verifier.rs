@@ -34,6 +34,7 @@ impl Verifier {
         mempool: Addr<MempoolActor>,
         metrics: Arc<PipelineMetrics>,
     ) -> Self {
+        metrics.telemetry.set_sigverify_backend(backend.backend());
         Self {
             backend,
             batch_size_max,
@@ -80,15 +81,23 @@ impl Verifier {
             }
         }
         self.metrics.sigverify.record(checked, invalid, started);
+        let telemetry = &self.metrics.telemetry;
+        telemetry.sigverify(self.backend.backend(), checked, invalid);
+        telemetry.rejected(crate::telemetry::RejectReason::BadSignature, invalid);
         for batch in batches {
             if batch.slots.iter().all(|s| s.is_err()) {
                 batch.respond();
                 continue;
             }
+            self.metrics.mempool.enqueued();
             if let Err(e) = self.mempool.try_send(Admit(batch)) {
                 let (SendError::Full(Admit(batch)) | SendError::Closed(Admit(batch))) = e;
+                self.metrics.mempool.dequeued();
+                let remaining = batch.slots.iter().filter(|s| s.is_ok()).count();
+                self.metrics.busy(remaining);
                 self.metrics
-                    .busy(batch.slots.iter().filter(|s| s.is_ok()).count());
+                    .telemetry
+                    .rejected(crate::telemetry::RejectReason::Busy, remaining);
                 batch.fail_remaining(SubmitError::Busy { stage: "mempool" });
             }
         }
@@ -103,6 +112,7 @@ impl Handler<Verify> for Verifier {
     type Result = ();
 
     fn handle(&mut self, Verify(batch): Verify, ctx: &mut Self::Context) {
+        self.metrics.sigverify.dequeued();
         self.pending_sigs += batch.slots.iter().filter(|s| s.is_ok()).count();
         self.pending.push(batch);
         if self.pending_sigs >= self.batch_size_max {

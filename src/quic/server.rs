@@ -17,6 +17,7 @@ use super::{
 use crate::config::{IngestConfig, QuicConfig};
 use crate::pipeline::{CommittedBlock, Ingest, SubmitError, SubmitRaw};
 use crate::rpc::ErrorCode;
+use crate::telemetry::{self, Stage, SubscriberGuard, SubscriberKind};
 
 /// A running QUIC ingest endpoint.
 pub struct QuicIngest {
@@ -179,8 +180,13 @@ async fn submit(body: &[u8], ingest: Addr<Ingest>, limits: &Limits) -> Vec<u8> {
     };
     let count = txs.len();
     let (reply, answer) = oneshot::channel();
+    let telemetry = telemetry::global();
+    telemetry.enqueued(Stage::Ingest);
     let answers: Vec<Answer> = if ingest.try_send(SubmitRaw { txs, reply }).is_err() {
-        vec![Err(refusal(&SubmitError::Busy { stage: "ingest" })); count]
+        telemetry.dequeued(Stage::Ingest);
+        let busy = SubmitError::Busy { stage: "ingest" };
+        telemetry.rejected((&busy).into(), count);
+        vec![Err(refusal(&busy)); count]
     } else {
         match answer.await {
             Ok(a) => a.into_iter().map(|r| r.map_err(|e| refusal(&e))).collect(),
@@ -195,6 +201,8 @@ async fn stream_commits(
     mut rx: broadcast::Receiver<Arc<CommittedBlock>>,
 ) -> Result<(), QuicError> {
     let stream_err = |e: &dyn std::fmt::Display| QuicError::Stream(e.to_string());
+    // Counted while this function runs, however the stream ends.
+    let subscriber = SubscriberGuard::new(SubscriberKind::Quic);
     loop {
         match rx.recv().await {
             Ok(c) => {
@@ -213,6 +221,7 @@ async fn stream_commits(
                     missed,
                     "commit-stream subscriber lagged; closing its stream"
                 );
+                subscriber.lagged();
                 send.write_all(&encode_lagged_frame(missed))
                     .await
                     .map_err(|e| stream_err(&e))?;

@@ -26,85 +26,21 @@
 //! | 2001   | sender queue full     | wait for some of the sender's transactions to commit        |
 //! | 2002   | busy                  | a pipeline stage is saturated; retry after a short pause    |
 //! | 2003   | shutting down         | the node is stopping                                        |
+//! | 2004   | rate limited          | over `rpc.calls_per_second_max` on this connection          |
 //! | 3000   | not found             | no such transaction or block                                |
 
 pub mod client;
+mod cors;
+mod limits;
 mod server;
+mod subscriptions;
 
 use serde::{Deserialize, Serialize};
 
-pub use server::{start, RpcServer, RpcState};
+pub use crate::api::ErrorCode;
+pub use server::{start, RpcServer};
 
-use crate::execution::TxError;
-use crate::pipeline::SubmitError;
 use crate::types::{Address, Hash};
-
-/// Stable application error codes (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum ErrorCode {
-    InvalidParams = -32602,
-    Internal = -32603,
-    InvalidEncoding = 1000,
-    TxTooLarge = 1001,
-    WrongChain = 1002,
-    BadSignature = 1003,
-    NonceTooLow = 1004,
-    NonceTooHigh = 1005,
-    InsufficientFunds = 1006,
-    FeeTooLow = 1007,
-    AlreadyKnown = 1008,
-    NonceAlreadyPending = 1009,
-    InvalidAmount = 1010,
-    TooManyTxs = 1011,
-    MempoolFull = 2000,
-    SenderQueueFull = 2001,
-    Busy = 2002,
-    ShuttingDown = 2003,
-    NotFound = 3000,
-}
-
-impl ErrorCode {
-    pub fn code(self) -> i32 {
-        self as i32
-    }
-}
-
-impl From<&TxError> for ErrorCode {
-    fn from(e: &TxError) -> Self {
-        match e {
-            TxError::WrongChain { .. } => ErrorCode::WrongChain,
-            TxError::FeeTooLow { .. } => ErrorCode::FeeTooLow,
-            TxError::NonceTooLow { .. } => ErrorCode::NonceTooLow,
-            TxError::NonceTooHigh { .. } => ErrorCode::NonceTooHigh,
-            TxError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
-            TxError::AmountOverflow | TxError::ZeroAmount => ErrorCode::InvalidAmount,
-        }
-    }
-}
-
-impl From<&SubmitError> for ErrorCode {
-    fn from(e: &SubmitError) -> Self {
-        match e {
-            SubmitError::Decode(_) => ErrorCode::InvalidEncoding,
-            SubmitError::TooLarge { .. } => ErrorCode::TxTooLarge,
-            SubmitError::TooManyTxs { .. } => ErrorCode::TooManyTxs,
-            SubmitError::BadSignature => ErrorCode::BadSignature,
-            SubmitError::Invalid(e) => e.into(),
-            SubmitError::AlreadyPending | SubmitError::AlreadyCommitted { .. } => {
-                ErrorCode::AlreadyKnown
-            }
-            SubmitError::NonceAlreadyPending { .. } => ErrorCode::NonceAlreadyPending,
-            SubmitError::MempoolFull { .. } => ErrorCode::MempoolFull,
-            SubmitError::SenderFull { .. } | SubmitError::GappedFull { .. } => {
-                ErrorCode::SenderQueueFull
-            }
-            SubmitError::Busy { .. } => ErrorCode::Busy,
-            SubmitError::ShuttingDown => ErrorCode::ShuttingDown,
-            SubmitError::Internal(_) => ErrorCode::Internal,
-        }
-    }
-}
 
 /// `mamey_status` result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

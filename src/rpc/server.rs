@@ -1,66 +1,41 @@
-//! The JSON-RPC server (jsonrpsee over HTTP): parses params, asks storage, the pipeline or the
-//! mempool, and maps every failure to a stable error code. Request size, connection count and batch
-//! length are bounded by `[rpc]` settings; jsonrpsee answers parse errors, invalid requests and
-//! unknown methods with the standard codes.
+//! The JSON-RPC server (jsonrpsee, HTTP and WebSocket on one port): parses params, calls the
+//! shared [`Api`], and maps failures to the stable error codes. Request size, connection count,
+//! batch length, subscriptions per connection and per-connection call rate are bounded by `[rpc]`
+//! settings; jsonrpsee answers parse errors, invalid requests and unknown methods with the standard
+//! codes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use actix::prelude::*;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
 use serde_json::Value;
-use tokio::sync::{oneshot, watch};
 
-use super::{AccountView, BlockView, ErrorCode, IngestInfoView, StatusView, TxStatus, TxView};
+use super::limits::RateLimit;
+use super::{subscriptions, ErrorCode};
+use crate::api::{Api, ApiError};
 use crate::config::RpcConfig;
-use crate::execution::ChainParams;
-use crate::metrics::PipelineMetrics;
-use crate::pipeline::{
-    Ingest, MempoolActor, NextNonce, RejectedCache, SubmitError, SubmitRaw, TxPending,
-};
-use crate::storage::{ChainHead, Storage};
 use crate::types::{Address, Hash};
-
-/// How long a submission may take through the pipeline before the client is told the node is busy.
-const SUBMIT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the RPC methods read from.
-pub struct RpcState {
-    pub storage: Arc<Storage>,
-    pub ingest: Addr<Ingest>,
-    pub mempool: Addr<MempoolActor>,
-    pub rejected: Arc<RejectedCache>,
-    pub head: watch::Receiver<ChainHead>,
-    pub params: ChainParams,
-    pub genesis_hash: Hash,
-    pub sigverify_backend: String,
-    pub tx_bytes_max: usize,
-    pub ingest_info: IngestInfoView,
-    pub metrics: Arc<PipelineMetrics>,
-}
 
 pub struct RpcServer {
     pub local_addr: SocketAddr,
     pub handle: ServerHandle,
 }
 
-fn error(code: ErrorCode, message: impl Into<String>) -> ErrorObjectOwned {
+pub(super) fn error(code: ErrorCode, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code.code(), message, None::<()>)
 }
 
-fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
-    error(ErrorCode::Internal, format!("internal error: {e}"))
+pub(super) fn api_error(e: ApiError) -> ErrorObjectOwned {
+    error(e.code, e.message)
 }
 
-fn submit_error(e: &SubmitError) -> ErrorObjectOwned {
-    error(ErrorCode::from(e), e.to_string())
-}
-
-/// The single positional parameter of a method, with a message naming what was expected.
-fn one_param(params: &Params<'_>, expected: &str) -> Result<Value, ErrorObjectOwned> {
+/// The positional parameters of a method, with a message naming what was expected.
+pub(super) fn positional(
+    params: &Params<'_>,
+    expected: &str,
+) -> Result<Vec<Value>, ErrorObjectOwned> {
     let invalid = || {
         error(
             ErrorCode::InvalidParams,
@@ -68,10 +43,19 @@ fn one_param(params: &Params<'_>, expected: &str) -> Result<Value, ErrorObjectOw
         )
     };
     let v: Option<Vec<Value>> = params.parse().map_err(|_| invalid())?;
-    match v {
-        Some(mut v) if v.len() == 1 => Ok(v.remove(0)),
-        _ => Err(invalid()),
+    v.ok_or_else(invalid)
+}
+
+/// The single positional parameter of a method.
+fn one_param(params: &Params<'_>, expected: &str) -> Result<Value, ErrorObjectOwned> {
+    let mut v = positional(params, expected)?;
+    if v.len() != 1 {
+        return Err(error(
+            ErrorCode::InvalidParams,
+            format!("expected params [{expected}]"),
+        ));
     }
+    Ok(v.remove(0))
 }
 
 fn string_param(params: &Params<'_>, expected: &str) -> Result<String, ErrorObjectOwned> {
@@ -84,255 +68,111 @@ fn string_param(params: &Params<'_>, expected: &str) -> Result<String, ErrorObje
     }
 }
 
-fn address_param(params: &Params<'_>) -> Result<Address, ErrorObjectOwned> {
-    string_param(params, "address")?
-        .parse()
-        .map_err(|e| error(ErrorCode::InvalidParams, format!("params[0]: {e}")))
+pub(super) fn parse_address(s: &str, at: &str) -> Result<Address, ErrorObjectOwned> {
+    s.parse()
+        .map_err(|e| error(ErrorCode::InvalidParams, format!("{at}: {e}")))
 }
 
-fn hash_param(params: &Params<'_>, what: &str) -> Result<Hash, ErrorObjectOwned> {
-    string_param(params, what)?
-        .parse()
-        .map_err(|e| error(ErrorCode::InvalidParams, format!("params[0] ({what}): {e}")))
+pub(super) fn parse_hash(s: &str, at: &str) -> Result<Hash, ErrorObjectOwned> {
+    s.parse()
+        .map_err(|e| error(ErrorCode::InvalidParams, format!("{at}: {e}")))
 }
 
 fn height_param(params: &Params<'_>) -> Result<u64, ErrorObjectOwned> {
-    match one_param(params, "height")? {
-        Value::Number(n) => n.as_u64().ok_or_else(|| {
-            error(
-                ErrorCode::InvalidParams,
-                "params[0] (height) must be a non-negative integer",
-            )
-        }),
-        Value::String(s) => s.parse().map_err(|_| {
-            error(
-                ErrorCode::InvalidParams,
-                "params[0] (height) must be a non-negative integer",
-            )
-        }),
-        _ => Err(error(
+    let bad = || {
+        error(
             ErrorCode::InvalidParams,
             "params[0] (height) must be a non-negative integer",
-        )),
+        )
+    };
+    match one_param(params, "height")? {
+        Value::Number(n) => n.as_u64().ok_or_else(bad),
+        Value::String(s) => s.parse().map_err(|_| bad()),
+        _ => Err(bad()),
     }
 }
 
-impl RpcState {
-    fn status(&self) -> StatusView {
-        let head = *self.head.borrow();
-        StatusView {
-            chain_id: self.params.chain_id,
-            height: head.height,
-            finalized_height: head.height,
-            state_root: head.state_root,
-            head_hash: head.hash,
-            head_timestamp_ms: head.timestamp_ms,
-            genesis_hash: self.genesis_hash,
-            min_fee: self.params.min_fee,
-            sigverify_backend: self.sigverify_backend.clone(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        }
+/// Decodes the hex of a transaction, refusing oversized input before decoding it.
+fn tx_bytes(hex_tx: &str, tx_bytes_max: usize) -> Result<Vec<u8>, ErrorObjectOwned> {
+    let hex_tx = hex_tx.trim();
+    if hex_tx.len() > 2 * tx_bytes_max {
+        return Err(error(
+            ErrorCode::TxTooLarge,
+            format!(
+                "transaction is {} bytes, over this node's limit of {tx_bytes_max} bytes",
+                hex_tx.len() / 2
+            ),
+        ));
     }
-
-    async fn account(&self, address: Address) -> Result<AccountView, ErrorObjectOwned> {
-        let account = self.storage.account(&address).map_err(internal)?;
-        let pending_nonce = match self.mempool.send(NextNonce(address)).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => return Err(internal(e)),
-            Err(e) => return Err(internal(e)),
-        };
-        Ok(AccountView {
-            address,
-            balance: account.balance,
-            nonce: account.nonce,
-            pending_nonce,
-        })
+    if hex_tx.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(error(
+            ErrorCode::InvalidParams,
+            "params[0]: transaction hex must be lowercase",
+        ));
     }
-
-    async fn send_transaction(&self, hex_tx: String) -> Result<Hash, ErrorObjectOwned> {
-        let hex_tx = hex_tx.trim();
-        if hex_tx.len() > 2 * self.tx_bytes_max {
-            return Err(submit_error(&SubmitError::TooLarge {
-                len: hex_tx.len() / 2,
-                max: self.tx_bytes_max,
-            }));
-        }
-        if hex_tx.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(error(
-                ErrorCode::InvalidParams,
-                "params[0]: transaction hex must be lowercase",
-            ));
-        }
-        let bytes = hex::decode(hex_tx).map_err(|e| {
-            error(
-                ErrorCode::InvalidParams,
-                format!("params[0]: not a hex string: {e}"),
-            )
-        })?;
-        let (reply, answer) = oneshot::channel();
-        if self
-            .ingest
-            .try_send(SubmitRaw {
-                txs: vec![bytes],
-                reply,
-            })
-            .is_err()
-        {
-            return Err(submit_error(&SubmitError::Busy { stage: "ingest" }));
-        }
-        let answers = match tokio::time::timeout(SUBMIT_TIMEOUT, answer).await {
-            Ok(Ok(a)) => a,
-            Ok(Err(_)) => return Err(submit_error(&SubmitError::ShuttingDown)),
-            Err(_) => return Err(submit_error(&SubmitError::Busy { stage: "pipeline" })),
-        };
-        match answers.into_iter().next() {
-            Some(Ok(id)) => Ok(id),
-            Some(Err(e)) => Err(submit_error(&e)),
-            None => Err(internal("the pipeline gave no answer")),
-        }
-    }
-
-    /// The view of a committed transaction, if it is committed.
-    fn committed_view(&self, id: Hash) -> Result<Option<TxView>, ErrorObjectOwned> {
-        let Some(loc) = self.storage.tx_location(&id).map_err(internal)? else {
-            return Ok(None);
-        };
-        let finalized = loc.height <= self.head.borrow().height;
-        let block_hash = self
-            .storage
-            .block(loc.height)
-            .map_err(internal)?
-            .map(|b| b.hash());
-        let fee_paid = self
-            .storage
-            .receipts(loc.height)
-            .map_err(internal)?
-            .get(loc.index as usize)
-            .map(|r| r.fee_paid);
-        Ok(Some(TxView {
-            id,
-            status: if finalized {
-                TxStatus::Finalized
-            } else {
-                TxStatus::Committed
-            },
-            height: Some(loc.height),
-            index: Some(loc.index),
-            block_hash,
-            fee_paid,
-            error: None,
-        }))
-    }
-
-    async fn transaction(&self, id: Hash) -> Result<TxView, ErrorObjectOwned> {
-        let view = |status| TxView {
-            id,
-            status,
-            height: None,
-            index: None,
-            block_hash: None,
-            fee_paid: None,
-            error: None,
-        };
-        if let Some(v) = self.committed_view(id)? {
-            return Ok(v);
-        }
-        if self.mempool.send(TxPending(id)).await.map_err(internal)? {
-            return Ok(view(TxStatus::Pending));
-        }
-        // A block commits to storage before the mempool prunes it: a transaction that left the pool
-        // between the two reads above is in storage now.
-        if let Some(v) = self.committed_view(id)? {
-            return Ok(v);
-        }
-        if let Some(reason) = self.rejected.get(&id) {
-            return Ok(TxView {
-                error: Some(reason.to_string()),
-                ..view(TxStatus::Rejected)
-            });
-        }
-        Err(error(
-            ErrorCode::NotFound,
-            format!("transaction {id} is not known to this node (never submitted, or rejected on submission)"),
-        ))
-    }
-
-    fn block(&self, height: u64) -> Result<BlockView, ErrorObjectOwned> {
-        let block = self
-            .storage
-            .block(height)
-            .map_err(internal)?
-            .ok_or_else(|| {
-                error(
-                    ErrorCode::NotFound,
-                    format!(
-                        "no block at height {height} (the head is {})",
-                        self.head.borrow().height
-                    ),
-                )
-            })?;
-        let h = &block.header;
-        Ok(BlockView {
-            height: h.height,
-            hash: h.hash(),
-            parent_hash: h.parent_hash,
-            state_root: h.state_root,
-            tx_root: h.tx_root,
-            proposer: h.proposer,
-            timestamp_ms: h.timestamp_ms,
-            transactions: block.tx_ids(),
-        })
-    }
+    hex::decode(hex_tx).map_err(|e| {
+        error(
+            ErrorCode::InvalidParams,
+            format!("params[0]: not a hex string: {e}"),
+        )
+    })
 }
 
-fn module(
-    state: Arc<RpcState>,
-) -> Result<RpcModule<RpcState>, jsonrpsee::core::RegisterMethodError> {
-    let mut m = RpcModule::from_arc(state);
-    m.register_method(
-        "mamey_status",
-        |_p, s, _| -> Result<StatusView, ErrorObjectOwned> { Ok(s.status()) },
-    )?;
-    m.register_async_method("mamey_getAccount", |p, s, _| async move {
-        let address = address_param(&p)?;
-        s.account(address).await
+fn module(api: Arc<Api>) -> Result<RpcModule<Api>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::from_arc(api);
+    m.register_method("mamey_status", |_p, api, _| {
+        Ok::<_, ErrorObjectOwned>(api.status())
     })?;
-    m.register_async_method("mamey_sendTransaction", |p, s, _| async move {
+    m.register_async_method("mamey_getAccount", |p, api, _| async move {
+        let address = parse_address(&string_param(&p, "address")?, "params[0]")?;
+        api.account(address).await.map_err(api_error)
+    })?;
+    m.register_async_method("mamey_sendTransaction", |p, api, _| async move {
         let hex_tx = string_param(&p, "hex of a signed, encoded transaction")?;
-        s.send_transaction(hex_tx).await
+        let bytes = tx_bytes(&hex_tx, api.tx_bytes_max)?;
+        api.submit(bytes).await.map_err(api_error)
     })?;
-    m.register_async_method("mamey_getTransaction", |p, s, _| async move {
-        let id = hash_param(&p, "transaction id")?;
-        s.transaction(id).await
+    m.register_async_method("mamey_getTransaction", |p, api, _| async move {
+        let id = parse_hash(
+            &string_param(&p, "transaction id")?,
+            "params[0] (transaction id)",
+        )?;
+        api.transaction(id).await.map_err(api_error)
     })?;
-    m.register_method("mamey_getBlock", |p, s, _| {
+    m.register_method("mamey_getBlock", |p, api, _| {
         let height = height_param(&p)?;
-        s.block(height)
+        api.block(height).map_err(api_error)
     })?;
-    m.register_method(
-        "mamey_ingestInfo",
-        |_p, s, _| -> Result<IngestInfoView, ErrorObjectOwned> { Ok(s.ingest_info.clone()) },
-    )?;
-    m.register_method("mamey_pipelineStats", |_p, s, _| {
-        Ok::<_, ErrorObjectOwned>(s.metrics.snapshot())
+    m.register_method("mamey_ingestInfo", |_p, api, _| {
+        Ok::<_, ErrorObjectOwned>(api.ingest_info.clone())
     })?;
+    m.register_method("mamey_pipelineStats", |_p, api, _| {
+        Ok::<_, ErrorObjectOwned>(api.pipeline_stats())
+    })?;
+    subscriptions::register(&mut m)?;
     Ok(m)
 }
 
-/// Binds the listener and starts serving. Must run inside a tokio runtime.
-pub async fn start(config: &RpcConfig, state: RpcState) -> std::io::Result<RpcServer> {
+/// Binds the listener and starts serving HTTP and WebSocket. Must run inside a tokio runtime.
+pub async fn start(config: &RpcConfig, api: Arc<Api>) -> std::io::Result<RpcServer> {
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.request_bytes_max)
         .max_response_body_size(config.response_bytes_max)
         .max_connections(config.connections_max)
+        .max_subscriptions_per_connection(config.subscriptions_per_connection_max)
+        .set_message_buffer_capacity(config.ws_buffer_messages)
         .set_batch_request_config(BatchRequestConfig::Limit(config.batch_calls_max))
         .build();
+    let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+        .layer_fn(RateLimit::layer(config.calls_per_second_max));
     let server = Server::builder()
         .set_config(server_config)
+        .set_http_middleware(tower::ServiceBuilder::new().option_layer(super::cors::layer(config)))
+        .set_rpc_middleware(rpc_middleware)
         .build(config.listen)
         .await?;
     let local_addr = server.local_addr()?;
-    let methods = module(Arc::new(state)).map_err(std::io::Error::other)?;
+    let methods = module(api).map_err(std::io::Error::other)?;
     let handle = server.start(methods);
     Ok(RpcServer { local_addr, handle })
 }

@@ -8,6 +8,7 @@
 //! | `blocks`   | height (u64, BE)    | encoded [`Block`] (header and transactions)       |
 //! | `receipts` | height (u64, BE)    | receipts of that block, in block order            |
 //! | `txindex`  | tx id (32 bytes)    | height and position of the including block        |
+//! | `diffs`    | height (u64, BE)    | the accounts that block wrote, with their new value |
 //! | `meta`     | name                | chain head, state LtHash, genesis                 |
 //!
 //! Invariants:
@@ -162,6 +163,32 @@ impl Decode for TxLocation {
     }
 }
 
+/// The accounts one block wrote, in address order.
+struct AccountDiff(Vec<(Address, Account)>);
+
+impl Encode for AccountDiff {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.0.len() as u32);
+        for (a, acc) in &self.0 {
+            out.extend_from_slice(&a.0);
+            acc.encode_to(out);
+        }
+    }
+}
+
+impl Decode for AccountDiff {
+    const WHAT: &'static str = "account diff";
+    fn decode_from(r: &mut Reader<'_>) -> std::result::Result<Self, DecodeError> {
+        let n = r.len_prefix("diff count", RECORD_LEN_MAX, 32 + Account::ENCODED_LEN)?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let a = Address(r.array("diff address")?);
+            v.push((a, Account::decode_from(r)?));
+        }
+        Ok(AccountDiff(v))
+    }
+}
+
 struct Receipts(Vec<Receipt>);
 
 impl Encode for Receipts {
@@ -207,6 +234,7 @@ pub struct Storage {
     blocks: Database,
     receipts: Database,
     txindex: Database,
+    diffs: Database,
     meta: Database,
     map_size_mb: u64,
     path: PathBuf,
@@ -247,6 +275,7 @@ impl Storage {
         let blocks = create("blocks")?;
         let receipts = create("receipts")?;
         let txindex = create("txindex")?;
+        let diffs = create("diffs")?;
         let meta = create("meta")?;
         Ok(Storage {
             env,
@@ -254,6 +283,7 @@ impl Storage {
             blocks,
             receipts,
             txindex,
+            diffs,
             meta,
             map_size_mb: config.map_size_mb,
             path: dir.to_path_buf(),
@@ -342,6 +372,15 @@ impl Storage {
             .unwrap_or_default())
     }
 
+    /// The accounts the block at `height` wrote, with their values after it (empty if none).
+    pub fn account_diff(&self, height: Height) -> Result<Vec<(Address, Account)>> {
+        let txn = self.ro()?;
+        Ok(self
+            .get_decoded::<AccountDiff>(&txn, self.diffs, &height.to_be_bytes(), "diffs")?
+            .map(|d| d.0)
+            .unwrap_or_default())
+    }
+
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>> {
         let txn = self.ro()?;
         self.get_decoded(&txn, self.txindex, &id.0, "txindex")
@@ -410,6 +449,8 @@ impl Storage {
         }
         let key = header.height.to_be_bytes();
         self.put(txn, self.blocks, &key, &c.block.to_bytes())?;
+        let diff = AccountDiff(c.writes.iter().map(|(a, acc)| (*a, *acc)).collect());
+        self.put(txn, self.diffs, &key, &diff.to_bytes())?;
         self.put(
             txn,
             self.receipts,

@@ -108,6 +108,19 @@ fn genesis_commit_reopen_and_read_back() {
             })
         );
         assert_eq!(s.receipts(1).expect("read").len(), 3);
+        // The block's account writes are kept for replay: sender, recipient, proposer.
+        let diff = s.account_diff(1).expect("read");
+        assert_eq!(
+            diff.iter()
+                .map(|(a, _)| *a)
+                .collect::<std::collections::BTreeSet<_>>(),
+            [addr(0), addr(1), addr(9)].into_iter().collect()
+        );
+        assert_eq!(
+            s.account_diff(0).expect("read").len(),
+            1,
+            "genesis wrote the faucet"
+        );
     }
     // Reopen: same head, same state, same commitment.
     let s = open(dir.path(), 64);

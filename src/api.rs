@@ -1,0 +1,322 @@
+//! The node's query and submission API, shared by every front end (JSON-RPC, WebSocket, gRPC):
+//! one implementation of each operation and one set of stable error codes, so the front ends cannot
+//! disagree. Front ends only parse parameters and shape results.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use thiserror::Error;
+use tokio::sync::{broadcast, oneshot, watch};
+
+use crate::execution::{ChainParams, TxError};
+use crate::metrics::{PipelineMetrics, PipelineSnapshot};
+use crate::pipeline::{
+    CommittedBlock, Ingest, MempoolActor, NextNonce, RejectedCache, SubmitError, SubmitRaw,
+    TxPending,
+};
+use crate::rpc::{AccountView, BlockView, IngestInfoView, StatusView, TxStatus, TxView};
+use crate::storage::{ChainHead, Storage};
+use crate::types::{Account, Address, Block, Hash};
+
+/// How long a submission may take through the pipeline before the client is told the node is busy.
+const SUBMIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Stable error codes (documented in docs/API.md); they never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ErrorCode {
+    InvalidParams = -32602,
+    Internal = -32603,
+    InvalidEncoding = 1000,
+    TxTooLarge = 1001,
+    WrongChain = 1002,
+    BadSignature = 1003,
+    NonceTooLow = 1004,
+    NonceTooHigh = 1005,
+    InsufficientFunds = 1006,
+    FeeTooLow = 1007,
+    AlreadyKnown = 1008,
+    NonceAlreadyPending = 1009,
+    InvalidAmount = 1010,
+    TooManyTxs = 1011,
+    MempoolFull = 2000,
+    SenderQueueFull = 2001,
+    Busy = 2002,
+    ShuttingDown = 2003,
+    RateLimited = 2004,
+    NotFound = 3000,
+}
+
+impl ErrorCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+impl From<&TxError> for ErrorCode {
+    fn from(e: &TxError) -> Self {
+        match e {
+            TxError::WrongChain { .. } => ErrorCode::WrongChain,
+            TxError::FeeTooLow { .. } => ErrorCode::FeeTooLow,
+            TxError::NonceTooLow { .. } => ErrorCode::NonceTooLow,
+            TxError::NonceTooHigh { .. } => ErrorCode::NonceTooHigh,
+            TxError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
+            TxError::AmountOverflow | TxError::ZeroAmount => ErrorCode::InvalidAmount,
+        }
+    }
+}
+
+impl From<&SubmitError> for ErrorCode {
+    fn from(e: &SubmitError) -> Self {
+        match e {
+            SubmitError::Decode(_) => ErrorCode::InvalidEncoding,
+            SubmitError::TooLarge { .. } => ErrorCode::TxTooLarge,
+            SubmitError::TooManyTxs { .. } => ErrorCode::TooManyTxs,
+            SubmitError::BadSignature => ErrorCode::BadSignature,
+            SubmitError::Invalid(e) => e.into(),
+            SubmitError::AlreadyPending | SubmitError::AlreadyCommitted { .. } => {
+                ErrorCode::AlreadyKnown
+            }
+            SubmitError::NonceAlreadyPending { .. } => ErrorCode::NonceAlreadyPending,
+            SubmitError::MempoolFull { .. } => ErrorCode::MempoolFull,
+            SubmitError::SenderFull { .. } | SubmitError::GappedFull { .. } => {
+                ErrorCode::SenderQueueFull
+            }
+            SubmitError::Busy { .. } => ErrorCode::Busy,
+            SubmitError::ShuttingDown => ErrorCode::ShuttingDown,
+            SubmitError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+/// An API failure: a stable code and a message the caller can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::Internal, format!("internal error: {e}"))
+    }
+}
+
+impl From<&SubmitError> for ApiError {
+    fn from(e: &SubmitError) -> Self {
+        Self::new(ErrorCode::from(e), e.to_string())
+    }
+}
+
+/// Everything the front ends read from.
+pub struct Api {
+    pub storage: Arc<Storage>,
+    pub ingest: Addr<Ingest>,
+    pub mempool: Addr<MempoolActor>,
+    pub rejected: Arc<RejectedCache>,
+    pub head: watch::Receiver<ChainHead>,
+    pub commits: broadcast::Sender<Arc<CommittedBlock>>,
+    pub params: ChainParams,
+    pub genesis_hash: Hash,
+    pub sigverify_backend: String,
+    pub tx_bytes_max: usize,
+    pub ingest_info: IngestInfoView,
+    pub metrics: Arc<PipelineMetrics>,
+}
+
+impl Api {
+    /// Height of the committed (and, with one validator, finalized) head.
+    pub fn head(&self) -> u64 {
+        self.head.borrow().height
+    }
+
+    pub fn status(&self) -> StatusView {
+        let head = *self.head.borrow();
+        StatusView {
+            chain_id: self.params.chain_id,
+            height: head.height,
+            finalized_height: head.height,
+            state_root: head.state_root,
+            head_hash: head.hash,
+            head_timestamp_ms: head.timestamp_ms,
+            genesis_hash: self.genesis_hash,
+            min_fee: self.params.min_fee,
+            sigverify_backend: self.sigverify_backend.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    pub fn pipeline_stats(&self) -> PipelineSnapshot {
+        self.metrics.snapshot()
+    }
+
+    pub async fn account(&self, address: Address) -> Result<AccountView, ApiError> {
+        let account = self.storage.account(&address).map_err(ApiError::internal)?;
+        let pending_nonce = match self.mempool.send(NextNonce(address)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(ApiError::internal(e)),
+            Err(e) => return Err(ApiError::internal(e)),
+        };
+        Ok(AccountView {
+            address,
+            balance: account.balance,
+            nonce: account.nonce,
+            pending_nonce,
+        })
+    }
+
+    /// Submits one encoded transaction through the pipeline and waits for its answer.
+    pub async fn submit(&self, bytes: Vec<u8>) -> Result<Hash, ApiError> {
+        if bytes.len() > self.tx_bytes_max {
+            return Err((&SubmitError::TooLarge {
+                len: bytes.len(),
+                max: self.tx_bytes_max,
+            })
+                .into());
+        }
+        let (reply, answer) = oneshot::channel();
+        if self
+            .ingest
+            .try_send(SubmitRaw {
+                txs: vec![bytes],
+                reply,
+            })
+            .is_err()
+        {
+            self.metrics.busy(1);
+            return Err((&SubmitError::Busy { stage: "ingest" }).into());
+        }
+        let answers = match tokio::time::timeout(SUBMIT_TIMEOUT, answer).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(_)) => return Err((&SubmitError::ShuttingDown).into()),
+            Err(_) => return Err((&SubmitError::Busy { stage: "pipeline" }).into()),
+        };
+        match answers.into_iter().next() {
+            Some(Ok(id)) => Ok(id),
+            Some(Err(e)) => Err((&e).into()),
+            None => Err(ApiError::internal("the pipeline gave no answer")),
+        }
+    }
+
+    /// The view of a committed transaction, if it is committed.
+    fn committed_view(&self, id: Hash) -> Result<Option<TxView>, ApiError> {
+        let Some(loc) = self.storage.tx_location(&id).map_err(ApiError::internal)? else {
+            return Ok(None);
+        };
+        let finalized = loc.height <= self.head();
+        let block_hash = self
+            .storage
+            .block(loc.height)
+            .map_err(ApiError::internal)?
+            .map(|b| b.hash());
+        let fee_paid = self
+            .storage
+            .receipts(loc.height)
+            .map_err(ApiError::internal)?
+            .get(loc.index as usize)
+            .map(|r| r.fee_paid);
+        Ok(Some(TxView {
+            id,
+            status: if finalized {
+                TxStatus::Finalized
+            } else {
+                TxStatus::Committed
+            },
+            height: Some(loc.height),
+            index: Some(loc.index),
+            block_hash,
+            fee_paid,
+            error: None,
+        }))
+    }
+
+    pub async fn transaction(&self, id: Hash) -> Result<TxView, ApiError> {
+        let view = |status| TxView {
+            id,
+            status,
+            height: None,
+            index: None,
+            block_hash: None,
+            fee_paid: None,
+            error: None,
+        };
+        if let Some(v) = self.committed_view(id)? {
+            return Ok(v);
+        }
+        if self
+            .mempool
+            .send(TxPending(id))
+            .await
+            .map_err(ApiError::internal)?
+        {
+            return Ok(view(TxStatus::Pending));
+        }
+        // A block commits to storage before the mempool prunes it: a transaction that left the pool
+        // between the two reads above is in storage now.
+        if let Some(v) = self.committed_view(id)? {
+            return Ok(v);
+        }
+        if let Some(reason) = self.rejected.get(&id) {
+            return Ok(TxView {
+                error: Some(reason.to_string()),
+                ..view(TxStatus::Rejected)
+            });
+        }
+        Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "transaction {id} is not known to this node (never submitted, or rejected on \
+                 submission)"
+            ),
+        ))
+    }
+
+    /// A committed block and the account writes it made.
+    pub fn stored_block(&self, height: u64) -> Result<(Block, Vec<(Address, Account)>), ApiError> {
+        let block = self
+            .storage
+            .block(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| self.no_block(height))?;
+        let diff = self
+            .storage
+            .account_diff(height)
+            .map_err(ApiError::internal)?;
+        Ok((block, diff))
+    }
+
+    fn no_block(&self, height: u64) -> ApiError {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("no block at height {height} (the head is {})", self.head()),
+        )
+    }
+
+    pub fn block(&self, height: u64) -> Result<BlockView, ApiError> {
+        let block = self
+            .storage
+            .block(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| self.no_block(height))?;
+        let h = &block.header;
+        Ok(BlockView {
+            height: h.height,
+            hash: h.hash(),
+            parent_hash: h.parent_hash,
+            state_root: h.state_root,
+            tx_root: h.tx_root,
+            proposer: h.proposer,
+            timestamp_ms: h.timestamp_ms,
+            transactions: block.tx_ids(),
+        })
+    }
+}

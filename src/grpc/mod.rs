@@ -1,0 +1,230 @@
+//! gRPC API (tonic, package `mamey.v1`, protos in `proto/`): `NodeService` (unary queries and
+//! submission), `StreamService` (filtered, resumable streams), the standard health service and
+//! server reflection. The protos are compiled at build time by `protox`, so no system `protoc` is
+//! needed.
+//!
+//! Queries and submissions go through [`crate::api::Api`], the same code as JSON-RPC, so the two
+//! APIs cannot disagree; errors carry the JSON-RPC code of `docs/API.md` in the `mamey-error-code`
+//! metadata.
+
+mod stream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+use crate::api::{Api, ApiError, ErrorCode};
+use crate::config::GrpcConfig;
+use crate::rpc::{BlockView, TxStatus, TxView};
+use crate::types::Hash;
+
+/// Generated code for `mamey.v1`.
+#[allow(clippy::all, missing_docs, unreachable_pub)]
+pub mod proto {
+    tonic::include_proto!("mamey.v1");
+
+    /// The encoded descriptors of every `mamey.v1` file, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("mamey_descriptor");
+}
+
+use proto::node_service_server::{NodeService, NodeServiceServer};
+use proto::stream_service_server::StreamServiceServer;
+
+/// Maps an API error to a gRPC status, keeping the stable code in metadata.
+pub fn status_of(e: &ApiError) -> Status {
+    use tonic::Code;
+    let code = match e.code {
+        ErrorCode::NotFound => Code::NotFound,
+        ErrorCode::AlreadyKnown => Code::AlreadyExists,
+        ErrorCode::MempoolFull | ErrorCode::SenderQueueFull | ErrorCode::Busy => {
+            Code::ResourceExhausted
+        }
+        ErrorCode::ShuttingDown => Code::Unavailable,
+        ErrorCode::Internal => Code::Internal,
+        ErrorCode::NonceTooLow
+        | ErrorCode::NonceTooHigh
+        | ErrorCode::InsufficientFunds
+        | ErrorCode::NonceAlreadyPending => Code::FailedPrecondition,
+        _ => Code::InvalidArgument,
+    };
+    let mut status = Status::new(code, e.message.clone());
+    if let Ok(v) = e.code.code().to_string().parse() {
+        status.metadata_mut().insert("mamey-error-code", v);
+    }
+    status
+}
+
+fn hash_of(bytes: &[u8], what: &str) -> Result<Hash, Status> {
+    let arr: [u8; 32] = bytes.try_into().map_err(|_| {
+        Status::invalid_argument(format!("{what} must be 32 bytes, got {}", bytes.len()))
+    })?;
+    Ok(Hash(arr))
+}
+
+pub(crate) fn header_of(b: &BlockView, tx_count: u32) -> proto::BlockHeader {
+    proto::BlockHeader {
+        height: b.height,
+        hash: b.hash.0.to_vec(),
+        parent_hash: b.parent_hash.0.to_vec(),
+        state_root: b.state_root.0.to_vec(),
+        tx_root: b.tx_root.0.to_vec(),
+        proposer: b.proposer.to_string(),
+        timestamp_ms: b.timestamp_ms,
+        tx_count,
+    }
+}
+
+fn tx_status(s: TxStatus) -> proto::TxStatus {
+    match s {
+        TxStatus::Pending => proto::TxStatus::Pending,
+        TxStatus::Committed => proto::TxStatus::Committed,
+        TxStatus::Finalized => proto::TxStatus::Finalized,
+        TxStatus::Rejected => proto::TxStatus::Rejected,
+    }
+}
+
+struct Node {
+    api: Arc<Api>,
+}
+
+#[tonic::async_trait]
+impl NodeService for Node {
+    async fn get_status(
+        &self,
+        _req: Request<proto::GetStatusRequest>,
+    ) -> Result<Response<proto::GetStatusResponse>, Status> {
+        let s = self.api.status();
+        Ok(Response::new(proto::GetStatusResponse {
+            chain_id: s.chain_id,
+            height: s.height,
+            finalized_height: s.finalized_height,
+            state_root: s.state_root.0.to_vec(),
+            head_hash: s.head_hash.0.to_vec(),
+            genesis_hash: s.genesis_hash.0.to_vec(),
+            min_fee: s.min_fee,
+            version: s.version,
+        }))
+    }
+
+    async fn get_account(
+        &self,
+        req: Request<proto::GetAccountRequest>,
+    ) -> Result<Response<proto::Account>, Status> {
+        let address = req
+            .into_inner()
+            .address
+            .parse()
+            .map_err(|e| Status::invalid_argument(format!("address: {e}")))?;
+        let a = self.api.account(address).await.map_err(|e| status_of(&e))?;
+        Ok(Response::new(proto::Account {
+            address: a.address.to_string(),
+            balance: a.balance,
+            nonce: a.nonce,
+            pending_nonce: a.pending_nonce,
+        }))
+    }
+
+    async fn get_transaction(
+        &self,
+        req: Request<proto::GetTransactionRequest>,
+    ) -> Result<Response<proto::GetTransactionResponse>, Status> {
+        let id = hash_of(&req.into_inner().id, "id")?;
+        let v: TxView = self.api.transaction(id).await.map_err(|e| status_of(&e))?;
+        Ok(Response::new(proto::GetTransactionResponse {
+            id: v.id.0.to_vec(),
+            status: tx_status(v.status) as i32,
+            height: v.height,
+            index: v.index,
+            block_hash: v.block_hash.map(|h| h.0.to_vec()).unwrap_or_default(),
+            fee_paid: v.fee_paid,
+            error: v.error.unwrap_or_default(),
+        }))
+    }
+
+    async fn get_block(
+        &self,
+        req: Request<proto::GetBlockRequest>,
+    ) -> Result<Response<proto::GetBlockResponse>, Status> {
+        let b = self
+            .api
+            .block(req.into_inner().height)
+            .map_err(|e| status_of(&e))?;
+        Ok(Response::new(proto::GetBlockResponse {
+            header: Some(header_of(&b, b.transactions.len() as u32)),
+            transactions: b.transactions.iter().map(|h| h.0.to_vec()).collect(),
+        }))
+    }
+
+    async fn submit_transaction(
+        &self,
+        req: Request<proto::SubmitTransactionRequest>,
+    ) -> Result<Response<proto::SubmitTransactionResponse>, Status> {
+        let id = self
+            .api
+            .submit(req.into_inner().transaction)
+            .await
+            .map_err(|e| status_of(&e))?;
+        Ok(Response::new(proto::SubmitTransactionResponse {
+            id: id.0.to_vec(),
+        }))
+    }
+}
+
+/// A running gRPC server.
+pub struct GrpcServer {
+    pub local_addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl GrpcServer {
+    pub fn stop(self) {
+        let _ = self.shutdown.send(());
+    }
+}
+
+/// Binds and serves. Must run inside a tokio runtime.
+pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcServer> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let local_addr = listener.local_addr()?;
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<NodeServiceServer<Node>>()
+        .await;
+    health_reporter
+        .set_serving::<StreamServiceServer<stream::Streams>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(std::io::Error::other)?;
+    let node = NodeServiceServer::new(Node { api: api.clone() })
+        .max_decoding_message_size(config.message_bytes_max);
+    let streams = StreamServiceServer::new(stream::Streams::new(api, config))
+        .max_decoding_message_size(config.message_bytes_max);
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(config.concurrent_requests_per_connection_max)
+        .max_concurrent_streams(Some(config.streams_per_connection_max))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(node)
+        .add_service(streams);
+    tokio::spawn(async move {
+        let incoming = TcpListenerStream::new(listener);
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await
+        {
+            tracing::error!(error = %e, "gRPC server stopped");
+        }
+    });
+    Ok(GrpcServer {
+        local_addr,
+        shutdown,
+    })
+}

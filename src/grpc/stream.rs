@@ -1,0 +1,229 @@
+//! `StreamService.Subscribe`: filtered streams of blocks, transactions and account changes, with
+//! replay from any height joined to the live stream.
+//!
+//! How replay and live join with no gap and no duplicate: the stream subscribes to the node's
+//! commit broadcast *before* it reads the head, then sends heights `from_height..` from storage
+//! until it reaches the stored head, then takes live blocks. It tracks the next height it owes the
+//! client: a live block below it was already sent from storage (skipped), a live block above it
+//! means blocks were missed (the broadcast lagged) and they are read from storage first. Every
+//! committed block is in storage, so a stream never loses a block.
+//!
+//! Bounds: each stream has a bounded buffer (`grpc.stream_buffer_updates`); when the client reads
+//! slowly the stream waits, and if it falls more than `grpc.stream_lag_blocks_max` blocks behind the
+//! head it ends with RESOURCE_EXHAUSTED, saying the height to resume from. It is never silently
+//! skipped.
+
+use std::collections::BTreeSet;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::proto::{
+    self, stream_service_server::StreamService, subscribe_update::Update, SubscribeRequest,
+    SubscribeUpdate,
+};
+use super::{header_of, status_of};
+use crate::api::Api;
+use crate::config::GrpcConfig;
+use crate::pipeline::CommittedBlock;
+use crate::rpc::BlockView;
+use crate::types::{Account, Address, BankCall, Block, Payload};
+
+pub struct Streams {
+    api: Arc<Api>,
+    buffer: usize,
+    lag_blocks_max: u64,
+}
+
+impl Streams {
+    pub fn new(api: Arc<Api>, config: &GrpcConfig) -> Self {
+        Self {
+            api,
+            buffer: config.stream_buffer_updates,
+            lag_blocks_max: config.stream_lag_blocks_max,
+        }
+    }
+}
+
+/// What one subscriber asked for.
+struct Filter {
+    blocks: bool,
+    transactions: bool,
+    accounts: BTreeSet<Address>,
+}
+
+impl Filter {
+    fn updates(&self, block: &Block, diff: &[(Address, Account)]) -> Vec<SubscribeUpdate> {
+        let h = &block.header;
+        let mut out = Vec::new();
+        if self.blocks {
+            let view = BlockView {
+                height: h.height,
+                hash: h.hash(),
+                parent_hash: h.parent_hash,
+                state_root: h.state_root,
+                tx_root: h.tx_root,
+                proposer: h.proposer,
+                timestamp_ms: h.timestamp_ms,
+                transactions: Vec::new(),
+            };
+            out.push(SubscribeUpdate {
+                update: Some(Update::Block(proto::BlockUpdate {
+                    height: h.height,
+                    header: Some(header_of(&view, h.tx_count)),
+                })),
+            });
+        }
+        if self.transactions {
+            for (index, tx) in block.transactions.iter().enumerate() {
+                let Payload::Bank(BankCall::Transfer { to, amount }) = &tx.tx.payload;
+                if !self.accounts.is_empty()
+                    && !self.accounts.contains(&tx.tx.sender)
+                    && !self.accounts.contains(to)
+                {
+                    continue;
+                }
+                out.push(SubscribeUpdate {
+                    update: Some(Update::Transaction(proto::TransactionUpdate {
+                        height: h.height,
+                        id: tx.id.0.to_vec(),
+                        index: index as u32,
+                        sender: tx.tx.sender.to_string(),
+                        nonce: tx.tx.nonce,
+                        fee: tx.tx.fee,
+                        to: to.to_string(),
+                        amount: *amount,
+                    })),
+                });
+            }
+        }
+        for (address, account) in diff {
+            if self.accounts.contains(address) {
+                out.push(SubscribeUpdate {
+                    update: Some(Update::Account(proto::AccountUpdate {
+                        height: h.height,
+                        account: Some(proto::Account {
+                            address: address.to_string(),
+                            balance: account.balance,
+                            nonce: account.nonce,
+                            pending_nonce: account.nonce,
+                        }),
+                    })),
+                });
+            }
+        }
+        out
+    }
+}
+
+type UpdateStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<SubscribeUpdate, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl StreamService for Streams {
+    type SubscribeStream = UpdateStream;
+
+    async fn subscribe(
+        &self,
+        req: Request<SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let req = req.into_inner();
+        let mut accounts = BTreeSet::new();
+        for a in &req.accounts {
+            accounts.insert(
+                a.parse::<Address>()
+                    .map_err(|e| Status::invalid_argument(format!("accounts: {a}: {e}")))?,
+            );
+        }
+        if req.from_height == Some(0) {
+            return Err(Status::invalid_argument(
+                "from_height starts at 1 (height 0 is genesis, which has no transactions)",
+            ));
+        }
+        if req.commitment < 0 || req.commitment > proto::Commitment::Finalized as i32 {
+            return Err(Status::invalid_argument(format!(
+                "unknown commitment {}",
+                req.commitment
+            )));
+        }
+        let filter = Filter {
+            blocks: req.blocks,
+            transactions: req.transactions,
+            accounts,
+        };
+        if !filter.blocks && !filter.transactions && filter.accounts.is_empty() {
+            return Err(Status::invalid_argument(
+                "nothing to stream: set blocks, transactions or accounts",
+            ));
+        }
+        // Subscribe before reading the head, so that no block falls between replay and live.
+        let live = self.api.commits.subscribe();
+        let head = self.api.head();
+        let next = req.from_height.unwrap_or(head + 1);
+        let (tx, rx) = mpsc::channel(self.buffer);
+        let api = self.api.clone();
+        let lag_max = self.lag_blocks_max;
+        tokio::spawn(async move {
+            if let Err(status) = pump(api, filter, live, next, lag_max, &tx).await {
+                let _ = tx.send(Err(status)).await;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Sends every block from `next` on to the client, from storage and then live.
+async fn pump(
+    api: Arc<Api>,
+    filter: Filter,
+    mut live: broadcast::Receiver<Arc<CommittedBlock>>,
+    mut next: u64,
+    lag_max: u64,
+    tx: &mpsc::Sender<Result<SubscribeUpdate, Status>>,
+) -> Result<(), Status> {
+    loop {
+        // Catch up from storage to the finalized head (every committed block is final with a single
+        // validator; with BFT the finalized height bounds what COMMITTED and FINALIZED may see).
+        while next <= api.head() {
+            if api.head() - next > lag_max {
+                return Err(Status::resource_exhausted(format!(
+                    "lagged: this stream fell more than {lag_max} blocks behind the head; resume \
+                     with from_height = {next}"
+                )));
+            }
+            let (block, diff) = api.stored_block(next).map_err(|e| status_of(&e))?;
+            send_all(tx, filter.updates(&block, &diff)).await?;
+            next += 1;
+        }
+        match live.recv().await {
+            Ok(c) if c.head.height == next => {
+                let diff: Vec<(Address, Account)> =
+                    c.writes.iter().map(|(a, acc)| (*a, *acc)).collect();
+                send_all(tx, filter.updates(&c.block, &diff)).await?;
+                next += 1;
+            }
+            // Already sent from storage, or ahead of us: the loop above reads what is missing.
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => {
+                return Err(Status::unavailable("node shutting down"))
+            }
+        }
+    }
+}
+
+async fn send_all(
+    tx: &mpsc::Sender<Result<SubscribeUpdate, Status>>,
+    updates: Vec<SubscribeUpdate>,
+) -> Result<(), Status> {
+    for u in updates {
+        // The client went away: end quietly.
+        if tx.send(Ok(u)).await.is_err() {
+            return Err(Status::cancelled("client went away"));
+        }
+    }
+    Ok(())
+}

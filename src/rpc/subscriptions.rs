@@ -1,0 +1,178 @@
+//! WebSocket subscriptions (on the JSON-RPC port): `mamey_subscribe` with `["newHeads"]`,
+//! `["transaction", id]` or `["account", address]`; notifications `mamey_subscription`;
+//! `mamey_unsubscribe` `[id]`.
+//!
+//! Each subscriber reads from the node's commit broadcast through its own bounded buffer
+//! (`pipeline.subscriber_buffer_blocks` blocks, then jsonrpsee's per-connection message buffer).
+//! A subscriber that cannot keep up gets an explicit error notification, "lagged: …", and its
+//! subscription ends: notifications are never silently skipped.
+
+use std::sync::Arc;
+
+use jsonrpsee::core::server::{
+    PendingSubscriptionSink, SubscriptionCloseResponse, SubscriptionMessage, SubscriptionSink,
+};
+use jsonrpsee::core::SubscriptionError;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::RpcModule;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::server::{error, parse_address, parse_hash, positional};
+use super::{ErrorCode, TxStatus};
+use crate::api::Api;
+use crate::pipeline::CommittedBlock;
+use crate::types::{Address, Hash};
+
+enum Topic {
+    NewHeads,
+    Transaction(Hash),
+    Account(Address),
+}
+
+const EXPECTED: &str = "\"newHeads\"] or [\"transaction\", id] or [\"account\", address";
+
+impl Topic {
+    fn parse(params: &Params<'_>) -> Result<Topic, ErrorObjectOwned> {
+        let v = positional(params, EXPECTED)?;
+        let bad = || {
+            error(
+                ErrorCode::InvalidParams,
+                format!("expected params [{EXPECTED}]"),
+            )
+        };
+        match v.as_slice() {
+            [Value::String(k)] if k == "newHeads" => Ok(Topic::NewHeads),
+            [Value::String(k), Value::String(id)] if k == "transaction" => Ok(Topic::Transaction(
+                parse_hash(id, "params[1] (transaction id)")?,
+            )),
+            [Value::String(k), Value::String(a)] if k == "account" => {
+                Ok(Topic::Account(parse_address(a, "params[1] (address)")?))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Why a subscription ended early.
+enum End {
+    /// The client unsubscribed or went away.
+    Closed,
+    Lagged(u64),
+    NodeStopping,
+}
+
+async fn send<T: Serialize>(sink: &SubscriptionSink, value: &T) -> Result<(), End> {
+    let msg = SubscriptionMessage::new(sink.method_name(), sink.subscription_id(), value)
+        .map_err(|_| End::Closed)?;
+    sink.send(msg).await.map_err(|_| End::Closed)
+}
+
+async fn next_block(
+    live: &mut broadcast::Receiver<Arc<CommittedBlock>>,
+    sink: &SubscriptionSink,
+) -> Result<Arc<CommittedBlock>, End> {
+    tokio::select! {
+        _ = sink.closed() => Err(End::Closed),
+        r = live.recv() => match r {
+            Ok(b) => Ok(b),
+            Err(broadcast::error::RecvError::Lagged(n)) => Err(End::Lagged(n)),
+            Err(broadcast::error::RecvError::Closed) => Err(End::NodeStopping),
+        },
+    }
+}
+
+async fn run(
+    api: &Api,
+    topic: Topic,
+    mut live: broadcast::Receiver<Arc<CommittedBlock>>,
+    sink: &SubscriptionSink,
+) -> Result<(), End> {
+    match topic {
+        Topic::NewHeads => loop {
+            let c = next_block(&mut live, sink).await?;
+            let view = api.block(c.head.height).map_err(|_| End::NodeStopping)?;
+            send(sink, &view).await?;
+        },
+        Topic::Transaction(id) => {
+            // Its status now, then each change until it is final.
+            let mut last = None;
+            loop {
+                match api.transaction(id).await {
+                    Ok(view) => {
+                        let status = view.status;
+                        if last != Some(status) {
+                            send(sink, &view).await?;
+                            last = Some(status);
+                        }
+                        if matches!(status, TxStatus::Finalized | TxStatus::Rejected) {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) if e.code == ErrorCode::NotFound => {
+                        if last.is_some() {
+                            // It was pending and left without a trace: should not happen, but end
+                            // clearly rather than wait forever.
+                            return Ok(());
+                        }
+                    }
+                    Err(_) => return Err(End::NodeStopping),
+                }
+                next_block(&mut live, sink).await?;
+            }
+        }
+        Topic::Account(address) => {
+            let mut account = api.account(address).await.map_err(|_| End::NodeStopping)?;
+            send(sink, &account).await?;
+            loop {
+                let c = next_block(&mut live, sink).await?;
+                if let Some(a) = c.writes.get(&address) {
+                    account.balance = a.balance;
+                    account.nonce = a.nonce;
+                    account.pending_nonce = account.pending_nonce.max(a.nonce);
+                    send(sink, &account).await?;
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_subscription(
+        "mamey_subscribe",
+        "mamey_subscription",
+        "mamey_unsubscribe",
+        |params, pending: PendingSubscriptionSink, api, _| async move {
+            let topic = match Topic::parse(&params) {
+                Ok(t) => t,
+                Err(e) => {
+                    pending.reject(e).await;
+                    return SubscriptionCloseResponse::None;
+                }
+            };
+            // Subscribe to commits before reading any state, so no change falls in between.
+            let live = api.commits.subscribe();
+            let Ok(sink) = pending.accept().await else {
+                return SubscriptionCloseResponse::None;
+            };
+            match run(&api, topic, live, &sink).await {
+                Ok(()) | Err(End::Closed) => SubscriptionCloseResponse::None,
+                Err(End::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "WebSocket subscriber lagged; closing its subscription"
+                    );
+                    SubscriptionCloseResponse::NotifErr(SubscriptionError::from(format!(
+                        "lagged: this subscriber fell {missed} blocks behind and its subscription \
+                         is closed; subscribe again (and read the state you missed)"
+                    )))
+                }
+                Err(End::NodeStopping) => SubscriptionCloseResponse::NotifErr(
+                    SubscriptionError::from("node shutting down"),
+                ),
+            }
+        },
+    )?;
+    Ok(())
+}

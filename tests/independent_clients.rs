@@ -1,0 +1,515 @@
+//! The node's APIs through clients nobody on this project wrote, so that what our own clients
+//! accept is also what the rest of the world's tooling accepts:
+//!
+//! - `python_grpcio_client`: Python code generated from `proto/` by `grpc_tools.protoc` and the
+//!   official `grpcio` runtime (`tests/clients/grpc_client.py`): `GetStatus`, a
+//!   `Subscribe(blocks=True, from_height=1)` stream, `SubmitTransaction` of a transfer signed here,
+//!   and the NOT_FOUND status with its `mamey-error-code` trailer, all checked against JSON-RPC.
+//! - `python_websockets_client`: the Python `websockets` package subscribes to `newHeads`
+//!   (`tests/clients/ws_client.py`); the heads are consecutive and match `mamey_getBlock`.
+//! - `promtool_checks_the_metrics`: `promtool check metrics` on a scrape of `/metrics` (when the node
+//!   has a metrics endpoint, i.e. `metrics` in `DATA_DIR/endpoints.json`).
+//!
+//! A missing tool (python3, grpcio/grpcio-tools, websockets, promtool) fails the test when the
+//! `CI` environment variable is set, and otherwise skips it with a loud `SKIPPED:` line.
+//! `scripts/test.sh` installs the Python packages.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mameynode::keys;
+use mameynode::rpc::client::RpcClient;
+use mameynode::types::{BankCall, Payload, Transaction};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mameynode");
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+const CHAIN_ID: u64 = 1337;
+const MAP_SIZE_MB: &str = "1024";
+
+// ---------------------------------------------------------------------------------------------
+// A node process and its guard
+// ---------------------------------------------------------------------------------------------
+
+struct Node {
+    child: Option<Child>,
+    /// The data directory (`ROOT/data`).
+    dir: PathBuf,
+    /// `127.0.0.1:PORT` of JSON-RPC (HTTP and WebSocket).
+    rpc: String,
+    /// `127.0.0.1:PORT` of gRPC.
+    grpc: String,
+    /// `127.0.0.1:PORT` of the metrics endpoint, when the node has one.
+    metrics: Option<String>,
+    _root: tempfile::TempDir,
+}
+
+impl Node {
+    fn start() -> Node {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let dir = root.path().join("data");
+        let endpoints = dir.join("endpoints.json");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path(&dir))
+            .expect("open node log");
+        writeln!(&log, "===== starting node =====").expect("write node log");
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--dev", "--data-dir"])
+            .arg(&dir)
+            .args(["--rpc-listen", "127.0.0.1:0"])
+            .args(["--quic-listen", "127.0.0.1:0"])
+            .args(["--grpc-listen", "127.0.0.1:0"])
+            .args(["--map-size-mb", MAP_SIZE_MB])
+            .args(["--block-interval-ms", "50"]);
+        if metrics_flag_exists() {
+            // Never the default port: tests run in parallel.
+            cmd.args(["--metrics-listen", "127.0.0.1:0"]);
+        }
+        let child = cmd
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn mameynode run");
+        let mut node = Node {
+            child: Some(child),
+            dir,
+            rpc: String::new(),
+            grpc: String::new(),
+            metrics: None,
+            _root: root,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let v = loop {
+            if let Ok(text) = std::fs::read_to_string(&endpoints) {
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    if v["rpc"].is_string() && v["grpc"].is_string() {
+                        break v;
+                    }
+                }
+            }
+            if let Some(status) = node.try_exit() {
+                panic!(
+                    "node exited during startup with {status}; log:\n{}",
+                    node.log_tail(60)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node did not write rpc and grpc to {} within 60 s; log:\n{}",
+                endpoints.display(),
+                node.log_tail(60)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        node.rpc = v["rpc"].as_str().expect("rpc").to_string();
+        node.grpc = v["grpc"].as_str().expect("grpc").to_string();
+        node.metrics = v["metrics"].as_str().map(str::to_string);
+        let client = node.client();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Err(e) = client.status() {
+            assert!(
+                Instant::now() < deadline,
+                "node at {} does not answer mamey_status: {e}",
+                node.rpc
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        node
+    }
+
+    fn client(&self) -> RpcClient {
+        RpcClient::new(&format!("http://{}", self.rpc))
+    }
+
+    fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .expect("node is running")
+            .try_wait()
+            .expect("try_wait")
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits until the head is at least `height`.
+    fn wait_height(&self, height: u64) {
+        let client = self.client();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let h = client.status().expect("mamey_status").height;
+            if h >= height {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the chain did not reach {height} (at {h})"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "---- node log ({}) ----\n{}",
+                self.dir.display(),
+                self.log_tail(80)
+            );
+        }
+    }
+}
+
+/// Beside the data directory (not in it: the node creates that itself on first start).
+fn log_path(dir: &Path) -> PathBuf {
+    dir.with_extension("log")
+}
+
+/// Whether this build of the node has `run --metrics-listen` (a metrics endpoint).
+fn metrics_flag_exists() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        let out = Command::new(BIN)
+            .args(["run", "--help"])
+            .output()
+            .expect("run mameynode run --help");
+        String::from_utf8_lossy(&out.stdout).contains("--metrics-listen")
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+// ---------------------------------------------------------------------------------------------
+
+/// Returns whether the tool is there. When it is not: under CI (the `CI` environment variable is
+/// set) the test fails; otherwise it says loudly that it skips, and the caller returns.
+#[must_use]
+fn require(tool: &str, available: bool, install: &str) -> bool {
+    if available {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{tool} is not installed, and CI is set so this test may not skip; install it: {install}");
+    }
+    eprintln!(
+        "\n==================================================================\n\
+         SKIPPED: {tool} not installed ({install}); set CI=1 to make this a failure\n\
+         ==================================================================\n"
+    );
+    false
+}
+
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn python_has(modules: &str) -> bool {
+    succeeds("python3", &["-c", &format!("import {modules}")])
+}
+
+/// Runs a command with a time limit; returns its output (whatever the exit status).
+fn run_with_limit(cmd: &mut Command, limit: Duration, what: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("collect output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect output");
+            panic!(
+                "{what} did not finish within {limit:?}; stdout {:?}, stderr {:?}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The JSON object a client script printed on stdout; panics with its output if it failed.
+fn json_output(out: &Output, what: &str) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{what} failed with {}:\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("{what} printed no JSON:\nstdout: {stdout}\nstderr: {stderr}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{what} printed bad JSON ({e}): {line}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn python_grpcio_client() {
+    if !require(
+        "python3",
+        succeeds("python3", &["--version"]),
+        "e.g. apt-get install python3",
+    ) || !require(
+        "Python grpcio and grpcio-tools",
+        python_has("grpc, grpc_tools"),
+        "python3 -m pip install grpcio grpcio-tools",
+    ) {
+        return;
+    }
+    // Generate the Python code from the protos, as any outside user would.
+    let generated = tempfile::tempdir().expect("temporary directory");
+    let proto_dir = Path::new(REPO).join("proto");
+    let mut protos: Vec<PathBuf> = std::fs::read_dir(proto_dir.join("mamey/v1"))
+        .expect("read proto/mamey/v1")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "proto"))
+        .collect();
+    protos.sort();
+    assert!(!protos.is_empty(), "no .proto files in proto/mamey/v1");
+    let out = run_with_limit(
+        Command::new("python3")
+            .args(["-m", "grpc_tools.protoc", "-I"])
+            .arg(&proto_dir)
+            .arg(format!("--python_out={}", generated.path().display()))
+            .arg(format!("--grpc_python_out={}", generated.path().display()))
+            .args(&protos),
+        Duration::from_secs(60),
+        "grpc_tools.protoc",
+    );
+    assert!(
+        out.status.success(),
+        "grpc_tools.protoc failed on proto/ (the protos must compile with the reference \
+         compiler): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let node = Node::start();
+    let client = node.client();
+    let faucet = keys::read(&node.dir.join("dev/faucet.key")).expect("faucet key");
+    let nonce = client
+        .account(&keys::address_of(&faucet))
+        .expect("mamey_getAccount")
+        .pending_nonce;
+    let to = keys::address_of(&keys::generate());
+    let tx = Transaction::sign(
+        &faucet,
+        CHAIN_ID,
+        nonce,
+        1,
+        Payload::Bank(BankCall::Transfer { to, amount: 9_999 }),
+    );
+    node.wait_height(5);
+
+    let out = run_with_limit(
+        Command::new("python3")
+            .arg(Path::new(REPO).join("tests/clients/grpc_client.py"))
+            .args(["--addr", &node.grpc, "--blocks", "5"])
+            .args(["--tx-hex", &hex::encode(&tx.bytes)])
+            .env("PYTHONPATH", generated.path()),
+        Duration::from_secs(60),
+        "tests/clients/grpc_client.py",
+    );
+    let v = json_output(&out, "tests/clients/grpc_client.py");
+
+    let status = client.status().expect("mamey_status");
+    assert_eq!(v["status"]["chain_id"], CHAIN_ID, "{v}");
+    assert_eq!(
+        v["status"]["genesis_hash"],
+        status.genesis_hash.to_hex(),
+        "{v}"
+    );
+    assert_eq!(v["status"]["min_fee"], status.min_fee, "{v}");
+
+    let blocks = v["blocks"].as_array().expect("blocks array");
+    assert_eq!(blocks.len(), 5, "{v}");
+    for (i, b) in blocks.iter().enumerate() {
+        let height = i as u64 + 1;
+        assert_eq!(
+            b["height"], height,
+            "Subscribe from_height=1 yields 1, 2, 3, …: {v}"
+        );
+        let stored = client.block(height).expect("mamey_getBlock");
+        assert_eq!(b["hash"], stored.hash.to_hex(), "block {height}");
+        assert_eq!(
+            b["parent_hash"],
+            stored.parent_hash.to_hex(),
+            "block {height}"
+        );
+        assert_eq!(
+            b["state_root"],
+            stored.state_root.to_hex(),
+            "block {height}"
+        );
+        assert_eq!(b["tx_root"], stored.tx_root.to_hex(), "block {height}");
+        assert_eq!(b["proposer"], stored.proposer.to_string(), "block {height}");
+        assert_eq!(b["timestamp_ms"], stored.timestamp_ms, "block {height}");
+        assert_eq!(b["tx_count"], stored.transactions.len(), "block {height}");
+    }
+
+    let submitted = &v["submitted"];
+    assert_eq!(submitted["id"], tx.id.to_hex(), "{v}");
+    assert_eq!(submitted["status"], "TX_STATUS_FINALIZED", "{v}");
+    let seen = client.transaction(&tx.id).expect("mamey_getTransaction");
+    assert_eq!(submitted["height"], seen.height.expect("height"), "{v}");
+    assert_eq!(
+        submitted["block_hash"],
+        seen.block_hash.expect("block_hash").to_hex(),
+        "{v}"
+    );
+    assert_eq!(client.account(&to).expect("account").balance, 9_999);
+
+    let nf = &v["not_found"];
+    assert_eq!(nf["code"], "NOT_FOUND", "GetBlock far ahead: {v}");
+    assert_eq!(
+        nf["mamey_error_code"], "3000",
+        "grpcio sees the mamey-error-code metadata: {v}"
+    );
+}
+
+#[test]
+fn python_websockets_client() {
+    if !require(
+        "python3",
+        succeeds("python3", &["--version"]),
+        "e.g. apt-get install python3",
+    ) || !require(
+        "Python websockets",
+        python_has("websockets"),
+        "python3 -m pip install websockets",
+    ) {
+        return;
+    }
+    let node = Node::start();
+    let out = run_with_limit(
+        Command::new("python3")
+            .arg(Path::new(REPO).join("tests/clients/ws_client.py"))
+            .args(["--url", &format!("ws://{}", node.rpc), "--heads", "3"]),
+        Duration::from_secs(60),
+        "tests/clients/ws_client.py",
+    );
+    let v = json_output(&out, "tests/clients/ws_client.py");
+    assert!(
+        v["subscription"].is_string() || v["subscription"].is_u64(),
+        "{v}"
+    );
+    let heads = v["heads"].as_array().expect("heads array");
+    assert_eq!(heads.len(), 3, "{v}");
+    let client = node.client();
+    for (i, h) in heads.iter().enumerate() {
+        let height = h["height"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("height is an integer: {v}"));
+        if i > 0 {
+            assert_eq!(
+                height,
+                heads[i - 1]["height"].as_u64().expect("height") + 1,
+                "consecutive heads: {v}"
+            );
+            assert_eq!(h["parent_hash"], heads[i - 1]["hash"], "linked heads: {v}");
+        }
+        let stored = client.block(height).expect("mamey_getBlock");
+        assert_eq!(h["hash"], stored.hash.to_hex(), "head {height}: {v}");
+    }
+}
+
+#[test]
+fn promtool_checks_the_metrics() {
+    let node = Node::start();
+    let Some(metrics) = node.metrics.clone() else {
+        eprintln!(
+            "\n==================================================================\n\
+             SKIPPED: the node has no metrics endpoint (no \"metrics\" in endpoints.json), \
+             nothing for promtool to check\n\
+             ==================================================================\n"
+        );
+        return;
+    };
+    if !require(
+        "promtool",
+        succeeds("promtool", &["--version"]),
+        "from a Prometheus release: https://prometheus.io/download/",
+    ) {
+        return;
+    }
+    // Some activity first, so that counters and histograms have samples.
+    let client = node.client();
+    let faucet = keys::read(&node.dir.join("dev/faucet.key")).expect("faucet key");
+    let nonce = client
+        .account(&keys::address_of(&faucet))
+        .expect("mamey_getAccount")
+        .pending_nonce;
+    let tx = Transaction::sign(
+        &faucet,
+        CHAIN_ID,
+        nonce,
+        1,
+        Payload::Bank(BankCall::Transfer {
+            to: keys::address_of(&keys::generate()),
+            amount: 5,
+        }),
+    );
+    client.send_transaction(&tx).expect("mamey_sendTransaction");
+    let _ = client.block(1_000_000);
+    node.wait_height(client.status().expect("status").height + 3);
+
+    // The Prometheus text format, as Prometheus itself asks for it.
+    let url = format!("http://{metrics}/metrics");
+    let response = ureq::get(&url)
+        .set("Accept", "text/plain;version=0.0.4")
+        .timeout(Duration::from_secs(10))
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let body = response.into_string().expect("metrics body");
+    assert!(!body.trim().is_empty(), "GET {url} returned nothing");
+    let scrape = tempfile::NamedTempFile::new().expect("temporary file");
+    std::fs::write(scrape.path(), &body).expect("write scrape");
+    let out = run_with_limit(
+        Command::new("sh")
+            .arg("-c")
+            .arg("promtool check metrics < \"$1\"")
+            .arg("sh")
+            .arg(scrape.path()),
+        Duration::from_secs(60),
+        "promtool check metrics",
+    );
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed ({}):\nstdout: {}\nstderr: {}\n--- scrape ---\n{body}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
