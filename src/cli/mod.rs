@@ -250,8 +250,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
     let mut lines = stdin.lock().lines();
     loop {
         // Parse up to a batch of lines; keep each line's answer slot in order.
-        let mut parsed: Vec<std::result::Result<([u8; 32], Vec<u8>, [u8; 64]), String>> =
-            Vec::new();
+        let mut parsed: Vec<std::result::Result<VerifyLine, String>> = Vec::new();
         for line in lines.by_ref().take(batch_max) {
             parsed.push(parse_verify_line(&line?));
         }
@@ -280,7 +279,10 @@ fn verify(a: VerifyArgs) -> Result<()> {
     Ok(())
 }
 
-fn parse_verify_line(line: &str) -> std::result::Result<([u8; 32], Vec<u8>, [u8; 64]), String> {
+/// Public key, message and signature of one `verify` input line.
+type VerifyLine = ([u8; 32], Vec<u8>, [u8; 64]);
+
+fn parse_verify_line(line: &str) -> std::result::Result<VerifyLine, String> {
     let v: serde_json::Value =
         serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
     let field = |name: &str| -> std::result::Result<Vec<u8>, String> {
