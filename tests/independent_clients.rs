@@ -207,12 +207,17 @@ fn require(tool: &str, available: bool, install: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{tool} is not installed, and CI is set so this test may not skip; install it: {install}");
     }
-    eprintln!(
-        "\n==================================================================\n\
-         SKIPPED: {tool} not installed ({install}); set CI=1 to make this a failure\n\
-         ==================================================================\n"
-    );
+    loud(&format!(
+        "SKIPPED: {tool} not installed ({install}); set CI=1 to make this a failure"
+    ));
     false
+}
+
+/// Writes straight to the process's stderr, past the test harness's output capture, so that a
+/// skip is seen even when the test passes.
+fn loud(message: &str) {
+    let bar = "=".repeat(70);
+    let _ = writeln!(std::io::stderr(), "\n{bar}\n{message}\n{bar}\n");
 }
 
 fn succeeds(program: &str, args: &[&str]) -> bool {
@@ -449,18 +454,16 @@ fn python_websockets_client() {
 fn promtool_checks_the_metrics() {
     let node = Node::start();
     let Some(metrics) = node.metrics.clone() else {
-        eprintln!(
-            "\n==================================================================\n\
-             SKIPPED: the node has no metrics endpoint (no \"metrics\" in endpoints.json), \
-             nothing for promtool to check\n\
-             ==================================================================\n"
+        loud(
+            "SKIPPED: the node has no metrics endpoint (no \"metrics\" in endpoints.json), \
+             nothing for promtool to check",
         );
         return;
     };
     if !require(
         "promtool",
         succeeds("promtool", &["--version"]),
-        "from a Prometheus release: https://prometheus.io/download/",
+        "Debian/Ubuntu: apt-get install prometheus; or a release from https://prometheus.io/download/",
     ) {
         return;
     }

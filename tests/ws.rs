@@ -719,24 +719,31 @@ async fn account_subscription_reports_each_balance_change() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn slow_subscriber_is_told_it_lagged_and_fast_one_is_not() {
-    // Small buffers, fast blocks, no fsync per block (so blocks really come every 10 ms).
-    // subscriber_buffer_blocks is 16 rather than 2 so that the *fast* subscriber, which must not
-    // lag, has 160 ms of slack for scheduling hiccups on a busy test machine.
+    // Small buffers, fast blocks, no fsync per block. subscriber_buffer_blocks is 16 rather than 2
+    // and blocks come every 20 ms so that the *fast* subscriber, which must not lag, has 320 ms of
+    // slack for scheduling hiccups on a busy test machine.
+    //
+    // The kernel absorbs a lot of what a reader does not read: on Linux the node's socket send
+    // buffer grows to `net.ipv4.tcp_wmem` max (4 MiB by default, ~3 MB of payload) whatever the
+    // reader's receive buffer. So the slow connection holds many subscriptions (200 newHeads, about
+    // 90 KB of notifications a block): it fills the kernel's buffers within a few dozen blocks and
+    // then falls behind for real.
     let config = "\
 [pipeline]
 subscriber_buffer_blocks = 16
 
 [rpc]
 ws_buffer_messages = 4
+subscriptions_per_connection_max = 256
 
 [block]
-interval_ms = 10
+interval_ms = 20
 
 [storage]
 durable = false
 ";
-    const SLOW_SUBSCRIPTIONS: usize = 16;
-    const BLOCKS_UNREAD: u64 = 300;
+    const SLOW_SUBSCRIPTIONS: usize = 200;
+    const BLOCKS_UNREAD: u64 = 150;
     let mut node = Node::start(Some(config), None);
 
     // The fast subscriber reads everything on its own connection, in its own task.
@@ -821,6 +828,8 @@ durable = false
     let lagged = seen.values().filter(|s| s.error.is_some()).count();
     let summary: Vec<String> = seen
         .iter()
+        .filter(|(_, s)| s.error.is_none())
+        .take(10)
         .map(|(k, s)| {
             format!(
                 "{k}: {} heights {:?}..{:?}, error {:?}",
@@ -835,7 +844,7 @@ durable = false
         lagged,
         SLOW_SUBSCRIPTIONS,
         "after {BLOCKS_UNREAD} blocks unread, every subscription of the slow connection should \
-         have been told it lagged; per subscription:\n{}",
+         have been told it lagged; some that were not:\n{}",
         summary.join("\n")
     );
     // A little longer: nothing may follow a lag notice.

@@ -56,10 +56,15 @@ pub fn status_of(e: &ApiError) -> Status {
     status
 }
 
+/// INVALID_ARGUMENT with the JSON-RPC "invalid params" code in metadata, like every other error.
+pub(crate) fn invalid_argument(message: impl Into<String>) -> Status {
+    status_of(&ApiError::new(ErrorCode::InvalidParams, message))
+}
+
 fn hash_of(bytes: &[u8], what: &str) -> Result<Hash, Status> {
-    let arr: [u8; 32] = bytes.try_into().map_err(|_| {
-        Status::invalid_argument(format!("{what} must be 32 bytes, got {}", bytes.len()))
-    })?;
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| invalid_argument(format!("{what} must be 32 bytes, got {}", bytes.len())))?;
     Ok(Hash(arr))
 }
 
@@ -116,7 +121,7 @@ impl NodeService for Node {
             .into_inner()
             .address
             .parse()
-            .map_err(|e| Status::invalid_argument(format!("address: {e}")))?;
+            .map_err(|e| invalid_argument(format!("address: {e}")))?;
         let a = self.api.account(address).await.map_err(|e| status_of(&e))?;
         Ok(Response::new(proto::Account {
             address: a.address.to_string(),

@@ -9,9 +9,10 @@
 //! committed block is in storage, so a stream never loses a block.
 //!
 //! Bounds: each stream has a bounded buffer (`grpc.stream_buffer_updates`); when the client reads
-//! slowly the stream waits, and if it falls more than `grpc.stream_lag_blocks_max` blocks behind the
-//! head it ends with RESOURCE_EXHAUSTED, saying the height to resume from. It is never silently
-//! skipped.
+//! slowly the stream waits. Replay from storage goes at the client's pace; once the stream has caught
+//! up with the head, falling more than `grpc.stream_lag_blocks_max` blocks behind again ends it with
+//! RESOURCE_EXHAUSTED, saying the height to resume from (resuming replays from storage). It is
+//! never silently skipped.
 
 use std::collections::BTreeSet;
 use std::pin::Pin;
@@ -25,7 +26,7 @@ use super::proto::{
     self, stream_service_server::StreamService, subscribe_update::Update, SubscribeRequest,
     SubscribeUpdate,
 };
-use super::{header_of, status_of};
+use super::{header_of, invalid_argument, status_of};
 use crate::api::Api;
 use crate::config::GrpcConfig;
 use crate::pipeline::CommittedBlock;
@@ -135,16 +136,16 @@ impl StreamService for Streams {
         for a in &req.accounts {
             accounts.insert(
                 a.parse::<Address>()
-                    .map_err(|e| Status::invalid_argument(format!("accounts: {a}: {e}")))?,
+                    .map_err(|e| invalid_argument(format!("accounts: {a}: {e}")))?,
             );
         }
         if req.from_height == Some(0) {
-            return Err(Status::invalid_argument(
+            return Err(invalid_argument(
                 "from_height starts at 1 (height 0 is genesis, which has no transactions)",
             ));
         }
         if req.commitment < 0 || req.commitment > proto::Commitment::Finalized as i32 {
-            return Err(Status::invalid_argument(format!(
+            return Err(invalid_argument(format!(
                 "unknown commitment {}",
                 req.commitment
             )));
@@ -155,7 +156,7 @@ impl StreamService for Streams {
             accounts,
         };
         if !filter.blocks && !filter.transactions && filter.accounts.is_empty() {
-            return Err(Status::invalid_argument(
+            return Err(invalid_argument(
                 "nothing to stream: set blocks, transactions or accounts",
             ));
         }
@@ -184,11 +185,13 @@ async fn pump(
     lag_max: u64,
     tx: &mpsc::Sender<Result<SubscribeUpdate, Status>>,
 ) -> Result<(), Status> {
+    // Replay goes at the client's pace (it reads storage, holding nothing in memory); the lag
+    // bound applies once the stream has caught up with the head and then falls behind again.
+    let mut caught_up = false;
     loop {
-        // Catch up from storage to the finalized head (every committed block is final with a single
-        // validator; with BFT the finalized height bounds what COMMITTED and FINALIZED may see).
         while next <= api.head() {
-            if api.head() - next > lag_max {
+            let behind = api.head() - next;
+            if caught_up && behind > lag_max {
                 return Err(Status::resource_exhausted(format!(
                     "lagged: this stream fell more than {lag_max} blocks behind the head; resume \
                      with from_height = {next}"
@@ -198,6 +201,7 @@ async fn pump(
             send_all(tx, filter.updates(&block, &diff)).await?;
             next += 1;
         }
+        caught_up = true;
         match live.recv().await {
             Ok(c) if c.head.height == next => {
                 let diff: Vec<(Address, Account)> =
