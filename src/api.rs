@@ -177,13 +177,15 @@ impl Api {
     /// Submits one encoded transaction through the pipeline and waits for its answer.
     pub async fn submit(&self, bytes: Vec<u8>) -> Result<Hash, ApiError> {
         if bytes.len() > self.tx_bytes_max {
-            return Err((&SubmitError::TooLarge {
+            let e = SubmitError::TooLarge {
                 len: bytes.len(),
                 max: self.tx_bytes_max,
-            })
-                .into());
+            };
+            crate::telemetry::rejected(&e, 1);
+            return Err((&e).into());
         }
         let (reply, answer) = oneshot::channel();
+        self.metrics.ingest.enqueued();
         if self
             .ingest
             .try_send(SubmitRaw {
@@ -192,7 +194,11 @@ impl Api {
             })
             .is_err()
         {
+            self.metrics.ingest.dequeued();
             self.metrics.busy(1);
+            self.metrics
+                .telemetry
+                .rejected(crate::telemetry::RejectReason::Busy, 1);
             return Err((&SubmitError::Busy { stage: "ingest" }).into());
         }
         let answers = match tokio::time::timeout(SUBMIT_TIMEOUT, answer).await {

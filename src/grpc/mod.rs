@@ -213,6 +213,7 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
     let router = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.concurrent_requests_per_connection_max)
         .max_concurrent_streams(Some(config.streams_per_connection_max))
+        .layer(crate::telemetry::GrpcMetricsLayer::new())
         .add_service(health)
         .add_service(reflection)
         .add_service(node)

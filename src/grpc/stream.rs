@@ -168,7 +168,12 @@ impl StreamService for Streams {
         let api = self.api.clone();
         let lag_max = self.lag_blocks_max;
         tokio::spawn(async move {
+            let subscriber =
+                crate::telemetry::SubscriberGuard::new(crate::telemetry::SubscriberKind::Grpc);
             if let Err(status) = pump(api, filter, live, next, lag_max, &tx).await {
+                if status.code() == tonic::Code::ResourceExhausted {
+                    subscriber.lagged();
+                }
                 let _ = tx.send(Err(status)).await;
             }
         });

@@ -163,7 +163,11 @@ pub async fn start(config: &RpcConfig, api: Arc<Api>) -> std::io::Result<RpcServ
         .set_message_buffer_capacity(config.ws_buffer_messages)
         .set_batch_request_config(BatchRequestConfig::Limit(config.batch_calls_max))
         .build();
+    let methods = module(api).map_err(std::io::Error::other)?;
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+        .layer(crate::telemetry::RpcMetricsLayer::new(
+            methods.method_names(),
+        ))
         .layer_fn(RateLimit::layer(config.calls_per_second_max));
     let server = Server::builder()
         .set_config(server_config)
@@ -172,7 +176,6 @@ pub async fn start(config: &RpcConfig, api: Arc<Api>) -> std::io::Result<RpcServ
         .build(config.listen)
         .await?;
     let local_addr = server.local_addr()?;
-    let methods = module(api).map_err(std::io::Error::other)?;
     let handle = server.start(methods);
     Ok(RpcServer { local_addr, handle })
 }

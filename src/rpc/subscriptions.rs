@@ -156,9 +156,12 @@ pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::Re
             let Ok(sink) = pending.accept().await else {
                 return SubscriptionCloseResponse::None;
             };
+            let subscriber =
+                crate::telemetry::SubscriberGuard::new(crate::telemetry::SubscriberKind::WebSocket);
             match run(&api, topic, live, &sink).await {
                 Ok(()) | Err(End::Closed) => SubscriptionCloseResponse::None,
                 Err(End::Lagged(missed)) => {
+                    subscriber.lagged();
                     tracing::warn!(
                         missed,
                         "WebSocket subscriber lagged; closing its subscription"
