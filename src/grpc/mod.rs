@@ -17,8 +17,8 @@ use tonic::{Request, Response, Status};
 
 use crate::api::{Api, ApiError, ErrorCode};
 use crate::config::GrpcConfig;
-use crate::rpc::{BlockView, TxStatus, TxView};
-use crate::types::Hash;
+use crate::rpc::{TxStatus, TxView};
+use crate::types::{BlockHeader, Hash};
 
 /// Generated code for `mamey.v1`.
 #[allow(clippy::all, missing_docs, unreachable_pub)]
@@ -68,16 +68,16 @@ fn hash_of(bytes: &[u8], what: &str) -> Result<Hash, Status> {
     Ok(Hash(arr))
 }
 
-pub(crate) fn header_of(b: &BlockView, tx_count: u32) -> proto::BlockHeader {
+pub(crate) fn header_of(h: &BlockHeader) -> proto::BlockHeader {
     proto::BlockHeader {
-        height: b.height,
-        hash: b.hash.0.to_vec(),
-        parent_hash: b.parent_hash.0.to_vec(),
-        state_root: b.state_root.0.to_vec(),
-        tx_root: b.tx_root.0.to_vec(),
-        proposer: b.proposer.to_string(),
-        timestamp_ms: b.timestamp_ms,
-        tx_count,
+        height: h.height,
+        hash: h.hash().0.to_vec(),
+        parent_hash: h.parent_hash.0.to_vec(),
+        state_root: h.state_root.0.to_vec(),
+        tx_root: h.tx_root.0.to_vec(),
+        proposer: h.proposer.to_string(),
+        timestamp_ms: h.timestamp_ms,
+        tx_count: h.tx_count,
     }
 }
 
@@ -152,13 +152,13 @@ impl NodeService for Node {
         &self,
         req: Request<proto::GetBlockRequest>,
     ) -> Result<Response<proto::GetBlockResponse>, Status> {
-        let b = self
+        let (block, _) = self
             .api
-            .block(req.into_inner().height)
+            .stored_block(req.into_inner().height)
             .map_err(|e| status_of(&e))?;
         Ok(Response::new(proto::GetBlockResponse {
-            header: Some(header_of(&b, b.transactions.len() as u32)),
-            transactions: b.transactions.iter().map(|h| h.0.to_vec()).collect(),
+            header: Some(header_of(&block.header)),
+            transactions: block.transactions.iter().map(|t| t.id.0.to_vec()).collect(),
         }))
     }
 

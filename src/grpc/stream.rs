@@ -30,7 +30,6 @@ use super::{header_of, invalid_argument, status_of};
 use crate::api::Api;
 use crate::config::GrpcConfig;
 use crate::pipeline::CommittedBlock;
-use crate::rpc::BlockView;
 use crate::types::{Account, Address, BankCall, Block, Payload};
 
 pub struct Streams {
@@ -61,20 +60,10 @@ impl Filter {
         let h = &block.header;
         let mut out = Vec::new();
         if self.blocks {
-            let view = BlockView {
-                height: h.height,
-                hash: h.hash(),
-                parent_hash: h.parent_hash,
-                state_root: h.state_root,
-                tx_root: h.tx_root,
-                proposer: h.proposer,
-                timestamp_ms: h.timestamp_ms,
-                transactions: Vec::new(),
-            };
             out.push(SubscribeUpdate {
                 update: Some(Update::Block(proto::BlockUpdate {
                     height: h.height,
-                    header: Some(header_of(&view, h.tx_count)),
+                    header: Some(header_of(h)),
                 })),
             });
         }
