@@ -434,6 +434,19 @@ impl Storage {
             .map_err(self.err("write"))
     }
 
+    /// Appends under a key greater than every key in `db` (heights only grow): LMDB then fills the
+    /// last page instead of searching the tree.
+    fn append(
+        &self,
+        txn: &mut RwTransaction<'_>,
+        db: Database,
+        key: &[u8],
+        val: &[u8],
+    ) -> Result<()> {
+        txn.put(db, &key, &val, WriteFlags::APPEND)
+            .map_err(self.err("append"))
+    }
+
     fn write_block(&self, txn: &mut RwTransaction<'_>, c: &BlockCommit<'_>) -> Result<ChainHead> {
         let header = &c.block.header;
         assert_eq!(
@@ -447,22 +460,38 @@ impl Storage {
             account.encode_to(&mut buf);
             self.put(txn, self.accounts, &address.0, &buf)?;
         }
+        // Heights are big-endian keys that only grow: append. `commit_block` has checked that this
+        // block is the next one.
         let key = header.height.to_be_bytes();
-        self.put(txn, self.blocks, &key, &c.block.to_bytes())?;
+        self.append(txn, self.blocks, &key, &c.block.to_bytes())?;
         let diff = AccountDiff(c.writes.iter().map(|(a, acc)| (*a, *acc)).collect());
-        self.put(txn, self.diffs, &key, &diff.to_bytes())?;
-        self.put(
+        self.append(txn, self.diffs, &key, &diff.to_bytes())?;
+        self.append(
             txn,
             self.receipts,
             &key,
             &Receipts(c.receipts.to_vec()).to_bytes(),
         )?;
-        for (index, tx) in c.block.transactions.iter().enumerate() {
-            let loc = TxLocation {
-                height: header.height,
-                index: index as u32,
-            };
-            self.put(txn, self.txindex, &tx.id.0, &loc.to_bytes())?;
+        // Transaction ids are random: inserting them in key order keeps consecutive inserts on
+        // neighbouring pages of the B-tree.
+        let mut index: Vec<(&TxId, TxLocation)> = c
+            .block
+            .transactions
+            .iter()
+            .enumerate()
+            .map(|(i, tx)| {
+                (
+                    &tx.id,
+                    TxLocation {
+                        height: header.height,
+                        index: i as u32,
+                    },
+                )
+            })
+            .collect();
+        index.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (id, loc) in index {
+            self.put(txn, self.txindex, &id.0, &loc.to_bytes())?;
         }
         self.put(txn, self.meta, META_LTHASH, &c.lthash.to_bytes())?;
         let head = ChainHead {
