@@ -1,9 +1,9 @@
 //! End-to-end tests: the `mameynode` binary as users and scripts run it.
 //!
-//! Every test starts its own dev chain in its own temporary directory with `--rpc-listen
-//! 127.0.0.1:0 --quic-listen 127.0.0.1:0` (the bound addresses are read from
-//! `DATA_DIR/endpoints.json`), so the tests run in parallel without colliding. A [`Node`] guard kills its process when dropped, and on a failing
-//! test prints the tail of the node's log (stderr, kept in `DATA_DIR.log` across restarts).
+//! Every test starts its own dev chain in its own temporary directory with the harness of
+//! `tests/common` (every address on port 0, read back from `DATA_DIR/endpoints.json`), so the tests
+//! run in parallel without colliding. A [`Node`] guard kills its process when dropped, and on a
+//! failing test prints the tail of the node's log (stderr, kept in `DATA_DIR.log` across restarts).
 //!
 //! - `dev_chain_walkthrough`: the CLI path a new user takes, a clean SIGTERM stop and a restart.
 //! - `kill_9_loses_nothing_committed`: three rounds of a stream of transfers, SIGKILL mid-stream,
@@ -14,294 +14,41 @@
 //!   and JSON-RPC gets the documented error codes, and the node keeps serving.
 //! - `transfer_wait_reports_rejection`: `transfer --wait` exits non-zero with the reason.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
-use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{
+    balance, cli, cli_transfer_wait, faucet_key, is_committed, log_tail, new_address, stdout_of,
+    transfer, transfer_with_fee, validator_address, wait_committed, wait_height_above, Node,
+    CHAIN_ID, SUPPLY,
+};
 use ed25519_dalek::SigningKey;
 use mameynode::keys;
 use mameynode::rpc::client::{ClientError, RpcClient};
-use mameynode::rpc::{TxStatus, TxView};
+use mameynode::rpc::TxStatus;
 use mameynode::types::{Address, BankCall, Hash, Payload, Transaction, TxEnvelope};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mameynode");
-const CHAIN_ID: u64 = 1337;
-const SUPPLY: u64 = 1_000_000_000_000_000;
-const BLOCK_INTERVAL_MS: &str = "50";
-const MAP_SIZE_MB: &str = "1024";
+const BLOCK_INTERVAL_MS: u64 = 50;
 
-// ---------------------------------------------------------------------------------------------
-// A node process and its guard
-// ---------------------------------------------------------------------------------------------
-
-struct Node {
-    child: Option<Child>,
-    dir: PathBuf,
-    /// e.g. `http://127.0.0.1:40123`
-    url: String,
-    /// e.g. `127.0.0.1:40123`
-    addr: String,
-}
-
-impl Node {
-    /// Starts (or resumes) a dev chain in `dir` and waits until it serves JSON-RPC.
-    fn start(dir: &Path) -> Node {
-        let endpoints = dir.join("endpoints.json");
-        // A stale file from the previous run would point at a port nobody listens on any more.
-        let _ = std::fs::remove_file(&endpoints);
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path(dir))
-            .expect("open node log");
-        writeln!(&log, "===== starting node =====").expect("write node log");
-        let child = Command::new(BIN)
-            .args(["run", "--dev", "--data-dir"])
-            .arg(dir)
-            .args(["--rpc-listen", "127.0.0.1:0"])
-            .args(["--block-interval-ms", BLOCK_INTERVAL_MS])
-            .args(["--map-size-mb", MAP_SIZE_MB])
-            .args(["--quic-listen", "127.0.0.1:0"])
-            .args(["--grpc-listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn mameynode run");
-        let mut node = Node {
-            child: Some(child),
-            dir: dir.to_path_buf(),
-            url: String::new(),
-            addr: String::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&endpoints) {
-                if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    if let Some(a) = v["rpc"].as_str() {
-                        break a.to_string();
-                    }
-                }
-            }
-            if let Some(status) = node.try_exit() {
-                panic!(
-                    "node exited during startup with {status}; log:\n{}",
-                    node.log_tail(60)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node did not write {} within 60 s; log:\n{}",
-                endpoints.display(),
-                node.log_tail(60)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        node.url = format!("http://{addr}");
-        node.addr = addr;
-        // The endpoints file is written once the server is bound; make sure it answers.
-        let client = node.client();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(e) = client.status() {
-            assert!(
-                Instant::now() < deadline,
-                "node at {} does not answer mamey_status: {e}",
-                node.url
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
-    }
-
-    fn client(&self) -> RpcClient {
-        RpcClient::new(&self.url)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("node is running").id()
-    }
-
-    fn try_exit(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .expect("node is running")
-            .try_wait()
-            .expect("try_wait")
-    }
-
-    fn assert_alive(&mut self) {
-        if let Some(status) = self.try_exit() {
-            panic!("node died with {status}; log:\n{}", self.log_tail(80));
-        }
-    }
-
-    /// Sends SIGTERM and waits (at most `limit`) for the process to exit; returns its status.
-    fn sigterm(mut self, limit: Duration) -> ExitStatus {
-        let pid = self.pid();
-        let ok = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("run kill -TERM");
-        assert!(ok.success(), "kill -TERM {pid} failed");
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.try_exit() {
-                self.child = None;
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node did not exit within {limit:?} of SIGTERM; log:\n{}",
-                self.log_tail(60)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill9(mut self) {
-        let mut child = self.child.take().expect("node is running");
-        child.kill().expect("SIGKILL the node");
-        let status = child.wait().expect("wait for the killed node");
-        assert!(
-            !status.success(),
-            "a SIGKILLed node cannot exit 0: {status}"
-        );
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        log_tail(&self.dir, lines)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- node log ({}) ----\n{}",
-                self.dir.display(),
-                self.log_tail(80)
-            );
-        }
-    }
-}
-
-/// Beside the data directory (not in it: the node creates that itself on first start).
-fn log_path(dir: &Path) -> PathBuf {
-    dir.with_extension("log")
-}
-
-fn log_tail(dir: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(log_path(dir)).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+/// Starts (or resumes) the dev chain in `dir` (see [`common::NodeOptions::start`]); its log,
+/// `DIR.log`, is kept across restarts.
+fn start_node(dir: &Path) -> Node {
+    Node::options()
+        .block_interval_ms(BLOCK_INTERVAL_MS)
+        .start(dir)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers
+// Raw HTTP
 // ---------------------------------------------------------------------------------------------
-
-/// Runs a client command of the binary and returns its output (never panics on a non-zero exit).
-fn cli(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run mameynode")
-}
-
-fn stdout_of(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "`{what}` failed with {}: stdout {:?}, stderr {:?}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone())
-        .expect("utf-8 stdout")
-        .trim()
-        .to_string()
-}
-
-fn faucet_key(dir: &Path) -> SigningKey {
-    keys::read(&dir.join("dev/faucet.key")).expect("read the faucet key")
-}
-
-fn validator_address(dir: &Path) -> Address {
-    let from_key = keys::address_of(&keys::read(&dir.join("dev/validator.key")).expect("key"));
-    let genesis = std::fs::read_to_string(dir.join("genesis.toml")).expect("read genesis.toml");
-    assert!(
-        genesis.contains(&from_key.to_string()),
-        "genesis.toml does not name the validator key's address {from_key}:\n{genesis}"
-    );
-    from_key
-}
-
-fn transfer(key: &SigningKey, nonce: u64, fee: u64, to: Address, amount: u64) -> TxEnvelope {
-    Transaction::sign(
-        key,
-        CHAIN_ID,
-        nonce,
-        fee,
-        Payload::Bank(BankCall::Transfer { to, amount }),
-    )
-}
-
-fn is_committed(v: &TxView) -> bool {
-    matches!(v.status, TxStatus::Committed | TxStatus::Finalized)
-}
-
-/// Polls until the transaction is committed (and returns its view); panics if it is rejected or
-/// still pending after `limit`.
-fn wait_committed(client: &RpcClient, id: &Hash, limit: Duration) -> TxView {
-    let deadline = Instant::now() + limit;
-    loop {
-        let v = client.transaction(id).expect("mamey_getTransaction");
-        match v.status {
-            TxStatus::Committed | TxStatus::Finalized => return v,
-            TxStatus::Rejected => panic!("transaction {id} was rejected: {:?}", v.error),
-            TxStatus::Pending => {}
-        }
-        assert!(
-            Instant::now() < deadline,
-            "transaction {id} still pending after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits until the head is above `height`; returns the new height.
-fn wait_height_above(client: &RpcClient, height: u64, limit: Duration) -> u64 {
-    let deadline = Instant::now() + limit;
-    loop {
-        let h = client.status().expect("mamey_status").height;
-        if h > height {
-            return h;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the chain did not advance past height {height} within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn balance(client: &RpcClient, a: &Address) -> u64 {
-    client.account(a).expect("mamey_getAccount").balance
-}
 
 struct HttpResponse {
     status: u16,
@@ -434,7 +181,7 @@ fn rpc_body(method: &str, params: Value) -> Vec<u8> {
 fn dev_chain_walkthrough() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("chain");
-    let node = Node::start(&dir);
+    let node = start_node(&dir);
     for f in ["genesis.toml", "dev/validator.key", "dev/faucet.key", "db"] {
         assert!(dir.join(f).exists(), "dev chain did not create {f}");
     }
@@ -469,20 +216,13 @@ fn dev_chain_walkthrough() {
     // Transfer from the faucet, waiting for the commit. Prints the id alone.
     let amount: u64 = 1_234_567;
     let faucet_file = dir.join("dev/faucet.key");
-    let out = cli(&[
-        "transfer",
-        "--key",
+    let out = cli_transfer_wait(
         faucet_file.to_str().expect("utf-8 path"),
-        "--to",
         &alice_text,
-        "--amount",
         &amount.to_string(),
-        "--rpc",
         &url,
-        "--wait",
-        "--timeout-secs",
-        "30",
-    ]);
+        &["--timeout-secs", "30"],
+    );
     let id_text = stdout_of(&out, "transfer --wait");
     assert!(
         id_text.len() == 64 && id_text.bytes().all(|b| b.is_ascii_hexdigit()),
@@ -548,7 +288,7 @@ fn dev_chain_walkthrough() {
     );
 
     // Restart on the same directory: same chain, same state.
-    let node = Node::start(&dir);
+    let node = start_node(&dir);
     let client = node.client();
     let s3 = client.status().expect("status after restart");
     assert!(
@@ -570,7 +310,7 @@ fn dev_chain_walkthrough() {
         "after restart: {account}"
     );
     let v = client.transaction(&id).expect("tx after restart");
-    assert!(is_committed(&v), "{v:?}");
+    assert!(is_committed(&v.status), "{v:?}");
     assert_eq!(v.height, Some(height), "{v:?}");
     // ...and it keeps producing blocks.
     wait_height_above(&client, s3.height, Duration::from_secs(20));
@@ -621,7 +361,7 @@ fn stream_then_kill(
             for nonce in first_nonce.. {
                 let to = nonce as usize % recipients.len();
                 let amount = 1_000 + nonce;
-                let tx = transfer(&faucet, nonce, KILL_FEE, recipients[to], amount);
+                let tx = transfer_with_fee(&faucet, nonce, KILL_FEE, recipients[to], amount);
                 let sent = Sent {
                     id: tx.id,
                     nonce,
@@ -737,7 +477,7 @@ fn audit_after_restart(
             panic!("transfer nonce {nonce} was reported committed at height {h} before a kill, now: {e}")
         });
         assert!(
-            is_committed(&v),
+            is_committed(&v.status),
             "transfer nonce {nonce} was reported committed at height {h} before a kill, now {v:?}"
         );
         assert_eq!(v.height, Some(*h), "transfer nonce {nonce} moved");
@@ -754,7 +494,7 @@ fn audit_after_restart(
     let mut committed_now: Vec<Sent> = Vec::new();
     for s in attempted {
         match client.transaction(&s.id) {
-            Ok(v) if is_committed(&v) => committed_now.push(*s),
+            Ok(v) if is_committed(&v.status) => committed_now.push(*s),
             Ok(v) => panic!("after restart, transfer nonce {} is {v:?}", s.nonce),
             Err(e) if e.code() == Some(3000) => {}
             Err(e) => panic!("mamey_getTransaction nonce {}: {e}", s.nonce),
@@ -827,13 +567,11 @@ fn kill_9_loses_nothing_committed() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("chain");
-    let mut node = Node::start(&dir);
+    let mut node = start_node(&dir);
     let faucet = faucet_key(&dir);
     let faucet_addr = keys::address_of(&faucet);
     let validator = validator_address(&dir);
-    let recipients: Vec<Address> = (0..KILL_RECIPIENTS)
-        .map(|_| keys::address_of(&keys::generate()))
-        .collect();
+    let recipients: Vec<Address> = (0..KILL_RECIPIENTS).map(|_| new_address()).collect();
 
     // Every transfer sent in any round, by nonce. A round resumes at the faucet's pending nonce and
     // re-signs the nonces lost in the previous kill with the same content, hence the same id.
@@ -854,7 +592,7 @@ fn kill_9_loses_nothing_committed() {
                 assert_eq!(old.id, s.id, "nonce {} re-signed differently", s.nonce);
             }
         }
-        node = Node::start(&dir);
+        node = start_node(&dir);
         next_nonce = audit_after_restart(
             &node.client(),
             &faucet_addr,
@@ -872,7 +610,7 @@ fn kill_9_loses_nothing_committed() {
     wait_height_above(&client, head, Duration::from_secs(20));
     let before = balance(&client, &recipients[0]);
     let extra = 777_777;
-    let tx = transfer(&faucet, next_nonce, KILL_FEE, recipients[0], extra);
+    let tx = transfer_with_fee(&faucet, next_nonce, KILL_FEE, recipients[0], extra);
     let id = client.send_transaction(&tx).expect("send after restart");
     let v = wait_committed(&client, &id, Duration::from_secs(20));
     assert!(v.height.expect("height") > head);
@@ -929,12 +667,12 @@ impl Checks {
 fn bad_input_gets_typed_errors_and_node_keeps_running() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("chain");
-    let mut node = Node::start(&dir);
+    let mut node = start_node(&dir);
     let client = node.client();
-    let addr = node.addr.clone();
+    let addr = node.rpc.clone();
     let faucet = faucet_key(&dir);
     let faucet_addr = keys::address_of(&faucet);
-    let bob = keys::address_of(&keys::generate());
+    let bob = new_address();
     let mut checks = Checks::default();
 
     // Malformed JSON, unknown method (raw HTTP).
@@ -974,7 +712,7 @@ fn bad_input_gets_typed_errors_and_node_keeps_running() {
         -32602,
     );
     checks.send_hex(&client, "undecodable bytes", "00010203", 1000);
-    let valid = transfer(&faucet, 0, 1, bob, 5);
+    let valid = transfer(&faucet, 0, bob, 5);
     let truncated = hex::encode(&valid.bytes[..valid.bytes.len() - 1]);
     checks.send_hex(&client, "truncated tx", &truncated, 1000);
     let mut trailing = valid.bytes.to_vec();
@@ -1000,7 +738,7 @@ fn bad_input_gets_typed_errors_and_node_keeps_running() {
         checks.send_hex(&client, what, &hex::encode(&bytes), 1003);
     }
     let mut bytes = valid.bytes.to_vec();
-    bytes[9..41].copy_from_slice(&keys::address_of(&keys::generate()).0);
+    bytes[9..41].copy_from_slice(&new_address().0);
     checks.send_hex(&client, "sender swapped", &hex::encode(&bytes), 1003);
 
     // None of that was admitted: the valid transaction commits, and its replay is refused.
@@ -1014,23 +752,23 @@ fn bad_input_gets_typed_errors_and_node_keeps_running() {
     );
     wait_committed(&client, &id, Duration::from_secs(20));
     checks.send(&client, "replay of a committed tx", &valid, 1008);
-    let stale = transfer(&faucet, 0, 1, bob, 6);
+    let stale = transfer(&faucet, 0, bob, 6);
     checks.send(&client, "stale nonce, other content", &stale, 1004);
     let next = client.account(&faucet_addr).expect("faucet").pending_nonce;
     assert_eq!(next, 1, "faucet pending nonce after one transfer");
-    let ahead = transfer(&faucet, next + 5000, 1, bob, 5);
+    let ahead = transfer(&faucet, next + 5000, bob, 5);
     checks.send(&client, "nonce 5000 ahead", &ahead, 1005);
 
     // Insufficient funds, fee below the minimum, invalid amounts.
-    let broke = transfer(&keys::generate(), 0, 1, bob, 10);
+    let broke = transfer(&keys::generate(), 0, bob, 10);
     checks.send(&client, "from an empty account", &broke, 1006);
-    let greedy = transfer(&faucet, next, 1, bob, SUPPLY);
+    let greedy = transfer(&faucet, next, bob, SUPPLY);
     checks.send(&client, "more than the faucet has", &greedy, 1006);
-    let free = transfer(&faucet, next, 0, bob, 5);
+    let free = transfer_with_fee(&faucet, next, 0, bob, 5);
     checks.send(&client, "fee 0", &free, 1007);
-    let overflow = transfer(&faucet, next, 2, bob, u64::MAX);
+    let overflow = transfer_with_fee(&faucet, next, 2, bob, u64::MAX);
     checks.send(&client, "amount + fee overflows", &overflow, 1010);
-    let zero = transfer(&faucet, next, 1, bob, 0);
+    let zero = transfer(&faucet, next, bob, 0);
     match client.send_transaction(&zero) {
         Err(e) if e.code() == Some(1010) => {}
         Err(e) => checks
@@ -1110,7 +848,7 @@ fn bad_input_gets_typed_errors_and_node_keeps_running() {
     node.assert_alive();
     let before = balance(&client, &bob);
     let nonce = client.account(&faucet_addr).expect("faucet").pending_nonce;
-    let tx = transfer(&faucet, nonce, 1, bob, 99);
+    let tx = transfer(&faucet, nonce, bob, 99);
     let id = client
         .send_transaction(&tx)
         .expect("transfer after the bad input");
@@ -1136,7 +874,7 @@ fn bad_input_gets_typed_errors_and_node_keeps_running() {
 fn transfer_wait_reports_rejection() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("chain");
-    let node = Node::start(&dir);
+    let node = start_node(&dir);
     let url = node.url.clone();
     let client = node.client();
 
@@ -1147,37 +885,13 @@ fn transfer_wait_reports_rejection() {
     let faucet_file = dir.join("dev/faucet.key");
     let faucet_file_s = faucet_file.to_str().expect("utf-8 path");
     stdout_of(
-        &cli(&[
-            "transfer",
-            "--key",
-            faucet_file_s,
-            "--to",
-            &carol,
-            "--amount",
-            "1000",
-            "--rpc",
-            &url,
-            "--wait",
-        ]),
+        &cli_transfer_wait(faucet_file_s, &carol, "1000", &url, &[]),
         "fund carol",
     );
-    let dave = keys::address_of(&keys::generate()).to_string();
+    let dave = new_address().to_string();
 
     // Carol tries to send more than she has.
-    let out = cli(&[
-        "transfer",
-        "--key",
-        carol_file_s,
-        "--to",
-        &dave,
-        "--amount",
-        "5000",
-        "--rpc",
-        &url,
-        "--wait",
-        "--timeout-secs",
-        "20",
-    ]);
+    let out = cli_transfer_wait(carol_file_s, &dave, "5000", &url, &["--timeout-secs", "20"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
@@ -1190,18 +904,7 @@ fn transfer_wait_reports_rejection() {
     );
 
     // Exactly her balance is also too much: the fee does not fit.
-    let out = cli(&[
-        "transfer",
-        "--key",
-        carol_file_s,
-        "--to",
-        &dave,
-        "--amount",
-        "1000",
-        "--rpc",
-        &url,
-        "--wait",
-    ]);
+    let out = cli_transfer_wait(carol_file_s, &dave, "1000", &url, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "amount == balance exited 0");
     assert!(
@@ -1210,18 +913,7 @@ fn transfer_wait_reports_rejection() {
     );
 
     // The faucet cannot send more than the supply either.
-    let out = cli(&[
-        "transfer",
-        "--key",
-        faucet_file_s,
-        "--to",
-        &dave,
-        "--amount",
-        &SUPPLY.to_string(),
-        "--rpc",
-        &url,
-        "--wait",
-    ]);
+    let out = cli_transfer_wait(faucet_file_s, &dave, &SUPPLY.to_string(), &url, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "faucet overdraft exited 0");
     assert!(
@@ -1233,18 +925,7 @@ fn transfer_wait_reports_rejection() {
     let dave_addr: Address = dave.parse().expect("address");
     assert_eq!(balance(&client, &dave_addr), 0);
     stdout_of(
-        &cli(&[
-            "transfer",
-            "--key",
-            carol_file_s,
-            "--to",
-            &dave,
-            "--amount",
-            "999",
-            "--rpc",
-            &url,
-            "--wait",
-        ]),
+        &cli_transfer_wait(carol_file_s, &dave, "999", &url, &[]),
         "carol pays what she can",
     );
     assert_eq!(balance(&client, &dave_addr), 999);
@@ -1254,18 +935,7 @@ fn transfer_wait_reports_rejection() {
     // With no node to talk to, --wait fails with a message too.
     let status_code = node.sigterm(Duration::from_secs(10));
     assert!(status_code.success(), "stop: {status_code}");
-    let out = cli(&[
-        "transfer",
-        "--key",
-        carol_file_s,
-        "--to",
-        &dave,
-        "--amount",
-        "1",
-        "--rpc",
-        &url,
-        "--wait",
-    ]);
+    let out = cli_transfer_wait(carol_file_s, &dave, "1", &url, &[]);
     assert!(
         !out.status.success(),
         "transfer with the node down exited 0"

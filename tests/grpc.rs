@@ -23,14 +23,13 @@
 //! - `health_and_reflection`: the standard health service reports SERVING; reflection lists the
 //!   services and serves their descriptors.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{new_address, transfer, Metrics, Node, NodeOptions, CHAIN_ID, FEE};
 use ed25519_dalek::SigningKey;
 use mameynode::grpc::proto::node_service_client::NodeServiceClient;
 use mameynode::grpc::proto::stream_service_client::StreamServiceClient;
@@ -40,145 +39,24 @@ use mameynode::grpc::proto::{
     GetTransactionRequest, SubmitTransactionRequest, SubscribeRequest, SubscribeUpdate, TxStatus,
 };
 use mameynode::keys;
-use mameynode::rpc::client::RpcClient;
 use mameynode::types::{Address, BankCall, Payload, Transaction, TxEnvelope};
-use serde_json::Value;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status, Streaming};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mameynode");
-const CHAIN_ID: u64 = 1337;
-const FEE: u64 = 1;
-const MAP_SIZE_MB: &str = "1024";
 
 /// How long any single expected answer or update may take before the test gives up.
 const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
-// A node process and its guard
+// The node
 // ---------------------------------------------------------------------------------------------
 
-struct Node {
-    child: Option<Child>,
-    /// The data directory (`ROOT/data`).
-    dir: PathBuf,
-    /// `127.0.0.1:PORT` of JSON-RPC.
-    rpc: String,
-    /// `127.0.0.1:PORT` of gRPC.
-    grpc: String,
-    _root: tempfile::TempDir,
+/// A dev chain in a new temporary directory (see `tests/common`), its metrics endpoint (if this
+/// build has one) on port 0.
+fn node_options() -> NodeOptions {
+    Node::options().metrics(Metrics::PortZeroIfSupported)
 }
 
 impl Node {
-    /// Starts a dev chain in a new temporary directory. With `config`, that text is written beside
-    /// the data directory and passed with `--config`; `block_interval_ms` (when given) overrides it.
-    fn start(config: Option<&str>, block_interval_ms: Option<u64>) -> Node {
-        let root = tempfile::tempdir().expect("temporary directory");
-        let dir = root.path().join("data");
-        let endpoints = dir.join("endpoints.json");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path(&dir))
-            .expect("open node log");
-        writeln!(&log, "===== starting node =====").expect("write node log");
-        let mut cmd = Command::new(BIN);
-        cmd.args(["run", "--dev", "--data-dir"])
-            .arg(&dir)
-            .args(["--rpc-listen", "127.0.0.1:0"])
-            .args(["--quic-listen", "127.0.0.1:0"])
-            .args(["--grpc-listen", "127.0.0.1:0"])
-            .args(["--map-size-mb", MAP_SIZE_MB]);
-        if metrics_flag_exists() {
-            // Never the default port: tests run in parallel.
-            cmd.args(["--metrics-listen", "127.0.0.1:0"]);
-        }
-        if let Some(ms) = block_interval_ms {
-            cmd.args(["--block-interval-ms", &ms.to_string()]);
-        }
-        if let Some(text) = config {
-            let path = root.path().join("node.toml");
-            std::fs::write(&path, text).expect("write node.toml");
-            cmd.arg("--config").arg(&path);
-        }
-        let child = cmd
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn mameynode run");
-        let mut node = Node {
-            child: Some(child),
-            dir,
-            rpc: String::new(),
-            grpc: String::new(),
-            _root: root,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        (node.rpc, node.grpc) = loop {
-            if let Ok(text) = std::fs::read_to_string(&endpoints) {
-                if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    if let (Some(r), Some(g)) = (v["rpc"].as_str(), v["grpc"].as_str()) {
-                        break (r.to_string(), g.to_string());
-                    }
-                }
-            }
-            if let Some(status) = node.try_exit() {
-                panic!(
-                    "node exited during startup with {status}; log:\n{}",
-                    node.log_tail(60)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node did not write rpc and grpc to {} within 60 s; log:\n{}",
-                endpoints.display(),
-                node.log_tail(60)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let client = node.rpc_client();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(e) = client.status() {
-            assert!(
-                Instant::now() < deadline,
-                "node at {} does not answer mamey_status: {e}",
-                node.rpc
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
-    }
-
-    fn rpc_client(&self) -> RpcClient {
-        RpcClient::new(&format!("http://{}", self.rpc))
-    }
-
-    fn try_exit(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .expect("node is running")
-            .try_wait()
-            .expect("try_wait")
-    }
-
-    fn assert_alive(&mut self) {
-        if let Some(status) = self.try_exit() {
-            panic!("node died with {status}; log:\n{}", self.log_tail(80));
-        }
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    fn faucet(&self) -> SigningKey {
-        keys::read(&self.dir.join("dev/faucet.key")).expect("read the faucet key")
-    }
-
     fn endpoint(&self) -> Endpoint {
         Endpoint::from_shared(format!("http://{}", self.grpc))
             .expect("gRPC endpoint")
@@ -201,56 +79,9 @@ impl Node {
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- node log ({}) ----\n{}",
-                self.dir.display(),
-                self.log_tail(80)
-            );
-        }
-    }
-}
-
-/// Beside the data directory (not in it: the node creates that itself on first start).
-fn log_path(dir: &Path) -> PathBuf {
-    dir.with_extension("log")
-}
-
-/// Whether this build of the node has `run --metrics-listen` (a metrics endpoint).
-fn metrics_flag_exists() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        let out = Command::new(BIN)
-            .args(["run", "--help"])
-            .output()
-            .expect("run mameynode run --help");
-        String::from_utf8_lossy(&out.stdout).contains("--metrics-listen")
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: u64) -> TxEnvelope {
-    Transaction::sign(
-        key,
-        CHAIN_ID,
-        nonce,
-        FEE,
-        Payload::Bank(BankCall::Transfer { to, amount }),
-    )
-}
-
-fn new_address() -> Address {
-    keys::address_of(&keys::generate())
-}
 
 /// The `mamey-error-code` metadata of a status, if any.
 fn error_code(s: &Status) -> Option<String> {
@@ -305,6 +136,24 @@ async fn submit(client: &mut NodeServiceClient<Channel>, tx: &TxEnvelope) {
         .into_inner()
         .id;
     assert_eq!(id, tx.id.0.to_vec(), "SubmitTransaction returns the id");
+}
+
+/// `Subscribe` to blocks only (the other fields their defaults) from `from_height`; panics with
+/// `what` if refused.
+async fn subscribe_blocks(
+    mut client: StreamServiceClient<Channel>,
+    from_height: u64,
+    what: &str,
+) -> Streaming<SubscribeUpdate> {
+    client
+        .subscribe(SubscribeRequest {
+            blocks: true,
+            from_height: Some(from_height),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("{what}: {s:?}"))
+        .into_inner()
 }
 
 /// Polls `GetTransaction` until the transaction is finalized; returns its height.
@@ -394,9 +243,9 @@ async fn next_update(stream: &mut Streaming<SubscribeUpdate>, what: &str) -> Upd
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn node_service_answers_and_maps_errors() {
-    let node = Node::start(None, Some(50));
+    let node = node_options().block_interval_ms(50).start_in_temp_dir();
     let mut client = node.node_client().await;
-    let rpc = node.rpc_client();
+    let rpc = node.client();
 
     let status = client
         .get_status(GetStatusRequest {})
@@ -619,7 +468,7 @@ struct Sent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replay_joins_live_with_no_gap_and_no_duplicate() {
-    let node = Node::start(None, Some(50));
+    let node = node_options().block_interval_ms(50).start_in_temp_dir();
     let mut client = node.node_client().await;
     let faucet = node.faucet();
     let recipients: Vec<Address> = (0..3).map(|_| new_address()).collect();
@@ -785,7 +634,7 @@ async fn replay_joins_live_with_no_gap_and_no_duplicate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn filters_yield_only_what_touches_the_accounts() {
-    let node = Node::start(None, Some(50));
+    let node = node_options().block_interval_ms(50).start_in_temp_dir();
     let mut client = node.node_client().await;
     let mut streams = node.stream_client().await;
     let faucet = node.faucet();
@@ -979,20 +828,10 @@ stream_lag_blocks_max = 3
 [block]
 interval_ms = 20
 ";
-    let node = Node::start(Some(config), None);
+    let node = node_options().config(config).start_in_temp_dir();
     let mut client = node.node_client().await;
     wait_head_at_least(&mut client, 40).await;
-    let mut stream = node
-        .stream_client()
-        .await
-        .subscribe(SubscribeRequest {
-            blocks: true,
-            from_height: Some(1),
-            ..Default::default()
-        })
-        .await
-        .expect("Subscribe from 1")
-        .into_inner();
+    let mut stream = subscribe_blocks(node.stream_client().await, 1, "Subscribe from 1").await;
     // docs/API.md: from_height replays from that height, then goes live; the lag bound is about a
     // subscriber that falls behind, and the resume advice ("resume with from_height = N") has to
     // work when N is further back than the bound.
@@ -1023,7 +862,7 @@ interval_ms = 10
 durable = false
 ";
     const BLOCKS_UNREAD: u64 = 100;
-    let mut node = Node::start(Some(config), None);
+    let mut node = node_options().config(config).start_in_temp_dir();
     let mut client = node.node_client().await;
     wait_head_at_least(&mut client, 2).await;
 
@@ -1038,15 +877,8 @@ durable = false
         .await
         .expect("connect the slow channel");
     let start = head(&mut client).await;
-    let mut stream = StreamServiceClient::new(slow_channel)
-        .subscribe(SubscribeRequest {
-            blocks: true,
-            from_height: Some(start),
-            ..Default::default()
-        })
-        .await
-        .expect("Subscribe")
-        .into_inner();
+    let mut stream =
+        subscribe_blocks(StreamServiceClient::new(slow_channel), start, "Subscribe").await;
 
     let mut heights: Vec<u64> = Vec::new();
     let mut hashes: HashMap<u64, Vec<u8>> = HashMap::new();
@@ -1127,17 +959,8 @@ durable = false
 
     // Resume there once the chain is well past it: no gap, no duplicate.
     wait_head_at_least(&mut client, resume + 30).await;
-    let mut resumed = node
-        .stream_client()
-        .await
-        .subscribe(SubscribeRequest {
-            blocks: true,
-            from_height: Some(resume),
-            ..Default::default()
-        })
-        .await
-        .expect("Subscribe to resume")
-        .into_inner();
+    let mut resumed =
+        subscribe_blocks(node.stream_client().await, resume, "Subscribe to resume").await;
     for expected in resume..resume + 20 {
         match tokio::time::timeout(WAIT, resumed.message()).await {
             Ok(Ok(Some(SubscribeUpdate {
@@ -1177,7 +1000,7 @@ async fn health_and_reflection() {
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
     use tonic_reflection::pb::v1::ServerReflectionRequest;
 
-    let node = Node::start(None, Some(50));
+    let node = node_options().block_interval_ms(50).start_in_temp_dir();
     let channel = node.channel().await;
     let mut health = HealthClient::new(channel.clone());
     for service in ["", "mamey.v1.NodeService", "mamey.v1.StreamService"] {
@@ -1206,29 +1029,35 @@ async fn health_and_reflection() {
         "Health.Check of an unknown service",
     );
 
-    let mut reflection = ServerReflectionClient::new(channel);
-    let ask = |req: MessageRequest| {
-        tokio_stream::iter(vec![ServerReflectionRequest {
+    /// One request on a new `ServerReflectionInfo` stream, and the one answer to it.
+    async fn ask(
+        reflection: &mut ServerReflectionClient<Channel>,
+        req: MessageRequest,
+    ) -> Option<MessageResponse> {
+        let request = ServerReflectionRequest {
             host: String::new(),
             message_request: Some(req),
-        }])
-    };
-    let mut answers = reflection
-        .server_reflection_info(ask(MessageRequest::ListServices(String::new())))
-        .await
-        .expect("ServerReflectionInfo")
-        .into_inner();
-    let answer = answers
-        .message()
-        .await
-        .expect("reflection answer")
-        .expect("one answer");
-    let names: HashSet<String> = match answer.message_response {
-        Some(MessageResponse::ListServicesResponse(l)) => {
-            l.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("list_services answered {other:?}"),
-    };
+        };
+        reflection
+            .server_reflection_info(tokio_stream::iter(vec![request]))
+            .await
+            .expect("ServerReflectionInfo")
+            .into_inner()
+            .message()
+            .await
+            .expect("reflection answer")
+            .expect("one answer")
+            .message_response
+    }
+
+    let mut reflection = ServerReflectionClient::new(channel);
+    let names: HashSet<String> =
+        match ask(&mut reflection, MessageRequest::ListServices(String::new())).await {
+            Some(MessageResponse::ListServicesResponse(l)) => {
+                l.service.into_iter().map(|s| s.name).collect()
+            }
+            other => panic!("list_services answered {other:?}"),
+        };
     for service in [
         "mamey.v1.NodeService",
         "mamey.v1.StreamService",
@@ -1243,19 +1072,8 @@ async fn health_and_reflection() {
         ("mamey.v1.NodeService", "mamey/v1/node.proto"),
         ("mamey.v1.StreamService", "mamey/v1/stream.proto"),
     ] {
-        let mut answers = reflection
-            .server_reflection_info(ask(MessageRequest::FileContainingSymbol(
-                symbol.to_string(),
-            )))
-            .await
-            .expect("ServerReflectionInfo")
-            .into_inner();
-        let answer = answers
-            .message()
-            .await
-            .expect("reflection answer")
-            .expect("one answer");
-        match answer.message_response {
+        let req = MessageRequest::FileContainingSymbol(symbol.to_string());
+        match ask(&mut reflection, req).await {
             Some(MessageResponse::FileDescriptorResponse(f)) => {
                 assert!(
                     f.file_descriptor_proto

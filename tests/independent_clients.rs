@@ -14,183 +14,26 @@
 //! `CI` environment variable is set, and otherwise skips it with a loud `SKIPPED:` line.
 //! `scripts/test.sh` installs the Python packages.
 
-use std::fs::OpenOptions;
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{new_address, pending_nonce, transfer, Metrics, Node, CHAIN_ID};
 use mameynode::keys;
-use mameynode::rpc::client::RpcClient;
-use mameynode::types::{BankCall, Payload, Transaction};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mameynode");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-const CHAIN_ID: u64 = 1337;
-const MAP_SIZE_MB: &str = "1024";
 
-// ---------------------------------------------------------------------------------------------
-// A node process and its guard
-// ---------------------------------------------------------------------------------------------
-
-struct Node {
-    child: Option<Child>,
-    /// The data directory (`ROOT/data`).
-    dir: PathBuf,
-    /// `127.0.0.1:PORT` of JSON-RPC (HTTP and WebSocket).
-    rpc: String,
-    /// `127.0.0.1:PORT` of gRPC.
-    grpc: String,
-    /// `127.0.0.1:PORT` of the metrics endpoint, when the node has one.
-    metrics: Option<String>,
-    _root: tempfile::TempDir,
-}
-
-impl Node {
-    fn start() -> Node {
-        let root = tempfile::tempdir().expect("temporary directory");
-        let dir = root.path().join("data");
-        let endpoints = dir.join("endpoints.json");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path(&dir))
-            .expect("open node log");
-        writeln!(&log, "===== starting node =====").expect("write node log");
-        let mut cmd = Command::new(BIN);
-        cmd.args(["run", "--dev", "--data-dir"])
-            .arg(&dir)
-            .args(["--rpc-listen", "127.0.0.1:0"])
-            .args(["--quic-listen", "127.0.0.1:0"])
-            .args(["--grpc-listen", "127.0.0.1:0"])
-            .args(["--map-size-mb", MAP_SIZE_MB])
-            .args(["--block-interval-ms", "50"]);
-        if metrics_flag_exists() {
-            // Never the default port: tests run in parallel.
-            cmd.args(["--metrics-listen", "127.0.0.1:0"]);
-        }
-        let child = cmd
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn mameynode run");
-        let mut node = Node {
-            child: Some(child),
-            dir,
-            rpc: String::new(),
-            grpc: String::new(),
-            metrics: None,
-            _root: root,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let v = loop {
-            if let Ok(text) = std::fs::read_to_string(&endpoints) {
-                if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    if v["rpc"].is_string() && v["grpc"].is_string() {
-                        break v;
-                    }
-                }
-            }
-            if let Some(status) = node.try_exit() {
-                panic!(
-                    "node exited during startup with {status}; log:\n{}",
-                    node.log_tail(60)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node did not write rpc and grpc to {} within 60 s; log:\n{}",
-                endpoints.display(),
-                node.log_tail(60)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        node.rpc = v["rpc"].as_str().expect("rpc").to_string();
-        node.grpc = v["grpc"].as_str().expect("grpc").to_string();
-        node.metrics = v["metrics"].as_str().map(str::to_string);
-        let client = node.client();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(e) = client.status() {
-            assert!(
-                Instant::now() < deadline,
-                "node at {} does not answer mamey_status: {e}",
-                node.rpc
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
-    }
-
-    fn client(&self) -> RpcClient {
-        RpcClient::new(&format!("http://{}", self.rpc))
-    }
-
-    fn try_exit(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .expect("node is running")
-            .try_wait()
-            .expect("try_wait")
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// Waits until the head is at least `height`.
-    fn wait_height(&self, height: u64) {
-        let client = self.client();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let h = client.status().expect("mamey_status").height;
-            if h >= height {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the chain did not reach {height} (at {h})"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- node log ({}) ----\n{}",
-                self.dir.display(),
-                self.log_tail(80)
-            );
-        }
-    }
-}
-
-/// Beside the data directory (not in it: the node creates that itself on first start).
-fn log_path(dir: &Path) -> PathBuf {
-    dir.with_extension("log")
-}
-
-/// Whether this build of the node has `run --metrics-listen` (a metrics endpoint).
-fn metrics_flag_exists() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        let out = Command::new(BIN)
-            .args(["run", "--help"])
-            .output()
-            .expect("run mameynode run --help");
-        String::from_utf8_lossy(&out.stdout).contains("--metrics-listen")
-    })
+/// A dev chain in a new temporary directory (see `tests/common`) making a block every 50 ms, its
+/// metrics endpoint (if this build has one) on port 0.
+fn start_node() -> Node {
+    Node::options()
+        .block_interval_ms(50)
+        .metrics(Metrics::PortZeroIfSupported)
+        .start_in_temp_dir()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,21 +164,12 @@ fn python_grpcio_client() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let node = Node::start();
+    let node = start_node();
     let client = node.client();
-    let faucet = keys::read(&node.dir.join("dev/faucet.key")).expect("faucet key");
-    let nonce = client
-        .account(&keys::address_of(&faucet))
-        .expect("mamey_getAccount")
-        .pending_nonce;
-    let to = keys::address_of(&keys::generate());
-    let tx = Transaction::sign(
-        &faucet,
-        CHAIN_ID,
-        nonce,
-        1,
-        Payload::Bank(BankCall::Transfer { to, amount: 9_999 }),
-    );
+    let faucet = node.faucet();
+    let nonce = pending_nonce(&client, &keys::address_of(&faucet));
+    let to = new_address();
+    let tx = transfer(&faucet, nonce, to, 9_999);
     node.wait_height(5);
 
     let out = run_with_limit(
@@ -417,7 +251,7 @@ fn python_websockets_client() {
     ) {
         return;
     }
-    let node = Node::start();
+    let node = start_node();
     let out = run_with_limit(
         Command::new("python3")
             .arg(Path::new(REPO).join("tests/clients/ws_client.py"))
@@ -452,7 +286,7 @@ fn python_websockets_client() {
 
 #[test]
 fn promtool_checks_the_metrics() {
-    let node = Node::start();
+    let node = start_node();
     let Some(metrics) = node.metrics.clone() else {
         loud(
             "SKIPPED: the node has no metrics endpoint (no \"metrics\" in endpoints.json), \
@@ -469,21 +303,9 @@ fn promtool_checks_the_metrics() {
     }
     // Some activity first, so that counters and histograms have samples.
     let client = node.client();
-    let faucet = keys::read(&node.dir.join("dev/faucet.key")).expect("faucet key");
-    let nonce = client
-        .account(&keys::address_of(&faucet))
-        .expect("mamey_getAccount")
-        .pending_nonce;
-    let tx = Transaction::sign(
-        &faucet,
-        CHAIN_ID,
-        nonce,
-        1,
-        Payload::Bank(BankCall::Transfer {
-            to: keys::address_of(&keys::generate()),
-            amount: 5,
-        }),
-    );
+    let faucet = node.faucet();
+    let nonce = pending_nonce(&client, &keys::address_of(&faucet));
+    let tx = transfer(&faucet, nonce, new_address(), 5);
     client.send_transaction(&tx).expect("mamey_sendTransaction");
     let _ = client.block(1_000_000);
     node.wait_height(client.status().expect("status").height + 3);

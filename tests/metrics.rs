@@ -7,114 +7,17 @@
 //! accepts what it serves. Without `promtool` on PATH that last check is skipped with a loud notice,
 //! except under CI (`CI` set), where it fails: CI must not silently skip it.
 
-use std::fs::OpenOptions;
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
-use mameynode::keys;
+use common::{new_address, transfer, wait_committed, Metrics, Node};
 use mameynode::quic::client::IngestClient;
-use mameynode::rpc::client::RpcClient;
-use mameynode::rpc::TxStatus;
-use mameynode::types::{Address, BankCall, Hash, Payload, Transaction, TxEnvelope};
+use mameynode::types::TxEnvelope;
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mameynode");
-const CHAIN_ID: u64 = 1337;
-
-struct Node {
-    child: Child,
-    dir: PathBuf,
-    rpc: String,
-    quic: SocketAddr,
-    metrics: String,
-}
-
-impl Node {
-    fn start(dir: &Path) -> Node {
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.with_extension("log"))
-            .expect("open node log");
-        let child = Command::new(BIN)
-            .args(["run", "--dev", "--data-dir"])
-            .arg(dir)
-            .args(["--rpc-listen", "127.0.0.1:0"])
-            .args(["--quic-listen", "127.0.0.1:0"])
-            .args(["--grpc-listen", "127.0.0.1:0"])
-            .args(["--metrics-listen", "127.0.0.1:0"])
-            .args(["--block-interval-ms", "50"])
-            .args(["--map-size-mb", "1024"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn mameynode run");
-        let mut node = Node {
-            child,
-            dir: dir.to_path_buf(),
-            rpc: String::new(),
-            quic: ([127, 0, 0, 1], 0).into(),
-            metrics: String::new(),
-        };
-        let endpoints = dir.join("endpoints.json");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let v = loop {
-            if let Some(v) = std::fs::read_to_string(&endpoints)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            {
-                break v;
-            }
-            if let Some(status) = node.child.try_wait().expect("try_wait") {
-                panic!("node exited during startup with {status}");
-            }
-            assert!(Instant::now() < deadline, "no endpoints.json within 60 s");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        node.rpc = format!("http://{}", v["rpc"].as_str().expect("rpc endpoint"));
-        node.quic = v["quic"]
-            .as_str()
-            .expect("quic endpoint")
-            .parse()
-            .expect("quic address");
-        node.metrics = v["metrics"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no \"metrics\" in endpoints.json: {v}"))
-            .to_string();
-        let client = node.client();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while client.status().is_err() {
-            assert!(Instant::now() < deadline, "node does not answer JSON-RPC");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
-    }
-
-    fn client(&self) -> RpcClient {
-        RpcClient::new(&self.rpc)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            eprintln!(
-                "---- node log ----\n{}",
-                lines[lines.len().saturating_sub(60)..].join("\n")
-            );
-        }
-    }
-}
 
 struct HttpResponse {
     status: u16,
@@ -183,30 +86,6 @@ fn scrape_until(addr: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
     }
 }
 
-fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: u64) -> TxEnvelope {
-    Transaction::sign(
-        key,
-        CHAIN_ID,
-        nonce,
-        1,
-        Payload::Bank(BankCall::Transfer { to, amount }),
-    )
-}
-
-fn wait_committed(client: &RpcClient, id: &Hash) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let v = client.transaction(id).expect("mamey_getTransaction");
-        match v.status {
-            TxStatus::Committed | TxStatus::Finalized => return,
-            TxStatus::Rejected => panic!("transaction {id} was rejected: {:?}", v.error),
-            TxStatus::Pending => {}
-        }
-        assert!(Instant::now() < deadline, "transaction {id} still pending");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Runs `promtool check metrics` on `text` if promtool is installed. Without it: a loud skip
 /// notice, or a failure under CI.
 fn promtool_check(text: &str) {
@@ -254,12 +133,13 @@ fn promtool_check(text: &str) {
 
 #[test]
 fn prometheus_endpoint_reports_the_node() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path().join("node");
-    let node = Node::start(&dir);
+    let node = Node::options()
+        .block_interval_ms(50)
+        .metrics(Metrics::PortZero)
+        .start_in_temp_dir();
     let client = node.client();
-    let faucet = keys::read(&dir.join("dev/faucet.key")).expect("faucet key");
-    let bob = keys::address_of(&keys::generate());
+    let faucet = node.faucet();
+    let bob = new_address();
 
     // Two transfers commit.
     let txs: Vec<TxEnvelope> = (0..2).map(|n| transfer(&faucet, n, bob, 10 + n)).collect();
@@ -267,7 +147,7 @@ fn prometheus_endpoint_reports_the_node() {
         assert_eq!(client.send_transaction(tx).expect("send transfer"), tx.id);
     }
     for tx in &txs {
-        wait_committed(&client, &tx.id);
+        wait_committed(&client, &tx.id, Duration::from_secs(30));
     }
 
     // A bad signature (a bit flipped in S) is refused.
@@ -279,15 +159,19 @@ fn prometheus_endpoint_reports_the_node() {
         .expect_err("a bad signature is refused");
     assert_eq!(err.code(), Some(1003), "{err}");
 
-    let text = scrape_until(&node.metrics, "the transfers and the bad signature", |t| {
-        value(t, "mamey_transactions_committed_total").unwrap_or(0.0) >= 2.0
-            && value(
-                t,
-                "mamey_transactions_rejected_total{reason=\"bad_signature\"}",
-            )
-            .unwrap_or(0.0)
-                >= 1.0
-    });
+    let text = scrape_until(
+        node.metrics_addr(),
+        "the transfers and the bad signature",
+        |t| {
+            value(t, "mamey_transactions_committed_total").unwrap_or(0.0) >= 2.0
+                && value(
+                    t,
+                    "mamey_transactions_rejected_total{reason=\"bad_signature\"}",
+                )
+                .unwrap_or(0.0)
+                    >= 1.0
+        },
+    );
     let v =
         |series: &str| value(&text, series).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
     assert!(v("mamey_block_height") > 0.0);
@@ -333,7 +217,7 @@ fn prometheus_endpoint_reports_the_node() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let cert = std::fs::read(dir.join("ingest-cert.der")).expect("ingest certificate");
+    let cert = std::fs::read(node.dir.join("ingest-cert.der")).expect("ingest certificate");
     let quic = runtime.block_on(async {
         let quic = IngestClient::connect(node.quic, &cert)
             .await
@@ -346,7 +230,7 @@ fn prometheus_endpoint_reports_the_node() {
         assert!(event.is_some(), "the commit stream ended");
         (quic, commits)
     });
-    scrape_until(&node.metrics, "one QUIC subscriber", |t| {
+    scrape_until(node.metrics_addr(), "one QUIC subscriber", |t| {
         value(t, "mamey_subscribers{kind=\"quic\"}") == Some(1.0)
     });
     // Close the connection and let the endpoint send the close before the runtime goes.
@@ -355,13 +239,13 @@ fn prometheus_endpoint_reports_the_node() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     });
     drop(runtime);
-    scrape_until(&node.metrics, "the QUIC subscriber gone", |t| {
+    scrape_until(node.metrics_addr(), "the QUIC subscriber gone", |t| {
         value(t, "mamey_subscribers{kind=\"quic\"}") == Some(0.0)
     });
 
     // OpenMetrics for scrapers that ask for it (Prometheus does).
     let om = http_get(
-        &node.metrics,
+        node.metrics_addr(),
         "/metrics",
         Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
     );
@@ -378,7 +262,7 @@ fn prometheus_endpoint_reports_the_node() {
         .body
         .contains("# TYPE mamey_transactions_committed counter\n"));
 
-    let plain = http_get(&node.metrics, "/metrics", None);
+    let plain = http_get(node.metrics_addr(), "/metrics", None);
     assert!(
         plain
             .head
@@ -389,6 +273,9 @@ fn prometheus_endpoint_reports_the_node() {
     );
 
     // Only /metrics is served.
-    assert_eq!(http_get(&node.metrics, "/", None).status, 404);
-    assert_eq!(http_get(&node.metrics, "/metrics/x", None).status, 404);
+    assert_eq!(http_get(node.metrics_addr(), "/", None).status, 404);
+    assert_eq!(
+        http_get(node.metrics_addr(), "/metrics/x", None).status,
+        404
+    );
 }

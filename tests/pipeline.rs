@@ -18,30 +18,24 @@
 //!   refused as a whole with a message; bad transactions inside a batch get their own codes while
 //!   their neighbours are admitted.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use common::{
+    is_committed, new_address, transfer, validator_address, wait_committed, Node, CHAIN_ID, FEE,
+    SUPPLY,
+};
 use ed25519_dalek::SigningKey;
 use mameynode::keys;
 use mameynode::quic::client::{CommitStream, IngestClient};
 use mameynode::quic::{CommitEvent, QuicError};
 use mameynode::rpc::client::RpcClient;
-use mameynode::rpc::TxStatus;
 use mameynode::types::{Address, BankCall, Hash, Payload, Transaction, TxEnvelope};
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_mameynode");
-const CHAIN_ID: u64 = 1337;
-const SUPPLY: u64 = 1_000_000_000_000_000;
-const FEE: u64 = 1;
-const MAP_SIZE_MB: &str = "1024";
 
 const INVALID_ENCODING: i32 = 1000;
 const WRONG_CHAIN: i32 = 1002;
@@ -50,156 +44,6 @@ const ALREADY_KNOWN: i32 = 1008;
 const MEMPOOL_FULL: i32 = 2000;
 const SENDER_FULL: i32 = 2001;
 const BUSY: i32 = 2002;
-
-// ---------------------------------------------------------------------------------------------
-// A node process and its guard
-// ---------------------------------------------------------------------------------------------
-
-struct Node {
-    child: Option<Child>,
-    /// The data directory (`ROOT/data`).
-    dir: PathBuf,
-    /// e.g. `http://127.0.0.1:40123`
-    url: String,
-    quic: SocketAddr,
-    /// DER of the node's QUIC certificate.
-    cert: Vec<u8>,
-}
-
-impl Node {
-    /// Starts a dev chain in `root/data`; with `config`, that text is written to `root/node.toml`
-    /// (beside the data directory, not in it) and passed with `--config`.
-    fn start(root: &Path, config: Option<&str>, block_interval_ms: Option<u64>) -> Node {
-        let dir = root.join("data");
-        let endpoints = dir.join("endpoints.json");
-        // A stale file from a previous run would point at a port nobody listens on any more.
-        let _ = std::fs::remove_file(&endpoints);
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path(&dir))
-            .expect("open node log");
-        writeln!(&log, "===== starting node =====").expect("write node log");
-        let mut cmd = Command::new(BIN);
-        cmd.args(["run", "--dev", "--data-dir"])
-            .arg(&dir)
-            .args(["--rpc-listen", "127.0.0.1:0"])
-            .args(["--quic-listen", "127.0.0.1:0"])
-            .args(["--grpc-listen", "127.0.0.1:0"])
-            .args(["--map-size-mb", MAP_SIZE_MB]);
-        if let Some(ms) = block_interval_ms {
-            cmd.args(["--block-interval-ms", &ms.to_string()]);
-        }
-        if let Some(text) = config {
-            let path = root.join("node.toml");
-            std::fs::write(&path, text).expect("write node.toml");
-            cmd.arg("--config").arg(&path);
-        }
-        let child = cmd
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn mameynode run");
-        let mut node = Node {
-            child: Some(child),
-            dir: dir.clone(),
-            url: String::new(),
-            quic: SocketAddr::from(([127, 0, 0, 1], 0)),
-            cert: Vec::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let (rpc, quic) = loop {
-            if let Ok(text) = std::fs::read_to_string(&endpoints) {
-                if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    if let (Some(r), Some(q)) = (v["rpc"].as_str(), v["quic"].as_str()) {
-                        break (r.to_string(), q.to_string());
-                    }
-                }
-            }
-            if let Some(status) = node.try_exit() {
-                panic!(
-                    "node exited during startup with {status}; log:\n{}",
-                    node.log_tail(60)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node did not write {} within 60 s; log:\n{}",
-                endpoints.display(),
-                node.log_tail(60)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        node.url = format!("http://{rpc}");
-        node.quic = quic
-            .parse()
-            .unwrap_or_else(|e| panic!("endpoints.json quic {quic:?}: {e}"));
-        let client = node.client();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(e) = client.status() {
-            assert!(
-                Instant::now() < deadline,
-                "node at {} does not answer mamey_status: {e}",
-                node.url
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let info = client.ingest_info().expect("mamey_ingestInfo");
-        node.cert = hex::decode(&info.certificate_der).expect("certificate_der is hex");
-        node
-    }
-
-    fn client(&self) -> RpcClient {
-        RpcClient::new(&self.url)
-    }
-
-    fn try_exit(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .expect("node is running")
-            .try_wait()
-            .expect("try_wait")
-    }
-
-    fn assert_alive(&mut self) {
-        if let Some(status) = self.try_exit() {
-            panic!("node died with {status}; log:\n{}", self.log_tail(80));
-        }
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- node log ({}) ----\n{}",
-                self.dir.display(),
-                self.log_tail(80)
-            );
-        }
-    }
-}
-
-/// Beside the data directory (not in it: the node creates that itself on first start).
-fn log_path(dir: &Path) -> PathBuf {
-    dir.with_extension("log")
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -211,48 +55,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-fn faucet_key(dir: &Path) -> SigningKey {
-    keys::read(&dir.join("dev/faucet.key")).expect("read the faucet key")
-}
-
-fn validator_address(dir: &Path) -> Address {
-    keys::address_of(&keys::read(&dir.join("dev/validator.key")).expect("read the validator key"))
-}
-
-fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: u64) -> TxEnvelope {
-    Transaction::sign(
-        key,
-        CHAIN_ID,
-        nonce,
-        FEE,
-        Payload::Bank(BankCall::Transfer { to, amount }),
-    )
-}
-
-fn is_committed(status: &TxStatus) -> bool {
-    matches!(status, TxStatus::Committed | TxStatus::Finalized)
-}
-
-/// Polls until the transaction is committed; panics if it is rejected or still pending after `limit`.
-fn wait_committed(client: &RpcClient, id: &Hash, limit: Duration) -> u64 {
-    let deadline = Instant::now() + limit;
-    loop {
-        let v = client.transaction(id).expect("mamey_getTransaction");
-        match v.status {
-            TxStatus::Committed | TxStatus::Finalized => {
-                return v.height.expect("a committed transaction has a height")
-            }
-            TxStatus::Rejected => panic!("transaction {id} was rejected: {:?}", v.error),
-            TxStatus::Pending => {}
-        }
-        assert!(
-            Instant::now() < deadline,
-            "transaction {id} still pending after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A small deterministic PRNG (xorshift64), so that a failing run can be repeated.
@@ -273,12 +75,40 @@ impl Rng {
     }
 }
 
+/// A transfer of 1 to 1000 from `key`, sender `i` of the load (its address is `recipients[i]`),
+/// to a random other one of `recipients`.
+fn random_transfer(
+    rng: &mut Rng,
+    key: &SigningKey,
+    i: usize,
+    nonce: u64,
+    recipients: &[Address],
+) -> TxEnvelope {
+    let mut r = rng.below(recipients.len() as u64) as usize;
+    if r == i {
+        r = (r + 1) % recipients.len();
+    }
+    let amount = 1 + rng.below(1000);
+    transfer(key, nonce, recipients[r], amount)
+}
+
 async fn connect(node: &Node) -> Arc<IngestClient> {
     Arc::new(
-        IngestClient::connect(node.quic, &node.cert)
+        IngestClient::connect(node.quic, node.cert())
             .await
             .unwrap_or_else(|e| panic!("QUIC connect to {}: {e}", node.quic)),
     )
+}
+
+/// `n` QUIC connections to the node, made one after the other.
+fn connect_many(rt: &tokio::runtime::Runtime, node: &Node, n: usize) -> Vec<Arc<IngestClient>> {
+    rt.block_on(async {
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push(connect(node).await);
+        }
+        v
+    })
 }
 
 /// A block event as recorded: height, committed ids in block order, discarded ids with codes.
@@ -365,6 +195,21 @@ impl Collector {
             }
         });
         Collector(seen)
+    }
+
+    /// Opens a commit stream on `client` and reads it with [`Collector::spawn`]; returns once the
+    /// first block arrived, when the subscription is there for sure (empty blocks are produced).
+    fn subscribe(rt: &tokio::runtime::Runtime, client: &IngestClient) -> Collector {
+        let stream = rt
+            .block_on(client.commits())
+            .expect("open the commit stream");
+        let commits = Collector::spawn(rt, stream);
+        commits.wait(
+            "the first block on the commit stream",
+            Duration::from_secs(10),
+            |s| !s.blocks.is_empty(),
+        );
+        commits
     }
 
     fn lock(&self) -> MutexGuard<'_, Seen> {
@@ -487,6 +332,38 @@ async fn submit_until_admitted(
     Ok(())
 }
 
+/// Submits every job at once: each `(client, batches)` on a task of its own, which submits its
+/// batches in order with [`submit_until_admitted`] (`limit` for each). Panics with the first
+/// failure, prefixed with `what`.
+fn submit_all(
+    rt: &tokio::runtime::Runtime,
+    jobs: Vec<(Arc<IngestClient>, Vec<Vec<TxEnvelope>>)>,
+    tally: &Arc<Tally>,
+    limit: Duration,
+    what: &str,
+) {
+    let results = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for (client, batches) in jobs {
+            let tally = tally.clone();
+            tasks.push(tokio::spawn(async move {
+                for b in &batches {
+                    submit_until_admitted(&client, b, &tally, limit).await?;
+                }
+                Ok::<(), String>(())
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.expect("submit task"));
+        }
+        out
+    });
+    for r in results {
+        r.unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}
+
 /// Funds `to` from the faucet (nonces from `first_nonce`), over QUIC, and waits until the commit
 /// stream reported every funding transfer. Returns the funding transactions.
 fn fund(
@@ -521,16 +398,32 @@ fn fund(
     txs
 }
 
-/// The audit shared by the load tests, once every transaction in `ours` has been seen committed:
+/// `n` new keys, each funded by the faucet (nonces 0 to n - 1) with `amount` (see [`fund`]).
+/// Returns the keys, their addresses and the funding transactions.
+fn funded_senders(
+    rt: &tokio::runtime::Runtime,
+    client: &IngestClient,
+    commits: &Collector,
+    faucet: &SigningKey,
+    n: usize,
+    amount: u64,
+) -> (Vec<SigningKey>, Vec<Address>, Vec<TxEnvelope>) {
+    let senders: Vec<SigningKey> = (0..n).map(|_| keys::generate()).collect();
+    let addrs: Vec<Address> = senders.iter().map(keys::address_of).collect();
+    let funding = fund(rt, client, commits, faucet, 0, &addrs, amount);
+    (senders, addrs, funding)
+}
+
+/// The audit shared by the load tests, once every transaction in `txs` (all sent on the chain,
+/// each sender's nonces from 0 on) has been seen committed:
 /// the commit stream saw every height once, none of `ours` was discarded, each was committed
 /// exactly once and nothing else was committed; `mamey_getBlock` agrees block by block; each
 /// sender's transactions were committed in nonce order. Returns each transaction's height.
-fn audit_commits(
-    rpc: &RpcClient,
-    commits: &Collector,
-    ours: &HashMap<Hash, (Address, u64)>,
-    first_nonce: &HashMap<Address, u64>,
-) -> HashMap<Hash, u64> {
+fn audit_commits(rpc: &RpcClient, commits: &Collector, txs: &[&TxEnvelope]) -> HashMap<Hash, u64> {
+    let ours: HashMap<Hash, (Address, u64)> = txs
+        .iter()
+        .map(|t| (t.id, (t.tx.sender, t.tx.nonce)))
+        .collect();
     // A duplicate would come in a later block: let a few more blocks pass first.
     let height = commits.lock().last_height();
     commits.wait("three more blocks", Duration::from_secs(20), |s| {
@@ -603,7 +496,7 @@ fn audit_commits(
     );
 
     // Each sender's transactions in nonce order, by height then position in the block.
-    let mut next: HashMap<Address, u64> = first_nonce.clone();
+    let mut next: HashMap<Address, u64> = ours.values().map(|(sender, _)| (*sender, 0)).collect();
     for (h, ids, _) in &s.blocks {
         for (pos, id) in ids.iter().enumerate() {
             let (sender, nonce) = ours[id];
@@ -657,8 +550,12 @@ fn check_balances(rpc: &RpcClient, expected: &BTreeMap<Address, u64>) {
     assert_eq!(total, SUPPLY as u128, "supply is not conserved");
 }
 
-fn check_nonces(rpc: &RpcClient, nonces: &BTreeMap<Address, u64>) {
-    for (a, want) in nonces {
+/// After a load: the faucet funded each of `senders` (one nonce each), and each sender sent
+/// `per_sender` transfers; none is pending.
+fn check_nonces(rpc: &RpcClient, faucet: Address, senders: &[Address], per_sender: u64) {
+    let mut nonces: BTreeMap<Address, u64> = senders.iter().map(|a| (*a, per_sender)).collect();
+    nonces.insert(faucet, senders.len() as u64);
+    for (a, want) in &nonces {
         let acct = rpc.account(a).expect("mamey_getAccount");
         assert_eq!(acct.nonce, *want, "committed nonce of {a}");
         assert_eq!(acct.pending_nonce, *want, "pending nonce of {a}");
@@ -675,7 +572,9 @@ fn check_nonces(rpc: &RpcClient, nonces: &BTreeMap<Address, u64>) {
 async fn raw_connect(node: &Node, window: Option<u32>) -> (quinn::Endpoint, quinn::Connection) {
     let mut roots = rustls::RootCertStore::empty();
     roots
-        .add(rustls::pki_types::CertificateDer::from(node.cert.clone()))
+        .add(rustls::pki_types::CertificateDer::from(
+            node.cert().to_vec(),
+        ))
         .expect("add the node's certificate");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -768,40 +667,21 @@ fn quic_pipeline_commits_every_transfer_exactly_once() {
     const BATCH: usize = 100;
     const FUNDING: u64 = 1_000_000_000;
 
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut node = Node::start(tmp.path(), None, Some(100));
+    let mut node = Node::options()
+        .block_interval_ms(100)
+        .with_ingest_cert()
+        .start_in_temp_dir();
     let rpc = node.client();
     let rt = runtime();
-    let faucet = faucet_key(&node.dir);
+    let faucet = node.faucet();
     let faucet_addr = keys::address_of(&faucet);
     let validator = validator_address(&node.dir);
 
-    let clients = rt.block_on(async { vec![connect(&node).await, connect(&node).await] });
-    let stream = rt
-        .block_on(clients[0].commits())
-        .expect("open the commit stream");
-    let commits = Collector::spawn(&rt, stream);
-    // Subscribed for sure once a block arrived (empty blocks are produced).
-    commits.wait(
-        "the first block on the commit stream",
-        Duration::from_secs(10),
-        |s| !s.blocks.is_empty(),
-    );
-
-    let senders: Vec<SigningKey> = (0..SENDERS).map(|_| keys::generate()).collect();
-    let sender_addrs: Vec<Address> = senders.iter().map(keys::address_of).collect();
-    let fresh: Vec<Address> = (0..FRESH)
-        .map(|_| keys::address_of(&keys::generate()))
-        .collect();
-    let funding = fund(
-        &rt,
-        &clients[0],
-        &commits,
-        &faucet,
-        0,
-        &sender_addrs,
-        FUNDING,
-    );
+    let clients = connect_many(&rt, &node, 2);
+    let commits = Collector::subscribe(&rt, &clients[0]);
+    let (senders, sender_addrs, funding) =
+        funded_senders(&rt, &clients[0], &commits, &faucet, SENDERS, FUNDING);
+    let fresh: Vec<Address> = (0..FRESH).map(|_| new_address()).collect();
 
     // Nonce-major order: each batch of 100 holds 5 consecutive nonces of every sender; the two
     // connections take alternate batches, so a sender's nonces may arrive out of order.
@@ -810,43 +690,25 @@ fn quic_pipeline_commits_every_transfer_exactly_once() {
     let mut all: Vec<TxEnvelope> = Vec::new();
     for nonce in 0..PER_SENDER {
         for (i, key) in senders.iter().enumerate() {
-            let mut r = rng.below(recipients.len() as u64) as usize;
-            if r == i {
-                r = (r + 1) % recipients.len();
-            }
-            let amount = 1 + rng.below(1000);
-            all.push(transfer(key, nonce, recipients[r], amount));
+            all.push(random_transfer(&mut rng, key, i, nonce, &recipients));
         }
     }
     let batches: Vec<Vec<TxEnvelope>> = all.chunks(BATCH).map(|c| c.to_vec()).collect();
     let tally = Arc::new(Tally::default());
-    let results = rt.block_on(async {
-        let mut tasks = Vec::new();
-        for (c, client) in clients.iter().enumerate() {
+    let jobs = clients
+        .iter()
+        .enumerate()
+        .map(|(c, client)| {
             let mine: Vec<Vec<TxEnvelope>> = batches
                 .iter()
                 .skip(c)
                 .step_by(clients.len())
                 .cloned()
                 .collect();
-            let client = client.clone();
-            let tally = tally.clone();
-            tasks.push(tokio::spawn(async move {
-                for b in &mine {
-                    submit_until_admitted(&client, b, &tally, Duration::from_secs(30)).await?;
-                }
-                Ok::<(), String>(())
-            }));
-        }
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.expect("submit task"));
-        }
-        out
-    });
-    for r in results {
-        r.unwrap_or_else(|e| panic!("transfers: {e}"));
-    }
+            (client.clone(), mine)
+        })
+        .collect();
+    submit_all(&rt, jobs, &tally, Duration::from_secs(30), "transfers");
     assert_eq!(tally.admitted.load(Ordering::SeqCst), all.len());
     eprintln!("refusals while sending: {:?}", tally.refusals());
 
@@ -854,15 +716,8 @@ fn quic_pipeline_commits_every_transfer_exactly_once() {
         all.iter().all(|t| s.count.contains_key(&t.id))
     });
 
-    let mut ours: HashMap<Hash, (Address, u64)> = HashMap::new();
-    for t in funding.iter().chain(&all) {
-        ours.insert(t.id, (t.tx.sender, t.tx.nonce));
-    }
-    let first_nonce: HashMap<Address, u64> = std::iter::once(faucet_addr)
-        .chain(sender_addrs.iter().copied())
-        .map(|a| (a, 0))
-        .collect();
-    let heights = audit_commits(&rpc, &commits, &ours, &first_nonce);
+    let txs: Vec<&TxEnvelope> = funding.iter().chain(&all).collect();
+    let heights = audit_commits(&rpc, &commits, &txs);
 
     // mamey_getTransaction agrees on a sample.
     for t in funding.iter().chain(all.iter().step_by(10)) {
@@ -876,14 +731,10 @@ fn quic_pipeline_commits_every_transfer_exactly_once() {
         assert_eq!(v.height, Some(heights[&t.id]), "height of {}", t.id);
     }
 
-    let txs: Vec<&TxEnvelope> = funding.iter().chain(&all).collect();
     let expected = expected_balances(faucet_addr, validator, &txs);
     assert_eq!(expected[&validator], txs.len() as u64 * FEE);
     check_balances(&rpc, &expected);
-    let mut nonces: BTreeMap<Address, u64> =
-        sender_addrs.iter().map(|a| (*a, PER_SENDER)).collect();
-    nonces.insert(faucet_addr, SENDERS as u64);
-    check_nonces(&rpc, &nonces);
+    check_nonces(&rpc, faucet_addr, &sender_addrs, PER_SENDER);
 
     // Resubmitting committed transactions: already known, on either connection.
     let again = [&all[0], &all[all.len() - 1], &funding[0]];
@@ -927,46 +778,21 @@ fn overload_with_tiny_limits_pushes_back_and_loses_nothing() {
          [sigverify]\nbatch_size_max = 32\nbatch_deadline_us = 500\n\n\
          [ingest]\nbatch_txs_max = 64\n"
     );
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut node = Node::start(tmp.path(), Some(&config), None);
+    let mut node = Node::options()
+        .config(&config)
+        .with_ingest_cert()
+        .start_in_temp_dir();
     let rpc = node.client();
     let rt = runtime();
-    let faucet = faucet_key(&node.dir);
+    let faucet = node.faucet();
     let faucet_addr = keys::address_of(&faucet);
     let validator = validator_address(&node.dir);
 
-    let clients: Vec<Arc<IngestClient>> = rt.block_on(async {
-        let mut v = Vec::new();
-        for _ in 0..CONNECTIONS {
-            v.push(connect(&node).await);
-        }
-        v
-    });
-    let commits = Collector::spawn(
-        &rt,
-        rt.block_on(clients[0].commits())
-            .expect("open the commit stream"),
-    );
-    commits.wait(
-        "the first block on the commit stream",
-        Duration::from_secs(10),
-        |s| !s.blocks.is_empty(),
-    );
-
-    let senders: Vec<SigningKey> = (0..SENDERS).map(|_| keys::generate()).collect();
-    let sender_addrs: Vec<Address> = senders.iter().map(keys::address_of).collect();
-    let fresh: Vec<Address> = (0..FRESH)
-        .map(|_| keys::address_of(&keys::generate()))
-        .collect();
-    let funding = fund(
-        &rt,
-        &clients[0],
-        &commits,
-        &faucet,
-        0,
-        &sender_addrs,
-        FUNDING,
-    );
+    let clients = connect_many(&rt, &node, CONNECTIONS);
+    let commits = Collector::subscribe(&rt, &clients[0]);
+    let (senders, sender_addrs, funding) =
+        funded_senders(&rt, &clients[0], &commits, &faucet, SENDERS, FUNDING);
+    let fresh: Vec<Address> = (0..FRESH).map(|_| new_address()).collect();
 
     let recipients: Vec<Address> = sender_addrs.iter().chain(&fresh).copied().collect();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
@@ -975,13 +801,7 @@ fn overload_with_tiny_limits_pushes_back_and_loses_nothing() {
         .enumerate()
         .map(|(i, key)| {
             (0..PER_SENDER)
-                .map(|nonce| {
-                    let mut r = rng.below(recipients.len() as u64) as usize;
-                    if r == i {
-                        r = (r + 1) % recipients.len();
-                    }
-                    transfer(key, nonce, recipients[r], 1 + rng.below(1000))
-                })
+                .map(|nonce| random_transfer(&mut rng, key, i, nonce, &recipients))
                 .collect()
         })
         .collect();
@@ -1014,28 +834,15 @@ fn overload_with_tiny_limits_pushes_back_and_loses_nothing() {
     // Every sender in parallel, spread over the connections; each sends its batches in nonce order
     // (resubmitting what was pushed back), so the pool never fills with transactions that wait on
     // a gap.
-    let results = rt.block_on(async {
-        let mut tasks = Vec::new();
-        for (i, txs) in per_sender.iter().enumerate() {
-            let client = clients[i % CONNECTIONS].clone();
-            let tally = tally.clone();
-            let txs = txs.clone();
-            tasks.push(tokio::spawn(async move {
-                for b in txs.chunks(BATCH) {
-                    submit_until_admitted(&client, b, &tally, Duration::from_secs(60)).await?;
-                }
-                Ok::<(), String>(())
-            }));
-        }
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.expect("sender task"));
-        }
-        out
-    });
-    for r in results {
-        r.unwrap_or_else(|e| panic!("blast: {e}"));
-    }
+    let jobs = per_sender
+        .iter()
+        .enumerate()
+        .map(|(i, txs)| {
+            let batches = txs.chunks(BATCH).map(|c| c.to_vec()).collect();
+            (clients[i % CONNECTIONS].clone(), batches)
+        })
+        .collect();
+    submit_all(&rt, jobs, &tally, Duration::from_secs(60), "blast");
     let admitted = tally.admitted.load(Ordering::SeqCst);
     assert_eq!(
         admitted,
@@ -1069,15 +876,8 @@ fn overload_with_tiny_limits_pushes_back_and_loses_nothing() {
         "{max_outstanding} transactions admitted but not committed at once; the pool holds {TINY_POOL} and a block {TINY_BLOCK}"
     );
 
-    let mut ours: HashMap<Hash, (Address, u64)> = HashMap::new();
-    for t in funding.iter().chain(per_sender.iter().flatten()) {
-        ours.insert(t.id, (t.tx.sender, t.tx.nonce));
-    }
-    let first_nonce: HashMap<Address, u64> = std::iter::once(faucet_addr)
-        .chain(sender_addrs.iter().copied())
-        .map(|a| (a, 0))
-        .collect();
-    let heights = audit_commits(&rpc, &commits, &ours, &first_nonce);
+    let txs: Vec<&TxEnvelope> = funding.iter().chain(per_sender.iter().flatten()).collect();
+    let heights = audit_commits(&rpc, &commits, &txs);
     {
         let s = commits.lock();
         for (h, ids, _) in &s.blocks {
@@ -1088,14 +888,10 @@ fn overload_with_tiny_limits_pushes_back_and_loses_nothing() {
             );
         }
     }
-    assert_eq!(heights.len(), ours.len());
+    assert_eq!(heights.len(), txs.len());
 
-    let txs: Vec<&TxEnvelope> = funding.iter().chain(per_sender.iter().flatten()).collect();
     check_balances(&rpc, &expected_balances(faucet_addr, validator, &txs));
-    let mut nonces: BTreeMap<Address, u64> =
-        sender_addrs.iter().map(|a| (*a, PER_SENDER)).collect();
-    nonces.insert(faucet_addr, SENDERS as u64);
-    check_nonces(&rpc, &nonces);
+    check_nonces(&rpc, faucet_addr, &sender_addrs, PER_SENDER);
 
     // Still alive and serving: a plain transfer over JSON-RPC and one over QUIC commit.
     node.assert_alive();
@@ -1130,8 +926,10 @@ fn commit_stream_reports_lag_to_a_slow_subscriber() {
     const WINDOW: u32 = 1024;
     let config = "[block]\ninterval_ms = 20\nempty_blocks = true\n\n\
                   [pipeline]\nsubscriber_buffer_blocks = 2\n";
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut node = Node::start(tmp.path(), Some(config), None);
+    let mut node = Node::options()
+        .config(config)
+        .with_ingest_cert()
+        .start_in_temp_dir();
     let rt = runtime();
 
     let fast_client = rt.block_on(connect(&node));
@@ -1264,13 +1062,16 @@ fn commit_stream_reports_lag_to_a_slow_subscriber() {
 fn malformed_quic_batches_get_clear_refusals() {
     const BATCH_MAX: usize = 8;
     let config = format!("[ingest]\nbatch_txs_max = {BATCH_MAX}\n");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let mut node = Node::start(tmp.path(), Some(&config), Some(50));
+    let mut node = Node::options()
+        .config(&config)
+        .block_interval_ms(50)
+        .with_ingest_cert()
+        .start_in_temp_dir();
     let rpc = node.client();
     let rt = runtime();
-    let faucet = faucet_key(&node.dir);
+    let faucet = node.faucet();
     let faucet_addr = keys::address_of(&faucet);
-    let to = keys::address_of(&keys::generate());
+    let to = new_address();
     assert_eq!(
         rpc.ingest_info().expect("mamey_ingestInfo").batch_txs_max,
         BATCH_MAX

@@ -25,28 +25,21 @@
 //!   a burst of 50 calls on one connection gets some 2004 "rate limited" errors; other connections
 //!   are not affected, and after a pause the same connection is served again.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{new_address, transfer, Metrics, Node, NodeOptions, CHAIN_ID, FEE};
 use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt, StreamExt};
 use mameynode::keys;
-use mameynode::rpc::client::RpcClient;
-use mameynode::types::{Address, BankCall, Payload, Transaction, TxEnvelope};
+use mameynode::types::TxEnvelope;
 use serde_json::{json, Value};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
-
-const BIN: &str = env!("CARGO_BIN_EXE_mameynode");
-const CHAIN_ID: u64 = 1337;
-const FEE: u64 = 1;
-const MAP_SIZE_MB: &str = "1024";
 
 const PARSE_ERROR: i64 = -32700;
 const METHOD_NOT_FOUND: i64 = -32601;
@@ -57,159 +50,20 @@ const RATE_LIMITED: i64 = 2004;
 const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
-// A node process and its guard
+// The node
 // ---------------------------------------------------------------------------------------------
 
-struct Node {
-    child: Option<Child>,
-    /// The data directory (`ROOT/data`).
-    dir: PathBuf,
-    /// `127.0.0.1:PORT` of JSON-RPC (HTTP and WebSocket).
-    rpc: String,
-    _root: tempfile::TempDir,
+/// A dev chain in a new temporary directory (see `tests/common`), its metrics endpoint (if this
+/// build has one) on port 0.
+fn node_options() -> NodeOptions {
+    Node::options().metrics(Metrics::PortZeroIfSupported)
 }
 
 impl Node {
-    /// Starts a dev chain in a new temporary directory. With `config`, that text is written beside
-    /// the data directory and passed with `--config`; `block_interval_ms` (when given) overrides it.
-    fn start(config: Option<&str>, block_interval_ms: Option<u64>) -> Node {
-        let root = tempfile::tempdir().expect("temporary directory");
-        let dir = root.path().join("data");
-        let endpoints = dir.join("endpoints.json");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_path(&dir))
-            .expect("open node log");
-        writeln!(&log, "===== starting node =====").expect("write node log");
-        let mut cmd = Command::new(BIN);
-        cmd.args(["run", "--dev", "--data-dir"])
-            .arg(&dir)
-            .args(["--rpc-listen", "127.0.0.1:0"])
-            .args(["--quic-listen", "127.0.0.1:0"])
-            .args(["--grpc-listen", "127.0.0.1:0"])
-            .args(["--map-size-mb", MAP_SIZE_MB]);
-        if metrics_flag_exists() {
-            // Never the default port: tests run in parallel.
-            cmd.args(["--metrics-listen", "127.0.0.1:0"]);
-        }
-        if let Some(ms) = block_interval_ms {
-            cmd.args(["--block-interval-ms", &ms.to_string()]);
-        }
-        if let Some(text) = config {
-            let path = root.path().join("node.toml");
-            std::fs::write(&path, text).expect("write node.toml");
-            cmd.arg("--config").arg(&path);
-        }
-        let child = cmd
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn mameynode run");
-        let mut node = Node {
-            child: Some(child),
-            dir,
-            rpc: String::new(),
-            _root: root,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        node.rpc = loop {
-            if let Ok(text) = std::fs::read_to_string(&endpoints) {
-                if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    if let Some(r) = v["rpc"].as_str() {
-                        break r.to_string();
-                    }
-                }
-            }
-            if let Some(status) = node.try_exit() {
-                panic!(
-                    "node exited during startup with {status}; log:\n{}",
-                    node.log_tail(60)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node did not write {} within 60 s; log:\n{}",
-                endpoints.display(),
-                node.log_tail(60)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let client = RpcClient::new(&format!("http://{}", node.rpc));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(e) = client.status() {
-            assert!(
-                Instant::now() < deadline,
-                "node at {} does not answer mamey_status: {e}",
-                node.rpc
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        node
-    }
-
-    fn try_exit(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .expect("node is running")
-            .try_wait()
-            .expect("try_wait")
-    }
-
-    fn assert_alive(&mut self) {
-        if let Some(status) = self.try_exit() {
-            panic!("node died with {status}; log:\n{}", self.log_tail(80));
-        }
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(log_path(&self.dir)).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    fn faucet(&self) -> SigningKey {
-        keys::read(&self.dir.join("dev/faucet.key")).expect("read the faucet key")
-    }
-
+    /// A new WebSocket connection to the node's JSON-RPC port.
     async fn ws(&self) -> Ws {
         Ws::connect(&self.rpc, None).await
     }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- node log ({}) ----\n{}",
-                self.dir.display(),
-                self.log_tail(80)
-            );
-        }
-    }
-}
-
-/// Beside the data directory (not in it: the node creates that itself on first start).
-fn log_path(dir: &Path) -> PathBuf {
-    dir.with_extension("log")
-}
-
-/// Whether this build of the node has `run --metrics-listen` (a metrics endpoint).
-fn metrics_flag_exists() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        let out = Command::new(BIN)
-            .args(["run", "--help"])
-            .output()
-            .expect("run mameynode run --help");
-        String::from_utf8_lossy(&out.stdout).contains("--metrics-listen")
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,16 +279,6 @@ fn checked_notification(v: Value) -> Value {
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: u64) -> TxEnvelope {
-    Transaction::sign(
-        key,
-        CHAIN_ID,
-        nonce,
-        FEE,
-        Payload::Bank(BankCall::Transfer { to, amount }),
-    )
-}
-
 fn u64_of(v: &Value, what: &str) -> u64 {
     v.as_u64()
         .unwrap_or_else(|| panic!("{what} is not a non-negative integer: {v}"))
@@ -504,7 +348,7 @@ fn record_notification(v: Value, seen: &mut BTreeMap<String, SubSeen>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn new_heads_are_consecutive_and_match_get_block() {
-    let node = Node::start(None, Some(50));
+    let node = node_options().block_interval_ms(50).start_in_temp_dir();
     let mut ws = node.ws().await;
     let sub = ws.subscribe(json!(["newHeads"])).await;
     let mut heads = Vec::new();
@@ -547,10 +391,10 @@ async fn new_heads_are_consecutive_and_match_get_block() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn transaction_subscription_follows_a_transfer_to_finalized_and_ends() {
-    let node = Node::start(None, Some(50));
+    let node = node_options().block_interval_ms(50).start_in_temp_dir();
     let faucet = node.faucet();
     let mut ws = node.ws().await;
-    let to = keys::address_of(&keys::generate());
+    let to = new_address();
     let nonce = next_nonce(&mut ws, &faucet).await;
     let tx = transfer(&faucet, nonce, to, 777);
     // Send the transaction and the subscription back to back, without waiting in between.
@@ -670,10 +514,10 @@ async fn transaction_subscription_follows_a_transfer_to_finalized_and_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn account_subscription_reports_each_balance_change() {
-    let node = Node::start(None, Some(50));
+    let node = node_options().block_interval_ms(50).start_in_temp_dir();
     let faucet = node.faucet();
     let mut ws = node.ws().await;
-    let fresh = keys::address_of(&keys::generate());
+    let fresh = new_address();
     let sub = ws.subscribe(json!(["account", fresh.to_string()])).await;
     let now = ws.notification(&sub).await;
     assert_eq!(now["address"], json!(fresh.to_string()), "{now}");
@@ -744,7 +588,7 @@ durable = false
 ";
     const SLOW_SUBSCRIPTIONS: usize = 200;
     const BLOCKS_UNREAD: u64 = 150;
-    let mut node = Node::start(Some(config), None);
+    let mut node = node_options().config(config).start_in_temp_dir();
 
     // The fast subscriber reads everything on its own connection, in its own task.
     let mut fast = node.ws().await;
@@ -919,7 +763,7 @@ durable = false
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn malformed_subscriptions_get_invalid_params_and_connection_survives() {
-    let node = Node::start(None, Some(50));
+    let node = node_options().block_interval_ms(50).start_in_temp_dir();
     let mut ws = node.ws().await;
     let bad_params = [
         json!(["nope"]),
@@ -976,7 +820,10 @@ async fn calls_over_the_rate_limit_get_2004_and_later_calls_succeed() {
 [rpc]
 calls_per_second_max = 5
 ";
-    let node = Node::start(Some(config), Some(50));
+    let node = node_options()
+        .config(config)
+        .block_interval_ms(50)
+        .start_in_temp_dir();
     let mut ws = node.ws().await;
     const BURST: usize = 50;
     let mut ids = Vec::new();
