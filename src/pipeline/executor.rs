@@ -63,7 +63,7 @@ impl Executor {
             "the producer proposes on the committed head only"
         );
         let base_lthash = reader.lthash()?;
-        let output = if msg.txs.len() >= self.parallel_txs_min {
+        let mut output = if msg.txs.len() >= self.parallel_txs_min {
             // LMDB read transactions are single-threaded: read what the block touches first.
             let base = prefetch(&reader, &touched_accounts(&msg.txs, &self.proposer))?;
             execute_block_parallel(&base, &base_lthash, &self.params, &self.proposer, msg.txs)
@@ -81,9 +81,11 @@ impl Executor {
             state_root: output.lthash.root(),
             tx_count: u32::try_from(ids.len()).expect("block.txs_max is below u32::MAX"),
         };
+        // The applied transactions move into the block; the output keeps writes, receipts and
+        // discards for the commit.
         let block = Block {
             header,
-            transactions: output.applied.clone(),
+            transactions: std::mem::take(&mut output.applied),
         };
         Ok(CommitBlock { block, output })
     }
