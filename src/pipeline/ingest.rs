@@ -47,14 +47,14 @@ impl Ingest {
         }
     }
 
-    fn check(&self, raw: &[u8]) -> Result<TxEnvelope, SubmitError> {
+    fn check(&self, raw: Vec<u8>) -> Result<TxEnvelope, SubmitError> {
         if raw.len() > self.config.tx_bytes_max {
             return Err(SubmitError::TooLarge {
                 len: raw.len(),
                 max: self.config.tx_bytes_max,
             });
         }
-        let tx = TxEnvelope::decode(raw, self.config.tx_bytes_max)?;
+        let tx = TxEnvelope::decode_owned(raw, self.config.tx_bytes_max)?;
         check_static(&tx.tx, &self.params)?;
         Ok(tx)
     }
@@ -80,7 +80,7 @@ impl Handler<SubmitRaw> for Ingest {
             return;
         }
         let started = std::time::Instant::now();
-        let slots = msg.txs.iter().map(|raw| self.check(raw)).collect();
+        let slots = msg.txs.into_iter().map(|raw| self.check(raw)).collect();
         let batch = SubmitBatch::new(slots, msg.reply);
         let refused = batch.slots.iter().filter(|s| s.is_err()).count();
         self.metrics.ingest.record(count, refused, started);

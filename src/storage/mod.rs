@@ -85,13 +85,6 @@ pub enum StorageError {
     NotNextBlock { head: Height, got: Height },
 }
 
-impl StorageError {
-    /// Every storage error stops block production: the node cannot commit safely past it.
-    pub fn is_fatal(&self) -> bool {
-        !matches!(self, StorageError::Uninitialized)
-    }
-}
-
 type Result<T> = std::result::Result<T, StorageError>;
 
 fn lmdb_err(op: &'static str, map_size_mb: u64) -> impl Fn(lmdb::Error) -> StorageError {

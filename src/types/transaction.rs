@@ -192,6 +192,13 @@ impl TxEnvelope {
         Ok(Self::from_parts(tx, bytes.to_vec()))
     }
 
+    /// [`TxEnvelope::decode`] for bytes the caller already owns (ingest): they become the
+    /// envelope's bytes without another copy.
+    pub fn decode_owned(bytes: Vec<u8>, len_max: usize) -> Result<Self, DecodeError> {
+        let tx = decode_exact::<Transaction>(&bytes, len_max.min(TX_SIZE_MAX))?;
+        Ok(Self::from_parts(tx, bytes))
+    }
+
     /// The bytes the signature signs.
     pub fn signing_message(&self) -> &[u8] {
         &self.bytes[..self.bytes.len() - SIGNATURE_LEN]
