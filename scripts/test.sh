@@ -6,8 +6,8 @@
 #   SKIP_LINT=1 scripts/test.sh  # tests only (for quick local iterations)
 #
 # Nothing needs installing beyond a Rust toolchain (LMDB is built from source by lmdb-rkv-sys; a C
-# compiler is required) and, for the metrics format check, promtool (installed below with apt-get
-# when missing). Dependencies are compiled with optimisations even in test builds (see
+# compiler is required); what the tests need beyond that is installed below with apt-get or pip when
+# missing: promtool, the Python test clients, and Mesa's software Vulkan driver for the GPU tests. Dependencies are compiled with optimisations even in test builds (see
 # Cargo.toml), so the cryptographic tests run at close to release speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +64,24 @@ if ! python3 -c "import grpc, grpc_tools, websockets" >/dev/null 2>&1; then
     ! python3 -m pip install --quiet --break-system-packages $pip_packages; then
     echo "warning: could not install the Python test clients ($pip_packages)" >&2
   fi
+fi
+
+if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  # The GPU verifier's WGSL shaders really run in the tests (tests/gpu.rs, tests/zip215.rs and a
+  # node with backend = "gpu" in tests/pipeline.rs). CI has no GPU, so they run on Mesa's software
+  # Vulkan driver, lavapipe. Without an adapter the GPU tests skip loudly, and fail when CI is set.
+  step "installing Mesa's software Vulkan driver (mesa-vulkan-drivers, libvulkan1)"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+  if ! { $sudo apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers libvulkan1; }; then
+    echo "warning: could not install lavapipe (mesa-vulkan-drivers, libvulkan1)" >&2
+  fi
+fi
+# Mesa warns about XDG_RUNTIME_DIR on every adapter enumeration when it is unset; give it one.
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+  XDG_RUNTIME_DIR="$(mktemp -d)"
+  export XDG_RUNTIME_DIR
 fi
 
 step "cargo test"

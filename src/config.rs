@@ -209,6 +209,27 @@ pub struct SigverifyConfig {
     pub chunk_size_max: usize,
     /// Threads of the verification pool (0: one per core).
     pub threads: usize,
+    /// GPU backends: most signatures in one dispatch.
+    pub gpu_dispatch_size_max: usize,
+    /// GPU backends: a dispatch not finished after this long sends its batch to the CPU.
+    pub gpu_timeout_ms: u64,
+    /// `auto`: batches smaller than this stay on the CPU.
+    pub auto_gpu_batch_min: usize,
+}
+
+impl SigverifyConfig {
+    /// What [`crate::sigverify::verifier_for`] needs.
+    pub fn settings(&self) -> crate::sigverify::VerifierSettings {
+        crate::sigverify::VerifierSettings {
+            backend: self.backend,
+            chunk_size_max: self.chunk_size_max,
+            gpu: crate::sigverify::GpuConfig {
+                dispatch_size_max: self.gpu_dispatch_size_max,
+                timeout: std::time::Duration::from_millis(self.gpu_timeout_ms),
+            },
+            auto_gpu_batch_min: self.auto_gpu_batch_min,
+        }
+    }
 }
 
 impl Default for SigverifyConfig {
@@ -219,6 +240,9 @@ impl Default for SigverifyConfig {
             batch_deadline_us: 2_000,
             chunk_size_max: 512,
             threads: 0,
+            gpu_dispatch_size_max: 65_536,
+            gpu_timeout_ms: 10_000,
+            auto_gpu_batch_min: 256,
         }
     }
 }
@@ -421,6 +445,11 @@ impl NodeConfig {
             "sigverify.chunk_size_max",
             self.sigverify.chunk_size_max as u64,
         )?;
+        positive(
+            "sigverify.gpu_dispatch_size_max",
+            self.sigverify.gpu_dispatch_size_max as u64,
+        )?;
+        positive("sigverify.gpu_timeout_ms", self.sigverify.gpu_timeout_ms)?;
         positive("mempool.txs_max", self.mempool.txs_max as u64)?;
         positive("mempool.per_sender_max", self.mempool.per_sender_max as u64)?;
         positive("mempool.nonce_ahead_max", self.mempool.nonce_ahead_max)?;

@@ -32,6 +32,8 @@ pub enum NodeError {
     Key(#[from] KeyFileError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("signature verifier: {0}")]
+    Sigverify(#[from] crate::sigverify::SigverifyError),
     #[error("the data directory {dir} holds another chain (genesis hash {stored}); this genesis file has hash {configured}")]
     GenesisMismatch {
         dir: PathBuf,
@@ -169,6 +171,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         storage.clone(),
         genesis.params(),
         genesis.validator,
+        crate::sigverify::verifier_for(&config.sigverify.settings())?,
         fatal_tx,
     )?;
     let quic = crate::quic::start(

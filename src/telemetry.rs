@@ -19,7 +19,9 @@
 //! | `mamey_stage_latency_seconds` | histogram | `stage` (time to handle one message) |
 //! | `mamey_stage_queue_depth` | gauge | `stage` (messages sent to a stage, not yet handled) |
 //! | `mamey_sigverify_backend_info` | gauge (1) | `backend` |
-//! | `mamey_sigverify_signatures_total`, `mamey_sigverify_invalid_total` | counter | `backend` |
+//! | `mamey_sigverify_signatures_total`, `mamey_sigverify_invalid_total` | counter | `backend` (`cpu` or `gpu`: who did the work) |
+//! | `mamey_sigverify_seconds_total` | counter | `backend` (time spent; signatures / seconds is the rate) |
+//! | `mamey_sigverify_gpu_fallbacks_total` | counter | (batches the GPU failed, verified on the CPU) |
 //! | `mamey_rpc_requests_total` | counter | `method` |
 //! | `mamey_rpc_request_duration_seconds` | histogram | `method` |
 //! | `mamey_grpc_requests_total` | counter | `method` |
@@ -42,7 +44,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -388,6 +390,8 @@ pub struct Telemetry {
     sigverify_backend_info: Family<BackendLabels, Gauge>,
     sigverify_signatures: Family<BackendLabels, Counter>,
     sigverify_invalid: Family<BackendLabels, Counter>,
+    sigverify_seconds: Family<BackendLabels, Counter<f64, AtomicU64>>,
+    sigverify_gpu_fallbacks: Counter,
     rpc_requests: Family<MethodLabels, Counter>,
     rpc_duration: HistogramFamily<MethodLabels>,
     grpc_requests: Family<MethodLabels, Counter>,
@@ -429,6 +433,8 @@ impl Telemetry {
             sigverify_backend_info: Family::default(),
             sigverify_signatures: Family::default(),
             sigverify_invalid: Family::default(),
+            sigverify_seconds: Family::default(),
+            sigverify_gpu_fallbacks: Counter::default(),
             rpc_requests: Family::default(),
             rpc_duration: Family::new_with_constructor(request_duration_histogram),
             grpc_requests: Family::default(),
@@ -534,6 +540,16 @@ impl Telemetry {
             "mamey_sigverify_invalid",
             "Signatures that failed verification, by backend",
             self.sigverify_invalid.clone(),
+        );
+        r.register(
+            "mamey_sigverify_seconds",
+            "Seconds spent verifying signatures, by the backend that did the work",
+            self.sigverify_seconds.clone(),
+        );
+        r.register(
+            "mamey_sigverify_gpu_fallbacks",
+            "Batches the GPU failed to verify (error, device lost, timeout) and the CPU verified instead",
+            self.sigverify_gpu_fallbacks.clone(),
         );
         r.register(
             "mamey_rpc_requests",
@@ -644,13 +660,28 @@ impl Telemetry {
         };
         let _ = self.sigverify_signatures.get_or_create(&labels);
         let _ = self.sigverify_invalid.get_or_create(&labels);
+        let _ = self.sigverify_seconds.get_or_create(&labels);
     }
 
-    /// `checked` signatures were verified by `backend`, of which `invalid` failed.
-    pub fn sigverify(&self, backend: crate::sigverify::Backend, checked: usize, invalid: usize) {
+    /// The GPU failed a batch and the CPU verified it.
+    pub fn sigverify_gpu_fallback(&self) {
+        self.sigverify_gpu_fallbacks.inc();
+    }
+
+    /// `checked` signatures were verified by `backend` in `elapsed`, of which `invalid` failed.
+    pub fn sigverify(
+        &self,
+        backend: crate::sigverify::Backend,
+        checked: usize,
+        invalid: usize,
+        elapsed: std::time::Duration,
+    ) {
         let labels = BackendLabels {
             backend: backend.name(),
         };
+        self.sigverify_seconds
+            .get_or_create(&labels)
+            .inc_by(elapsed.as_secs_f64());
         self.sigverify_signatures
             .get_or_create(&labels)
             .inc_by(checked as u64);
@@ -1224,7 +1255,12 @@ mod tests {
         );
         t.rejected((&DropReason::Expired { waited_ms: 5 }).into(), 4);
         t.set_sigverify_backend(crate::sigverify::Backend::Cpu);
-        t.sigverify(crate::sigverify::Backend::Cpu, 10, 2);
+        t.sigverify(
+            crate::sigverify::Backend::Cpu,
+            10,
+            2,
+            std::time::Duration::from_millis(5),
+        );
         t.stage_items(Stage::Ingest).inc_by(5);
         t.stage_latency(Stage::Ingest).observe(0.000_3);
         t.enqueued(Stage::Sigverify);

@@ -11,7 +11,11 @@ use mameynode::config::{LogFormat, NodeConfig};
 use mameynode::keys;
 use mameynode::rpc::client::RpcClient;
 use mameynode::rpc::TxStatus;
-use mameynode::sigverify::{verifier_for, Backend, BatchVerifier, CpuVerifier, SigItem};
+use mameynode::sigverify::gpu::pack as gpu_pack;
+use mameynode::sigverify::{
+    verifier_for, Backend, BatchVerifier, CpuVerifier, GpuConfig, GpuVerifier, SigItem,
+    VerifierSettings,
+};
 use mameynode::types::{Address, BankCall, Hash, Payload, Transaction};
 
 const DEFAULT_RPC: &str = "http://127.0.0.1:8545";
@@ -51,7 +55,7 @@ enum Command {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// Signature backend: cpu.
+    /// Signature backend: cpu, gpu (fails without a usable adapter) or auto.
     #[arg(long, default_value = "cpu")]
     backend: String,
     /// Lines verified together in one batch.
@@ -63,7 +67,7 @@ struct VerifyArgs {
 enum BenchCommand {
     /// Raw signature-verification rate of a backend; prints one JSON line.
     Sigverify {
-        /// Signature backend: cpu.
+        /// Signature backend: cpu, gpu or auto.
         #[arg(long, default_value = "cpu")]
         backend: String,
         /// Signatures to verify (after a warm-up).
@@ -78,6 +82,9 @@ enum BenchCommand {
         /// Signatures per batch equation (CPU backend).
         #[arg(long, default_value_t = CpuVerifier::default().chunk_size_max)]
         chunk: usize,
+        /// Most signatures per GPU dispatch (GPU backends).
+        #[arg(long, default_value_t = GpuConfig::default().dispatch_size_max)]
+        dispatch: usize,
     },
 }
 
@@ -231,18 +238,25 @@ fn dispatch(command: Command) -> Result<()> {
             batch,
             keys,
             chunk,
-        }) => bench_sigverify(&backend, count, batch, keys, chunk),
+            dispatch,
+        }) => bench_sigverify(&backend, count, batch, keys, chunk, dispatch),
     }
 }
 
-fn backend(name: &str, chunk: usize) -> Result<Box<dyn BatchVerifier>> {
-    let b: Backend = name.parse()?;
-    Ok(verifier_for(b, chunk.max(1)))
+fn backend(name: &str, chunk: usize, dispatch: usize) -> Result<Box<dyn BatchVerifier>> {
+    let mut settings = VerifierSettings::new(name.parse::<Backend>()?);
+    settings.chunk_size_max = chunk.max(1);
+    settings.gpu.dispatch_size_max = dispatch.max(1);
+    Ok(verifier_for(&settings)?)
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
     use std::io::{BufRead, Write};
-    let verifier = backend(&a.backend, CpuVerifier::default().chunk_size_max)?;
+    let verifier = backend(
+        &a.backend,
+        CpuVerifier::default().chunk_size_max,
+        GpuConfig::default().dispatch_size_max,
+    )?;
     let batch_max = a.batch.max(1);
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -307,13 +321,14 @@ fn bench_sigverify(
     batch: usize,
     key_count: usize,
     chunk: usize,
+    dispatch: usize,
 ) -> Result<()> {
     use ed25519_dalek::Signer;
     use rayon::prelude::*;
-    if count == 0 || batch == 0 || key_count == 0 {
-        bail!("--count, --batch and --keys must be positive");
+    if count == 0 || batch == 0 || key_count == 0 || dispatch == 0 {
+        bail!("--count, --batch, --keys and --dispatch must be positive");
     }
-    let verifier = backend(name, chunk)?;
+    let verifier = backend(name, chunk, dispatch)?;
     let signing: Vec<ed25519_dalek::SigningKey> = (0..key_count)
         .into_par_iter()
         .map(|_| keys::generate())
@@ -350,16 +365,43 @@ fn bench_sigverify(
             count - valid
         );
     }
-    print_json(&serde_json::json!({
+    let mut report = serde_json::json!({
         "backend": verifier.backend().name(),
-        "adapter": format!("cpu ({} threads)", rayon::current_num_threads()),
+        "adapter": match verifier.backend() {
+            Backend::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
+            _ => verifier.describe(),
+        },
         "count": count,
         "batch": batch,
         "keys": key_count,
         "chunk": chunk,
         "seconds": seconds,
         "sigs_per_sec": count as f64 / seconds,
-    }))
+    });
+    if verifier.backend() == Backend::Gpu {
+        // The two halves of the end-to-end figure: host packing (SHA-512 of every message, on all
+        // cores) and the device round trip alone (upload, kernels, readback).
+        let gpu = GpuVerifier::open(
+            mameynode::sigverify::AdapterPolicy::AnyIncludingSoftware,
+            &GpuConfig {
+                dispatch_size_max: dispatch,
+                ..GpuConfig::default()
+            },
+            CpuVerifier::new(chunk.max(1)),
+        )?;
+        let started = Instant::now();
+        let packed: Vec<Vec<u32>> = items.chunks(batch).map(gpu_pack).collect();
+        let pack_seconds = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for words in &packed {
+            gpu.verify_packed(words)?;
+        }
+        let device_seconds = started.elapsed().as_secs_f64();
+        report["pack_sigs_per_sec"] = (count as f64 / pack_seconds).into();
+        report["device_sigs_per_sec"] = (count as f64 / device_seconds).into();
+        report["dispatch_size_max"] = dispatch.into();
+    }
+    print_json(&report)
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {

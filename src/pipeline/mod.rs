@@ -195,6 +195,7 @@ impl Pipeline {
         storage: Arc<Storage>,
         params: ChainParams,
         proposer: Address,
+        verifier: Box<dyn sigverify::BatchVerifier>,
         fatal: mpsc::Sender<Fatal>,
     ) -> Result<Self, crate::storage::StorageError> {
         let head = storage.head()?;
@@ -275,7 +276,7 @@ impl Pipeline {
             Verifier::start_in_arbiter(&arbiter(), move |ctx| {
                 ctx.set_mailbox_capacity(queue_max);
                 Verifier::new(
-                    sigverify::verifier_for(sv.backend, sv.chunk_size_max),
+                    verifier,
                     sv.batch_size_max,
                     std::time::Duration::from_micros(sv.batch_deadline_us),
                     mempool,

@@ -65,10 +65,23 @@ impl Verifier {
                     message: tx.signing_message(),
                 })
                 .collect();
-            let answers = self.backend.verify_batch(&items);
+            let (answers, report) = self.backend.verify_batch_report(&items);
             assert_eq!(answers.len(), items.len(), "one answer per signature");
-            answers
+            (answers, report)
         };
+        let (answers, report) = answers;
+        let telemetry = &self.metrics.telemetry;
+        if report.fallback.is_some() {
+            telemetry.sigverify_gpu_fallback();
+        }
+        // Shares are contiguous runs of the batch, in order.
+        let mut offset = 0;
+        for share in &report.shares {
+            let end = (offset + share.signatures).min(answers.len());
+            let failed = answers[offset..end].iter().filter(|ok| !**ok).count();
+            telemetry.sigverify(share.backend, share.signatures, failed, share.elapsed);
+            offset = end;
+        }
         let checked = answers.len();
         let mut invalid = 0;
         let mut answers = answers.into_iter();
@@ -82,7 +95,6 @@ impl Verifier {
         }
         self.metrics.sigverify.record(checked, invalid, started);
         let telemetry = &self.metrics.telemetry;
-        telemetry.sigverify(self.backend.backend(), checked, invalid);
         telemetry.rejected(crate::telemetry::RejectReason::BadSignature, invalid);
         for batch in batches {
             if batch.slots.iter().all(|s| s.is_err()) {

@@ -17,7 +17,7 @@ use rand_core::{OsRng, RngCore};
 use rayon::prelude::*;
 
 use super::zip215::{self, Parsed};
-use super::{Backend, BatchVerifier, SigItem};
+use super::{timed_share, Backend, BatchReport, BatchVerifier, SigItem};
 
 /// Below this many signatures a batch equation costs more than it saves.
 const BATCH_MIN: usize = 4;
@@ -123,7 +123,14 @@ impl BatchVerifier for CpuVerifier {
         Backend::Cpu
     }
 
-    fn verify_batch(&self, items: &[SigItem<'_>]) -> Vec<bool> {
+    fn verify_batch_report(&self, items: &[SigItem<'_>]) -> (Vec<bool>, BatchReport) {
+        timed_share(Backend::Cpu, items.len(), || self.verify_all(items))
+    }
+}
+
+impl CpuVerifier {
+    /// Verifies a batch over the rayon pool.
+    pub fn verify_all(&self, items: &[SigItem<'_>]) -> Vec<bool> {
         // As many chunks as the chunk size asks for, and at least one per thread (even chunks keep
         // every core busy to the end), but none so small that a batch equation stops paying.
         let threads = rayon::current_num_threads().max(1);

@@ -8,14 +8,19 @@
 //! here.
 //!
 //! The [`BatchVerifier`] trait is the seam where backends plug in: it takes a batch and returns one
-//! answer per signature, in order. One bad signature never rejects its neighbours.
+//! answer per signature, in order. One bad signature never rejects its neighbours. Backends:
+//! [`CpuVerifier`] (rayon), [`gpu::GpuVerifier`] (WGSL through wgpu, any adapter including software
+//! ones) and [`gpu::AutoVerifier`] (a real GPU sharing large batches with the CPU, else the CPU).
 
 mod cpu;
+pub mod gpu;
 pub mod zip215;
 
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 pub use cpu::CpuVerifier;
+pub use gpu::{AdapterPolicy, AutoVerifier, GpuConfig, GpuError, GpuVerifier};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -28,12 +33,38 @@ pub struct SigItem<'a> {
     pub message: &'a [u8],
 }
 
+/// Part of a batch verified by one backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    /// `Cpu` or `Gpu`: who actually did the work.
+    pub backend: Backend,
+    pub signatures: usize,
+    pub elapsed: Duration,
+}
+
+/// How a batch was verified, for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub shares: Vec<Share>,
+    /// Set when the GPU failed and the batch was verified on the CPU instead: the reason.
+    pub fallback: Option<String>,
+}
+
 /// A signature-verification backend.
 pub trait BatchVerifier: Send + Sync {
     /// Which backend this is, for metrics and logs.
     fn backend(&self) -> Backend;
-    /// Verifies every item under ZIP-215. Returns exactly one answer per item, in input order.
-    fn verify_batch(&self, items: &[SigItem<'_>]) -> Vec<bool>;
+    /// The backend and, for GPUs, the adapter, for people.
+    fn describe(&self) -> String {
+        self.backend().name().to_string()
+    }
+    /// Verifies every item under ZIP-215. Returns exactly one answer per item, in input order, and
+    /// which backend verified how many.
+    fn verify_batch_report(&self, items: &[SigItem<'_>]) -> (Vec<bool>, BatchReport);
+    /// [`Self::verify_batch_report`] without the report.
+    fn verify_batch(&self, items: &[SigItem<'_>]) -> Vec<bool> {
+        self.verify_batch_report(items).0
+    }
 }
 
 /// Backends a node can be configured with.
@@ -43,12 +74,22 @@ pub enum Backend {
     /// CPU batch verification spread over the rayon pool.
     #[default]
     Cpu,
+    /// WGSL compute shaders on the best adapter found, software adapters included. Refuses to start
+    /// without one.
+    Gpu,
+    /// A real GPU (never a software adapter) sharing large batches with the CPU; the CPU alone when
+    /// there is none.
+    Auto,
 }
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error)]
 pub enum SigverifyError {
-    #[error("unknown signature backend \"{0}\" (available: cpu)")]
+    #[error("unknown signature backend \"{0}\" (available: cpu, gpu, auto)")]
     UnknownBackend(String),
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    #[error("the GPU verifier is not enabled yet: its whole-signature answers do not match the CPU's on lavapipe (the field layer does); use backend = \"cpu\" (issue #4)")]
+    GpuNotValidated,
 }
 
 impl FromStr for Backend {
@@ -56,6 +97,8 @@ impl FromStr for Backend {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "cpu" => Ok(Backend::Cpu),
+            "gpu" => Ok(Backend::Gpu),
+            "auto" => Ok(Backend::Auto),
             other => Err(SigverifyError::UnknownBackend(other.to_string())),
         }
     }
@@ -65,13 +108,78 @@ impl Backend {
     pub fn name(self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
+            Backend::Gpu => "gpu",
+            Backend::Auto => "auto",
         }
     }
 }
 
-/// Builds the verifier for a configured backend.
-pub fn verifier_for(backend: Backend, chunk_size_max: usize) -> Box<dyn BatchVerifier> {
-    match backend {
-        Backend::Cpu => Box::new(CpuVerifier::new(chunk_size_max)),
+/// Everything needed to build any backend.
+#[derive(Debug, Clone)]
+pub struct VerifierSettings {
+    pub backend: Backend,
+    /// Signatures per CPU batch equation.
+    pub chunk_size_max: usize,
+    pub gpu: GpuConfig,
+    /// `auto` keeps batches below this size on the CPU.
+    pub auto_gpu_batch_min: usize,
+}
+
+impl VerifierSettings {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            chunk_size_max: CpuVerifier::default().chunk_size_max,
+            gpu: GpuConfig::default(),
+            auto_gpu_batch_min: 256,
+        }
     }
+}
+
+/// Whether the GPU verifier may answer for the node. It may not until its answers match the CPU's
+/// on every case of the ZIP-215 suite (tests/zip215.rs `gpu_agrees_on_every_case`); today they do
+/// not on lavapipe, so a node never lets it decide a signature.
+pub const GPU_VALIDATED: bool = false;
+
+/// Builds the verifier for a configured backend. `gpu` without a usable adapter is an error, never
+/// a silent fallback. While [`GPU_VALIDATED`] is false, `gpu` is refused and `auto` is the CPU.
+pub fn verifier_for(settings: &VerifierSettings) -> Result<Box<dyn BatchVerifier>, SigverifyError> {
+    let cpu = CpuVerifier::new(settings.chunk_size_max);
+    Ok(match settings.backend {
+        Backend::Cpu => Box::new(cpu),
+        Backend::Gpu if !GPU_VALIDATED => return Err(SigverifyError::GpuNotValidated),
+        Backend::Gpu => Box::new(GpuVerifier::open(
+            AdapterPolicy::AnyIncludingSoftware,
+            &settings.gpu,
+            cpu,
+        )?),
+        Backend::Auto if !GPU_VALIDATED => {
+            tracing::info!("auto: the GPU verifier is not enabled yet; verifying on the CPU");
+            Box::new(cpu)
+        }
+        Backend::Auto => Box::new(AutoVerifier::new(
+            &settings.gpu,
+            cpu,
+            settings.auto_gpu_batch_min,
+        )),
+    })
+}
+
+/// Times a verification for a [`BatchReport`] with one share.
+pub(crate) fn timed_share(
+    backend: Backend,
+    items: usize,
+    f: impl FnOnce() -> Vec<bool>,
+) -> (Vec<bool>, BatchReport) {
+    let started = Instant::now();
+    let answers = f();
+    let report = BatchReport {
+        shares: vec![Share {
+            backend,
+            signatures: items,
+            elapsed: started.elapsed(),
+        }],
+        fallback: None,
+    };
+    (answers, report)
 }

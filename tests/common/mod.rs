@@ -40,6 +40,8 @@
 // one crate leaves unused is not dead code in the others.
 #![allow(dead_code)]
 
+pub mod gpu;
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -103,6 +105,7 @@ pub struct NodeOptions {
     metrics: Metrics,
     env: Vec<(String, String)>,
     ingest_cert: bool,
+    startup_limit: Duration,
 }
 
 impl Default for NodeOptions {
@@ -114,6 +117,7 @@ impl Default for NodeOptions {
             metrics: Metrics::NodeDefault,
             env: Vec::new(),
             ingest_cert: false,
+            startup_limit: STARTUP_LIMIT,
         }
     }
 }
@@ -142,6 +146,12 @@ impl NodeOptions {
     /// The metrics endpoint; [`Metrics::NodeDefault`] unless set.
     pub fn metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// How long the node may take to bind its endpoints (a GPU backend compiles its shaders first).
+    pub fn startup_limit(mut self, limit: Duration) -> Self {
+        self.startup_limit = limit;
         self
     }
 
@@ -229,7 +239,7 @@ impl NodeOptions {
         };
 
         // The file is written (atomically) once every server is bound.
-        let deadline = Instant::now() + STARTUP_LIMIT;
+        let deadline = Instant::now() + self.startup_limit;
         let v = loop {
             if let Some(v) = std::fs::read_to_string(&endpoints)
                 .ok()
@@ -246,8 +256,9 @@ impl NodeOptions {
             }
             assert!(
                 Instant::now() < deadline,
-                "node did not write rpc, quic and grpc to {} within {STARTUP_LIMIT:?}; log:\n{}",
+                "node did not write rpc, quic and grpc to {} within {:?}; log:\n{}",
                 endpoints.display(),
+                self.startup_limit,
                 node.log_tail(60)
             );
             std::thread::sleep(POLL);
