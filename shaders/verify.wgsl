@@ -68,15 +68,9 @@ fn base_multiple(j: u32) -> Cached {
     return Cached(load_fe(o), load_fe(o + 10u), load_fe(o + 20u), load_fe(o + 30u));
 }
 
-// [a]P + [b]B for scalars below 2^255.
-//
-// Loop-carried points and selected table entries live in separate field-element variables, never in
-// a `var` of struct type: on lavapipe, function variables of struct type (Ext, Cached) computed
-// wrong results; tables are flat arrays of field elements for the same reason.
-fn double_scalar_mul_base(p: Ext, a_in: array<u32, 8>, b_in: array<u32, 8>) -> Ext {
-    var a = a_in;
-    var b = b_in;
-    // [i + 1]P in cached form at 4i..4i+3; the addition is complete, so P + P needs no doubling.
+// [1]P .. [8]P in cached form, flat: point i at 4i..4i+3. The addition is complete, so P + P
+// needs no doubling formula.
+fn cached_multiples(p: Ext) -> array<Fe, 32> {
     var table: array<Fe, 32>;
     let p_cached = ext_to_cached(p);
     var mx = p.x;
@@ -97,6 +91,19 @@ fn double_scalar_mul_base(p: Ext, a_in: array<u32, 8>, b_in: array<u32, 8>) -> E
         table[4u * i + 2u] = c.z;
         table[4u * i + 3u] = c.t2d;
     }
+    return table;
+}
+
+// [a]P + [b]B for scalars below 2^255.
+//
+// Loop-carried points and selected table entries live in separate field-element variables, never in
+// a `var` of struct type: on lavapipe, function variables of struct type (Ext, Cached) computed
+// wrong results; tables are flat arrays of field elements for the same reason.
+fn double_scalar_mul_base(p: Ext, a_in: array<u32, 8>, b_in: array<u32, 8>) -> Ext {
+    var a = a_in;
+    var b = b_in;
+    // [i + 1]P in cached form at 4i..4i+3.
+    var table = cached_multiples(p);
     let a_carries = radix16_carries(&a);
     let b_carries = radix16_carries(&b);
     var qx = fe_zero();
@@ -217,24 +224,8 @@ fn verify_main(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(1)
 fn build_base_table() {
     let b = Ext(BASE_X, BASE_Y, fe_one(), fe_mul(BASE_X, BASE_Y));
-    let b_cached = ext_to_cached(b);
-    var mx = b.x;
-    var my = b.y;
-    var mz = b.z;
-    var mt = b.t;
-    for (var j = 0u; j < opaque(8u); j++) {
-        if (j > 0u) {
-            let m = ext_add(Ext(mx, my, mz, mt), b_cached);
-            mx = m.x;
-            my = m.y;
-            mz = m.z;
-            mt = m.t;
-        }
-        let c = ext_to_cached(Ext(mx, my, mz, mt));
-        let o = j * WORDS_PER_CACHED;
-        store_fe(o, c.ypx);
-        store_fe(o + 10u, c.ymx);
-        store_fe(o + 20u, c.z);
-        store_fe(o + 30u, c.t2d);
+    var table = cached_multiples(b);
+    for (var i = 0u; i < opaque(32u); i++) {
+        store_fe(10u * i, table[i]);
     }
 }

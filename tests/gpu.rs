@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::SplitMix;
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
@@ -23,23 +24,14 @@ const FIELD_OUT_WORDS: usize = 64;
 const POINT_IN_WORDS: usize = 32;
 const POINT_OUT_WORDS: usize = 48;
 
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn bytes(&mut self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for chunk in out.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next_u64().to_le_bytes());
-        }
-        out
-    }
+/// Fails with the first 20 mismatches when there are any.
+fn assert_none_wrong(wrong: &[String]) {
+    assert!(
+        wrong.is_empty(),
+        "{} wrong results:\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(20)].join("\n")
+    );
 }
 
 fn p() -> BigUint {
@@ -170,17 +162,7 @@ fn field_arithmetic_matches_big_integers() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} wrong results:\n{}",
-        wrong.len(),
-        wrong
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_none_wrong(&wrong);
     eprintln!("{test}: {} pairs x 8 operations agree", pairs.len());
 }
 
@@ -310,17 +292,7 @@ fn points_match_curve25519_dalek() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} wrong results:\n{}",
-        wrong.len(),
-        wrong
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_none_wrong(&wrong);
     assert!(decoded > 100, "too few decodable cases: {decoded}");
     eprintln!(
         "{test}: {} cases ({decoded} with both points on the curve) agree",

@@ -462,14 +462,6 @@ struct Inflight {
     index: wgpu::SubmissionIndex,
 }
 
-/// Cumulative counters of a GPU verifier.
-#[derive(Debug, Default)]
-pub struct GpuStats {
-    pub batches: AtomicU64,
-    pub signatures: AtomicU64,
-    pub fallback_batches: AtomicU64,
-}
-
 pub struct GpuVerifier {
     ctx: GpuContext,
     pipeline: wgpu::ComputePipeline,
@@ -480,7 +472,6 @@ pub struct GpuVerifier {
     fallback: CpuVerifier,
     /// Set after a device loss: every later batch goes to the CPU.
     disabled: AtomicBool,
-    pub stats: GpuStats,
 }
 
 impl GpuVerifier {
@@ -565,7 +556,6 @@ impl GpuVerifier {
             timeout_ns: AtomicU64::new(config.timeout.as_nanos().min(u64::MAX as u128) as u64),
             fallback,
             disabled: AtomicBool::new(false),
-            stats: GpuStats::default(),
         })
     }
 
@@ -581,10 +571,6 @@ impl GpuVerifier {
 
     fn timeout(&self) -> Duration {
         Duration::from_nanos(self.timeout_ns.load(Ordering::Relaxed))
-    }
-
-    pub fn is_software(&self) -> bool {
-        self.ctx.is_software()
     }
 
     /// Signatures per dispatch for a batch of `n`: at most the limit, and split in two when the
@@ -704,10 +690,6 @@ impl GpuVerifier {
         let result = self.verify_packed(&pack(items));
         match result {
             Ok(answers) => {
-                self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                self.stats
-                    .signatures
-                    .fetch_add(items.len() as u64, Ordering::Relaxed);
                 let report = BatchReport {
                     shares: vec![Share {
                         backend: Backend::Gpu,
@@ -723,7 +705,6 @@ impl GpuVerifier {
                     warn!("GPU verifier disabled; every later batch is verified on the CPU");
                     self.disabled.store(true, Ordering::SeqCst);
                 }
-                self.stats.fallback_batches.fetch_add(1, Ordering::Relaxed);
                 warn!(error = %e, signatures = items.len(), "GPU verification failed; batch verified on the CPU");
                 let (answers, mut report) = cpu_report(&self.fallback, items);
                 report.fallback = Some(e.to_string());
