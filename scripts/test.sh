@@ -7,7 +7,8 @@
 #
 # Nothing needs installing beyond a Rust toolchain (LMDB is built from source by lmdb-rkv-sys; a C
 # compiler is required); what the tests need beyond that is installed below with apt-get or pip when
-# missing: promtool, the Python test clients, and Mesa's software Vulkan driver for the GPU tests. Dependencies are compiled with optimisations even in test builds (see
+# missing: promtool, the Python test clients, and Mesa's software Vulkan driver (Mesa >= 25) for the
+# GPU tests. Dependencies are compiled with optimisations even in test builds (see
 # Cargo.toml), so the cryptographic tests run at close to release speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,16 +67,38 @@ if ! python3 -c "import grpc, grpc_tools, websockets" >/dev/null 2>&1; then
   fi
 fi
 
-if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  # The GPU verifier's WGSL shaders really run in the tests (tests/gpu.rs, tests/zip215.rs and a
-  # node with backend = "gpu" in tests/pipeline.rs). CI has no GPU, so they run on Mesa's software
-  # Vulkan driver, lavapipe. Without an adapter the GPU tests skip loudly, and fail when CI is set.
-  step "installing Mesa's software Vulkan driver (mesa-vulkan-drivers, libvulkan1)"
+# The GPU verifier's WGSL shaders really run in the tests (tests/gpu.rs, tests/zip215.rs and a node
+# with backend = "gpu" in tests/metrics.rs). CI has no GPU, so they run on Mesa's software Vulkan
+# driver, lavapipe, which must be Mesa 25 or newer: Mesa 22.3's lavapipe (Debian 12's own) miscompiles
+# the verifier and rejects valid signatures (the verifier's start-up self-test then refuses it). On
+# Debian 12 a new enough Mesa comes from bookworm-backports. Without an adapter the GPU tests skip
+# loudly, and fail when CI is set.
+mesa_version() { dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true; }
+lavapipe_ok() {
+  ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || return 1
+  # Not a Debian system: nothing to compare; the self-test still guards.
+  command -v dpkg >/dev/null 2>&1 || return 0
+  local v
+  v="$(mesa_version)"
+  [ -z "$v" ] || dpkg --compare-versions "$v" ge 25
+}
+if ! lavapipe_ok && command -v apt-get >/dev/null 2>&1; then
+  step "installing Mesa's software Vulkan driver, Mesa >= 25 (mesa-vulkan-drivers, libvulkan1)"
   sudo=""
   if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+  target=()
+  codename="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")"
+  if [ "$codename" = bookworm ]; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" |
+      $sudo tee /etc/apt/sources.list.d/mameynode-bookworm-backports.list >/dev/null
+    target=(-t bookworm-backports)
+  fi
   if ! { $sudo apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers libvulkan1; }; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${target[@]}" mesa-vulkan-drivers libvulkan1; }; then
     echo "warning: could not install lavapipe (mesa-vulkan-drivers, libvulkan1)" >&2
+  fi
+  if ! lavapipe_ok; then
+    echo "warning: lavapipe is missing or older than Mesa 25 ($(mesa_version)); the GPU tests will fail" >&2
   fi
 fi
 # Mesa warns about XDG_RUNTIME_DIR on every adapter enumeration when it is unset; give it one.

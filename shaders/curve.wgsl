@@ -119,8 +119,8 @@ fn compress(p: Ext) -> array<u32, 8> {
 }
 
 // Scalar digits. Scalars are read through pointers to function variables, never indexed
-// dynamically as values: lavapipe computed wrong digits from a by-value array indexed by the
-// (runtime) digit position.
+// dynamically as values: Mesa 22.3's lavapipe computed wrong digits from a by-value array indexed
+// by the (runtime) digit position.
 
 // The i-th 4-bit digit of a 256-bit little-endian scalar.
 fn nibble(s: ptr<function, array<u32, 8>>, i: u32) -> i32 {

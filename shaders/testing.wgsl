@@ -89,7 +89,7 @@ fn point_ops(@builtin(global_invocation_id) gid: vec3<u32>) {
             let e = ext_double(p.p);
             rx = e.x; ry = e.y; rz = e.z; rt = e.t;
         } else if (j == 4u) {
-            let e = double_scalar_mul_base(p.p, test_read(base + 16u), test_read(base + 24u));
+            let e = double_scalar_mul_base(p.p, test_read(base + 16u), test_read(base + 24u), i);
             rx = e.x; ry = e.y; rz = e.z; rt = e.t;
         }
         test_write(o + 8u + 8u * j, compress(Ext(rx, ry, rz, rt)));

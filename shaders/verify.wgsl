@@ -6,7 +6,7 @@
 // The check is [8]([S]B + [k](-A) - R) == identity, with [S]B + [k](-A) computed jointly (Straus):
 // 64 signed radix-16 digits per scalar, 4 doublings per digit, one table lookup and one addition per
 // scalar per digit. The multiples 1..8 of B come from `base_table` (built once by `build_base_table`);
-// those of -A are built per signature.
+// those of -A are built per signature in `scratch`.
 
 struct Params {
     count: u32,
@@ -18,6 +18,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> sig_answers: array<u32>;
 @group(0) @binding(2) var<storage, read_write> base_table: array<u32>;
 @group(0) @binding(3) var<uniform> params: Params;
+// The multiples of -A, 320 words per invocation (see `store_multiples`).
+@group(0) @binding(6) var<storage, read_write> scratch: array<u32>;
 
 const WORDS_PER_SIG: u32 = 32u;
 const WORDS_PER_CACHED: u32 = 40u;
@@ -48,30 +50,47 @@ fn scalar_is_canonical(s_in: array<u32, 8>) -> bool {
     return false;
 }
 
-fn load_fe(base: u32) -> Fe {
+// Owner of a table of multiples: an invocation index (its row of `scratch`), or the base table.
+const BASE_OWNER: u32 = 0xffffffffu;
+
+// Word `word` of `owner`'s table. Per-invocation tables are interleaved (word-major) so that the
+// invocations of a workgroup touch neighbouring words.
+fn table_get(owner: u32, word: u32) -> u32 {
+    if (owner == BASE_OWNER) {
+        return base_table[word];
+    }
+    return scratch[word * params.count + owner];
+}
+
+fn table_put(owner: u32, word: u32, v: u32) {
+    if (owner == BASE_OWNER) {
+        base_table[word] = v;
+    } else {
+        scratch[word * params.count + owner] = v;
+    }
+}
+
+fn table_fe(owner: u32, base: u32) -> Fe {
     var r: Fe;
     for (var i = 0u; i < 10u; i++) {
-        r[i] = base_table[base + i];
+        r[i] = table_get(owner, base + i);
     }
     return r;
 }
 
-fn store_fe(base: u32, a: Fe) {
+fn table_put_fe(owner: u32, base: u32, a: Fe) {
     for (var i = 0u; i < 10u; i++) {
-        base_table[base + i] = a[i];
+        table_put(owner, base + i, a[i]);
     }
 }
 
-// [j + 1]B, j in 0..8.
-fn base_multiple(j: u32) -> Cached {
-    let o = j * WORDS_PER_CACHED;
-    return Cached(load_fe(o), load_fe(o + 10u), load_fe(o + 20u), load_fe(o + 30u));
-}
-
-// [1]P .. [8]P in cached form, flat: point i at 4i..4i+3. The addition is complete, so P + P
-// needs no doubling formula.
-fn cached_multiples(p: Ext) -> array<Fe, 32> {
-    var table: array<Fe, 32>;
+// Writes [1]P .. [8]P in cached form into `owner`'s table: point i at words 40i..40i+39
+// (Y+X, Y-X, Z, 2dT). The addition is complete, so P + P needs no doubling formula.
+//
+// The tables live in storage buffers, not in function variables: a GPU spills a dynamically indexed
+// private array of this size to memory anyway, and on Mesa 22.3's lavapipe such arrays computed wrong
+// results.
+fn store_multiples(p: Ext, owner: u32) {
     let p_cached = ext_to_cached(p);
     var mx = p.x;
     var my = p.y;
@@ -86,24 +105,23 @@ fn cached_multiples(p: Ext) -> array<Fe, 32> {
             mt = m.t;
         }
         let c = ext_to_cached(Ext(mx, my, mz, mt));
-        table[4u * i] = c.ypx;
-        table[4u * i + 1u] = c.ymx;
-        table[4u * i + 2u] = c.z;
-        table[4u * i + 3u] = c.t2d;
+        let o = i * WORDS_PER_CACHED;
+        table_put_fe(owner, o, c.ypx);
+        table_put_fe(owner, o + 10u, c.ymx);
+        table_put_fe(owner, o + 20u, c.z);
+        table_put_fe(owner, o + 30u, c.t2d);
     }
-    return table;
 }
 
-// [a]P + [b]B for scalars below 2^255.
+// [a]P + [b]B for scalars below 2^255; `inv` is the calling invocation (its row of `scratch`).
 //
-// Loop-carried points and selected table entries live in separate field-element variables, never in
-// a `var` of struct type: on lavapipe, function variables of struct type (Ext, Cached) computed
-// wrong results; tables are flat arrays of field elements for the same reason.
-fn double_scalar_mul_base(p: Ext, a_in: array<u32, 8>, b_in: array<u32, 8>) -> Ext {
+// Loop-carried points live in separate field-element variables, never in a `var` of struct type:
+// on Mesa 22.3's lavapipe, function variables of struct type (Ext, Cached) computed wrong results
+// (that driver miscompiled the composed verifier whatever the form; Mesa 25 runs it right).
+fn double_scalar_mul_base(p: Ext, a_in: array<u32, 8>, b_in: array<u32, 8>, inv: u32) -> Ext {
     var a = a_in;
     var b = b_in;
-    // [i + 1]P in cached form at 4i..4i+3.
-    var table = cached_multiples(p);
+    store_multiples(p, inv);
     let a_carries = radix16_carries(&a);
     let b_carries = radix16_carries(&b);
     var qx = fe_zero();
@@ -129,23 +147,12 @@ fn double_scalar_mul_base(p: Ext, a_in: array<u32, 8>, b_in: array<u32, 8>) -> E
                 digit = radix16_digit(&b, b_carries, i);
             }
             if (digit != 0) {
-                let j = u32(abs(digit)) - 1u;
-                var ypx: Fe;
-                var ymx: Fe;
-                var cz: Fe;
-                var t2d: Fe;
-                if (side == 0u) {
-                    ypx = table[4u * j];
-                    ymx = table[4u * j + 1u];
-                    cz = table[4u * j + 2u];
-                    t2d = table[4u * j + 3u];
-                } else {
-                    let o = j * WORDS_PER_CACHED;
-                    ypx = load_fe(o);
-                    ymx = load_fe(o + 10u);
-                    cz = load_fe(o + 20u);
-                    t2d = load_fe(o + 30u);
-                }
+                let owner = select(inv, BASE_OWNER, side == 1u);
+                let o = (u32(abs(digit)) - 1u) * WORDS_PER_CACHED;
+                var ypx = table_fe(owner, o);
+                var ymx = table_fe(owner, o + 10u);
+                let cz = table_fe(owner, o + 20u);
+                var t2d = table_fe(owner, o + 30u);
                 if (digit < 0) {
                     let swap = ypx;
                     ypx = ymx;
@@ -171,7 +178,8 @@ fn read_words(base: u32) -> array<u32, 8> {
     return w;
 }
 
-fn verify_one(r_enc: array<u32, 8>, a_enc: array<u32, 8>, s: array<u32, 8>, k: array<u32, 8>) -> bool {
+fn verify_one(r_enc: array<u32, 8>, a_enc: array<u32, 8>, s: array<u32, 8>, k: array<u32, 8>,
+              inv: u32) -> bool {
     if (!scalar_is_canonical(s)) {
         return false;
     }
@@ -193,7 +201,7 @@ fn verify_one(r_enc: array<u32, 8>, a_enc: array<u32, 8>, s: array<u32, 8>, k: a
     }
     let a = Ext(points[0], points[1], points[2], points[3]);
     let r = Ext(points[4], points[5], points[6], points[7]);
-    let sum = ext_add(double_scalar_mul_base(ext_neg(a), k, s), cached_neg(ext_to_cached(r)));
+    let sum = ext_add(double_scalar_mul_base(ext_neg(a), k, s, inv), cached_neg(ext_to_cached(r)));
     var qx = sum.x;
     var qy = sum.y;
     var qz = sum.z;
@@ -216,16 +224,12 @@ fn verify_main(@builtin(global_invocation_id) gid: vec3<u32>,
         return;
     }
     let o = i * WORDS_PER_SIG;
-    let ok = verify_one(read_words(o), read_words(o + 8u), read_words(o + 16u), read_words(o + 24u));
+    let ok = verify_one(read_words(o), read_words(o + 8u), read_words(o + 16u), read_words(o + 24u), i);
     sig_answers[i] = select(0u, 1u, ok);
 }
 
 // Writes [1]B .. [8]B in cached form; run once when the pipelines are created.
 @compute @workgroup_size(1)
 fn build_base_table() {
-    let b = Ext(BASE_X, BASE_Y, fe_one(), fe_mul(BASE_X, BASE_Y));
-    var table = cached_multiples(b);
-    for (var i = 0u; i < opaque(32u); i++) {
-        store_fe(10u * i, table[i]);
-    }
+    store_multiples(Ext(BASE_X, BASE_Y, fe_one(), fe_mul(BASE_X, BASE_Y)), BASE_OWNER);
 }

@@ -219,7 +219,6 @@ fn scalars(rng: &mut SplitMix) -> [u8; 32] {
 }
 
 #[test]
-#[ignore = "known failure, issue #4: decompression, addition and doubling agree, [a]P + [b]B does not; run with --ignored"]
 fn points_match_curve25519_dalek() {
     let test = "points_match_curve25519_dalek";
     let Some(ctx) = common::gpu::context(test) else {

@@ -284,7 +284,6 @@ fn prometheus_endpoint_reports_the_node() {
 /// transfers commit, a bad signature is refused, and the metrics name the GPU as the backend that
 /// did the work, with its time.
 #[test]
-#[ignore = "issue #4: the node refuses backend = \"gpu\" until the GPU verifier matches the CPU (sigverify::GPU_VALIDATED)"]
 fn node_runs_with_the_gpu_backend() {
     let test = "node_runs_with_the_gpu_backend";
     // Skips loudly (fails under CI) without an adapter; the node itself would refuse to start.

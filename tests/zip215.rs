@@ -1352,7 +1352,6 @@ proptest! {
 /// times out, the batch is verified on the CPU instead, the report says so, and the answers are the
 /// same.
 #[test]
-#[ignore = "known failure, issue #4: on lavapipe the GPU rejects 1,940 valid signatures (the field layer passes, the double-scalar multiplication does not); run with --ignored"]
 fn gpu_agrees_on_every_case() {
     let test = "gpu_agrees_on_every_case";
     let config = GpuConfig {

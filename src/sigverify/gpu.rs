@@ -50,12 +50,15 @@ pub const TEST_SHADER: &str = concat!(
 pub const WORDS_PER_SIG: usize = 32;
 /// Invocations per workgroup (`@workgroup_size` in verify.wgsl).
 const WORKGROUP_SIZE: u32 = 64;
-/// Words of the table of [1]B..[8]B: 8 points of 4 coordinates of 10 limbs.
-const BASE_TABLE_WORDS: u64 = 8 * 40;
+/// Words of a table of multiples [1]P..[8]P: 8 points of 4 coordinates of 10 limbs. One for B,
+/// built once, and one per signature for -A, in the `scratch` buffer.
+const TABLE_WORDS: usize = 8 * 40;
 /// Dispatches in flight at once.
 const SLOTS: usize = 2;
 /// How long a failed batch's leftovers may take to drain before the GPU is given up.
 const RECOVERY_WAIT: Duration = Duration::from_secs(60);
+/// How long the start-up self-test may take.
+const SELF_TEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// Below this many signatures a batch goes in one dispatch: splitting it would cost more in
 /// submissions than the overlap saves.
 const SPLIT_MIN: usize = 512;
@@ -76,6 +79,8 @@ pub enum GpuError {
     Readback(String),
     #[error("GPU validation error: {0}")]
     Validation(String),
+    #[error("the GPU verifier disagrees with the CPU on its start-up self-test on {adapter} ({cases}); this driver miscompiles the shaders, so it is not used (Mesa's lavapipe before 25.0 is known to: install a newer mesa-vulkan-drivers, e.g. from bookworm-backports)")]
+    SelfTest { adapter: String, cases: String },
 }
 
 /// Which adapters a caller accepts.
@@ -155,7 +160,14 @@ impl GpuContext {
         let mut candidates = Vec::new();
         for adapter in adapters {
             let info = adapter.get_info();
-            let label = format!("{} ({:?}, {:?})", info.name, info.device_type, info.backend);
+            let label = if info.driver_info.is_empty() {
+                format!("{} ({:?}, {:?})", info.name, info.device_type, info.backend)
+            } else {
+                format!(
+                    "{} ({:?}, {:?}, {})",
+                    info.name, info.device_type, info.backend, info.driver_info
+                )
+            };
             let software = info.device_type == wgpu::DeviceType::Cpu;
             if !adapter.features().contains(wgpu::Features::SHADER_INT64) {
                 seen.push(format!("{label}: no 64-bit shader integers"));
@@ -447,12 +459,66 @@ pub fn pack(items: &[SigItem<'_>]) -> Vec<u32> {
     words
 }
 
+/// Public key, signature and message of each self-test case: valid signatures over empty, short and
+/// long messages, and the adversarial kinds ZIP-215 decides (wrong message, flipped S and R bits,
+/// S >= l, the identity as key and as R), repeated so that they fill more than one workgroup.
+fn self_test_cases() -> Vec<([u8; 32], [u8; 64], Vec<u8>)> {
+    use ed25519_dalek::{Signer, SigningKey};
+    // l, little-endian.
+    const ORDER_L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut base = Vec::new();
+    for (seed, message) in [
+        (1u8, Vec::new()),
+        (2, b"mameynode".to_vec()),
+        (3, (0..1000u32).map(|i| (i * 7) as u8).collect()),
+    ] {
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let public = key.verifying_key().to_bytes();
+        let signature = key.sign(&message).to_bytes();
+        base.push((public, signature, message.clone()));
+        let mut other = message.clone();
+        other.push(seed);
+        base.push((public, signature, other));
+        let mut s_flipped = signature;
+        s_flipped[40] ^= 1;
+        base.push((public, s_flipped, message.clone()));
+        let mut r_flipped = signature;
+        r_flipped[3] ^= 0x10;
+        base.push((public, r_flipped, message.clone()));
+        // S + l: the same point, a non-canonical scalar, which ZIP-215 rejects.
+        let mut s_plus_l = signature;
+        let mut carry = 0u16;
+        for (i, l) in ORDER_L.iter().enumerate() {
+            let v = u16::from(s_plus_l[32 + i]) + u16::from(*l) + carry;
+            s_plus_l[32 + i] = v as u8;
+            carry = v >> 8;
+        }
+        base.push((public, s_plus_l, message));
+    }
+    // A = R = the identity and S = 0: valid under ZIP-215's cofactored equation.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let mut signature = [0u8; 64];
+    signature[..32].copy_from_slice(&identity);
+    base.push((identity, signature, b"small order".to_vec()));
+    base.iter()
+        .cycle()
+        .take(2 * WORKGROUP_SIZE as usize + 3)
+        .cloned()
+        .collect()
+}
+
 /// The buffers of one dispatch in flight.
 struct Slot {
     input: wgpu::Buffer,
     output: wgpu::Buffer,
     readback: wgpu::Buffer,
     params: wgpu::Buffer,
+    /// Per-signature tables of multiples of -A; only the shader touches it.
+    _scratch: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
 }
 
@@ -500,7 +566,7 @@ impl GpuVerifier {
         let buffer_max = ctx.limits.max_buffer_size as usize;
         let dispatch_size_max = config
             .dispatch_size_max
-            .min(binding_max.min(buffer_max) / (WORDS_PER_SIG * 4))
+            .min(binding_max.min(buffer_max) / (TABLE_WORDS * 4))
             .max(1);
         let module = ctx.module(VERIFY_SHADER)?;
         let layout = ctx.layout(&[
@@ -508,9 +574,10 @@ impl GpuVerifier {
             (1, T::Storage { read_only: false }),
             (2, T::Storage { read_only: false }),
             (3, T::Uniform),
+            (6, T::Storage { read_only: false }),
         ]);
         let pipeline = ctx.pipeline(&module, &layout, "verify_main")?;
-        let base_table = ctx.buffer("base_table", BASE_TABLE_WORDS * 4, U::STORAGE);
+        let base_table = ctx.buffer("base_table", TABLE_WORDS as u64 * 4, U::STORAGE);
         let mut slots = Vec::with_capacity(SLOTS);
         for _ in 0..SLOTS {
             let input = ctx.buffer(
@@ -529,33 +596,85 @@ impl GpuVerifier {
                 U::MAP_READ | U::COPY_DST,
             );
             let params = ctx.buffer("params", 16, U::UNIFORM | U::COPY_DST);
+            let scratch = ctx.buffer(
+                "sig_scratch",
+                (dispatch_size_max * TABLE_WORDS * 4) as u64,
+                U::STORAGE,
+            );
             let bind_group = ctx.bind(
                 &layout,
-                &[(0, &input), (1, &output), (2, &base_table), (3, &params)],
+                &[
+                    (0, &input),
+                    (1, &output),
+                    (2, &base_table),
+                    (3, &params),
+                    (6, &scratch),
+                ],
             );
             slots.push(Slot {
                 input,
                 output,
                 readback,
                 params,
+                _scratch: scratch,
                 bind_group,
             });
         }
         ctx.build_base_table(&module, &layout, &slots[0].bind_group)?;
+        let verifier = Self {
+            ctx,
+            pipeline,
+            slots: Mutex::new(slots),
+            dispatch_size_max,
+            timeout_ns: AtomicU64::new(0),
+            fallback,
+            disabled: AtomicBool::new(false),
+        };
+        // The first dispatch may include the driver's own compilation (lavapipe's takes minutes):
+        // the self-test gets a start-up allowance, later batches the configured timeout.
+        verifier.set_timeout(SELF_TEST_TIMEOUT.max(config.timeout));
+        verifier.self_test()?;
+        verifier.set_timeout(config.timeout);
+        let ctx = &verifier.ctx;
         info!(
             adapter = ctx.adapter(),
             dispatch_size_max,
             setup_ms = started.elapsed().as_millis() as u64,
             "GPU signature verifier ready"
         );
-        Ok(Self {
-            ctx,
-            pipeline,
-            slots: Mutex::new(slots),
-            dispatch_size_max,
-            timeout_ns: AtomicU64::new(config.timeout.as_nanos().min(u64::MAX as u128) as u64),
-            fallback,
-            disabled: AtomicBool::new(false),
+        Ok(verifier)
+    }
+
+    /// Known answers before the verifier is used: a mix of valid and adversarial signatures must get
+    /// exactly the CPU's answers. A driver that miscompiles the shaders (Mesa 22.3's lavapipe
+    /// rejected valid signatures) is refused here instead of deciding signatures.
+    fn self_test(&self) -> Result<(), GpuError> {
+        let cases = self_test_cases();
+        let items: Vec<SigItem<'_>> = cases
+            .iter()
+            .map(|(public_key, signature, message)| SigItem {
+                public_key,
+                signature,
+                message,
+            })
+            .collect();
+        let want = CpuVerifier::verify_chunk(&items);
+        let got = self.verify_packed(&pack(&items))?;
+        let wrong: Vec<String> = (0..items.len())
+            .filter(|&i| got[i] != want[i])
+            .map(|i| format!("case {i}: GPU {} CPU {}", got[i], want[i]))
+            .collect();
+        if wrong.is_empty() {
+            return Ok(());
+        }
+        Err(GpuError::SelfTest {
+            adapter: self.ctx.adapter.clone(),
+            cases: format!(
+                "{} of {} answers differ, first: {}",
+                wrong.len(),
+                items.len(),
+                wrong[..wrong.len().min(4)].join(", ")
+            ),
         })
     }
 
@@ -855,9 +974,10 @@ pub fn run_test_kernel(
         (3, T::Uniform),
         (4, T::Storage { read_only: true }),
         (5, T::Storage { read_only: false }),
+        (6, T::Storage { read_only: false }),
     ]);
     let out_bytes = (count * out_words * 4) as u64;
-    let base_table = ctx.buffer("base_table", BASE_TABLE_WORDS * 4, U::STORAGE);
+    let base_table = ctx.buffer("base_table", TABLE_WORDS as u64 * 4, U::STORAGE);
     let params = ctx.buffer("params", 16, U::UNIFORM | U::COPY_DST);
     let input = ctx.buffer(
         "test_inputs",
@@ -866,9 +986,20 @@ pub fn run_test_kernel(
     );
     let output = ctx.buffer("test_outputs", out_bytes, U::STORAGE | U::COPY_SRC);
     let readback = ctx.buffer("test_readback", out_bytes, U::MAP_READ | U::COPY_DST);
+    let scratch = ctx.buffer(
+        "test_scratch",
+        (count.max(1) * TABLE_WORDS * 4) as u64,
+        U::STORAGE,
+    );
     let bind_group = ctx.bind(
         &layout,
-        &[(2, &base_table), (3, &params), (4, &input), (5, &output)],
+        &[
+            (2, &base_table),
+            (3, &params),
+            (4, &input),
+            (5, &output),
+            (6, &scratch),
+        ],
     );
     ctx.build_base_table(&module, &layout, &bind_group)?;
     let pipeline = ctx.pipeline(&module, &layout, entry)?;
@@ -892,4 +1023,30 @@ pub fn run_test_kernel(
         index,
         Duration::from_secs(300),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The self-test only catches a miscompiling driver if it asks questions with both answers and
+    /// spans more than one workgroup.
+    #[test]
+    fn self_test_cases_have_both_answers() {
+        let cases = self_test_cases();
+        let items: Vec<SigItem<'_>> = cases
+            .iter()
+            .map(|(public_key, signature, message)| SigItem {
+                public_key,
+                signature,
+                message,
+            })
+            .collect();
+        let answers = CpuVerifier::verify_chunk(&items);
+        assert!(items.len() > 2 * WORKGROUP_SIZE as usize);
+        let valid = answers.iter().filter(|a| **a).count();
+        // Per round of 16 cases: three honest signatures and the identity case are valid.
+        assert_eq!(answers[..16].iter().filter(|a| **a).count(), 4);
+        assert!(valid > 20 && answers.len() - valid > 60, "{valid} valid");
+    }
 }

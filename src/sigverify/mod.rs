@@ -88,8 +88,6 @@ pub enum SigverifyError {
     UnknownBackend(String),
     #[error(transparent)]
     Gpu(#[from] GpuError),
-    #[error("the GPU verifier is not enabled yet: its whole-signature answers do not match the CPU's on lavapipe (the field layer does); use backend = \"cpu\" (issue #4)")]
-    GpuNotValidated,
 }
 
 impl FromStr for Backend {
@@ -136,27 +134,17 @@ impl VerifierSettings {
     }
 }
 
-/// Whether the GPU verifier may answer for the node. It may not until its answers match the CPU's
-/// on every case of the ZIP-215 suite (tests/zip215.rs `gpu_agrees_on_every_case`); today they do
-/// not on lavapipe, so a node never lets it decide a signature.
-pub const GPU_VALIDATED: bool = false;
-
 /// Builds the verifier for a configured backend. `gpu` without a usable adapter is an error, never
-/// a silent fallback. While [`GPU_VALIDATED`] is false, `gpu` is refused and `auto` is the CPU.
+/// a silent fallback; so is a GPU that fails its start-up self-test.
 pub fn verifier_for(settings: &VerifierSettings) -> Result<Box<dyn BatchVerifier>, SigverifyError> {
     let cpu = CpuVerifier::new(settings.chunk_size_max);
     Ok(match settings.backend {
         Backend::Cpu => Box::new(cpu),
-        Backend::Gpu if !GPU_VALIDATED => return Err(SigverifyError::GpuNotValidated),
         Backend::Gpu => Box::new(GpuVerifier::open(
             AdapterPolicy::AnyIncludingSoftware,
             &settings.gpu,
             cpu,
         )?),
-        Backend::Auto if !GPU_VALIDATED => {
-            tracing::info!("auto: the GPU verifier is not enabled yet; verifying on the CPU");
-            Box::new(cpu)
-        }
         Backend::Auto => Box::new(AutoVerifier::new(
             &settings.gpu,
             cpu,
