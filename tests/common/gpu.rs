@@ -11,7 +11,8 @@ fn no_adapter(test: &str, e: &dyn std::fmt::Display) {
     }
     eprintln!(
         "\n==========\nSKIPPED {test}: no GPU adapter ({e}).\n\
-         Install Mesa's lavapipe (apt-get install mesa-vulkan-drivers libvulkan1) to run it.\n==========\n"
+         Install Mesa's lavapipe, Mesa 25 or newer (apt-get install mesa-vulkan-drivers libvulkan1;\n\
+         on Debian 12 from bookworm-backports), or run scripts/test.sh, to run it.\n==========\n"
     );
 }
 
