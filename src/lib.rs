@@ -8,13 +8,14 @@
 //! ```
 //!
 //! Pure cores sit beside the actors that drive them: [`codec`], [`types`], [`sigverify`], [`state`],
-//! [`execution`] and [`mempool`] hold no I/O and are tested alone; [`pipeline`] wires them into actix
+//! [`execution`], [`mempool`] and [`consensus`] hold no I/O and are tested alone; [`pipeline`] wires them into actix
 //! actors; [`storage`] is the only module that touches LMDB; [`rpc`] serves JSON-RPC; [`node`]
 //! assembles a running node; [`cli`] is the command line.
 
 pub mod api;
 pub mod codec;
 pub mod config;
+pub mod consensus;
 pub mod execution;
 pub mod genesis;
 pub mod grpc;

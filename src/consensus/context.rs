@@ -1,0 +1,626 @@
+//! The types Malachite's round state machine runs on: heights, validators, block hashes as values,
+//! proposals and votes, and Ed25519 (ZIP-215) as the signing scheme.
+//!
+//! Invariants:
+//! - a validator's address is its Ed25519 public key, so a signature names its signer;
+//! - the validator set is sorted by address and holds each address once: every iteration over it,
+//!   proposer selection included, is a pure function of its contents;
+//! - what is signed is a fixed-size, domain-separated encoding ([`vote_sign_bytes`],
+//!   [`proposal_sign_bytes`]), so a vote can never verify as a proposal or the other way round.
+
+use std::fmt;
+
+use ed25519_dalek::{Signer, SigningKey};
+use malachitebft_core_types::{self as mc, SignedExtension, SignedMessage, VotingPower};
+use thiserror::Error;
+
+/// Malachite's types that appear in this module's API, so that users need not depend on it.
+pub use malachitebft_core_types::{CommitCertificate, Timeout, TimeoutKind};
+pub use malachitebft_core_types::{LinearTimeouts, NilOrVal, Round, VoteType};
+
+/// A block height; the first block after genesis is height 1.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Height(pub u64);
+
+impl fmt::Display for Height {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl mc::Height for Height {
+    const ZERO: Self = Height(0);
+    const INITIAL: Self = Height(1);
+
+    fn increment_by(&self, n: u64) -> Self {
+        Height(self.0.saturating_add(n))
+    }
+
+    fn decrement_by(&self, n: u64) -> Option<Self> {
+        self.0.checked_sub(n).map(Height)
+    }
+
+    fn as_u64(&self) -> u64 {
+        self.0
+    }
+}
+
+fn short_hex(bytes: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for b in &bytes[..4] {
+        write!(f, "{b:02x}")?;
+    }
+    Ok(())
+}
+
+/// A validator's address: its Ed25519 public key.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address(pub [u8; 32]);
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Address(")?;
+        short_hex(&self.0, f)?;
+        f.write_str(")")
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        short_hex(&self.0, f)
+    }
+}
+
+impl mc::Address for Address {}
+
+/// The hash of a block: what validators vote on.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BlockHash(pub [u8; 32]);
+
+impl fmt::Debug for BlockHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BlockHash(")?;
+        short_hex(&self.0, f)?;
+        f.write_str(")")
+    }
+}
+
+impl fmt::Display for BlockHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        short_hex(&self.0, f)
+    }
+}
+
+/// The value consensus decides: a block, named by its hash. Block bodies travel beside consensus
+/// and are checked by the host before it calls a proposal valid.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Value(pub BlockHash);
+
+impl mc::Value for Value {
+    type Id = BlockHash;
+
+    fn id(&self) -> BlockHash {
+        self.0
+    }
+}
+
+/// Ed25519 signatures, verified by the node's one rule (ZIP-215, `sigverify::zip215`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Ed25519;
+
+/// A 64-byte Ed25519 signature (ordered, as Malachite requires, by its bytes).
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sig(pub [u8; 64]);
+
+impl fmt::Debug for Sig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sig(")?;
+        short_hex(&self.0, f)?;
+        f.write_str(")")
+    }
+}
+
+#[derive(Debug, Error)]
+#[error("expected {expected} bytes, got {got}")]
+pub struct DecodingError {
+    expected: usize,
+    got: usize,
+}
+
+impl mc::SigningScheme for Ed25519 {
+    type DecodingError = DecodingError;
+    type Signature = Sig;
+    type PublicKey = Address;
+    type PrivateKey = SigningKey;
+
+    fn decode_signature(bytes: &[u8]) -> Result<Sig, DecodingError> {
+        <[u8; 64]>::try_from(bytes)
+            .map(Sig)
+            .map_err(|_| DecodingError {
+                expected: 64,
+                got: bytes.len(),
+            })
+    }
+
+    fn encode_signature(signature: &Sig) -> Vec<u8> {
+        signature.0.to_vec()
+    }
+
+    fn decode_public_key(bytes: &[u8]) -> Result<Address, DecodingError> {
+        <[u8; 32]>::try_from(bytes)
+            .map(Address)
+            .map_err(|_| DecodingError {
+                expected: 32,
+                got: bytes.len(),
+            })
+    }
+
+    fn encode_public_key(public_key: &Address) -> Vec<u8> {
+        public_key.0.to_vec()
+    }
+}
+
+/// A validator of the active set and its voting power (its stake).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Validator {
+    pub address: Address,
+    pub voting_power: VotingPower,
+}
+
+impl mc::Validator<Ctx> for Validator {
+    fn address(&self) -> &Address {
+        &self.address
+    }
+
+    fn public_key(&self) -> &Address {
+        &self.address
+    }
+
+    fn voting_power(&self) -> VotingPower {
+        self.voting_power
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ValidatorSetError {
+    #[error("a validator set needs at least one validator")]
+    Empty,
+    #[error("validator {0} appears twice")]
+    Duplicate(Address),
+    #[error("validator {0} has no voting power")]
+    ZeroPower(Address),
+    #[error("total voting power overflows")]
+    Overflow,
+}
+
+/// The active validators, sorted by address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatorSet {
+    validators: Vec<Validator>,
+    total: VotingPower,
+}
+
+impl ValidatorSet {
+    pub fn new(mut validators: Vec<Validator>) -> Result<Self, ValidatorSetError> {
+        if validators.is_empty() {
+            return Err(ValidatorSetError::Empty);
+        }
+        validators.sort_by_key(|v| v.address);
+        let mut total: VotingPower = 0;
+        for (i, v) in validators.iter().enumerate() {
+            if i > 0 && validators[i - 1].address == v.address {
+                return Err(ValidatorSetError::Duplicate(v.address));
+            }
+            if v.voting_power == 0 {
+                return Err(ValidatorSetError::ZeroPower(v.address));
+            }
+            total = total
+                .checked_add(v.voting_power)
+                .ok_or(ValidatorSetError::Overflow)?;
+        }
+        Ok(Self { validators, total })
+    }
+
+    pub fn validators(&self) -> &[Validator] {
+        &self.validators
+    }
+
+    pub fn get(&self, address: &Address) -> Option<&Validator> {
+        self.validators
+            .binary_search_by_key(address, |v| v.address)
+            .ok()
+            .map(|i| &self.validators[i])
+    }
+
+    pub fn total_power(&self) -> VotingPower {
+        self.total
+    }
+
+    /// Whether `power` is more than two thirds of the total (a commit quorum).
+    pub fn is_quorum(&self, power: VotingPower) -> bool {
+        u128::from(power) * 3 > u128::from(self.total) * 2
+    }
+}
+
+impl mc::ValidatorSet<Ctx> for ValidatorSet {
+    fn count(&self) -> usize {
+        self.validators.len()
+    }
+
+    fn total_voting_power(&self) -> VotingPower {
+        self.total
+    }
+
+    fn get_by_address(&self, address: &Address) -> Option<&Validator> {
+        self.get(address)
+    }
+
+    fn get_by_index(&self, index: usize) -> Option<&Validator> {
+        self.validators.get(index)
+    }
+}
+
+/// A proposal: the proposer's block for a height and round, with the round of its proof of lock.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    pub height: Height,
+    pub round: Round,
+    pub value: Value,
+    pub pol_round: Round,
+    pub proposer: Address,
+}
+
+impl mc::Proposal<Ctx> for Proposal {
+    fn height(&self) -> Height {
+        self.height
+    }
+
+    fn round(&self) -> Round {
+        self.round
+    }
+
+    fn value(&self) -> &Value {
+        &self.value
+    }
+
+    fn take_value(self) -> Value {
+        self.value
+    }
+
+    fn pol_round(&self) -> Round {
+        self.pol_round
+    }
+
+    fn validator_address(&self) -> &Address {
+        &self.proposer
+    }
+}
+
+/// A prevote or precommit for a block hash or for nil.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Vote {
+    pub height: Height,
+    pub round: Round,
+    pub value: NilOrVal<BlockHash>,
+    pub kind: VoteType,
+    pub validator: Address,
+}
+
+impl mc::Vote<Ctx> for Vote {
+    fn height(&self) -> Height {
+        self.height
+    }
+
+    fn round(&self) -> Round {
+        self.round
+    }
+
+    fn value(&self) -> &NilOrVal<BlockHash> {
+        &self.value
+    }
+
+    fn take_value(self) -> NilOrVal<BlockHash> {
+        self.value
+    }
+
+    fn vote_type(&self) -> VoteType {
+        self.kind
+    }
+
+    fn validator_address(&self) -> &Address {
+        &self.validator
+    }
+
+    // Vote extensions are not used: votes carry none and ignore any offered.
+    fn extension(&self) -> Option<&SignedExtension<Ctx>> {
+        None
+    }
+
+    fn take_extension(&mut self) -> Option<SignedExtension<Ctx>> {
+        None
+    }
+
+    fn extend(self, _extension: SignedExtension<Ctx>) -> Self {
+        self
+    }
+}
+
+/// Proposals travel whole (Malachite's `ValuePayload::ProposalOnly`), so there are no proposal
+/// parts: this type has no values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoProposalParts {}
+
+impl mc::ProposalPart<Ctx> for NoProposalParts {
+    fn is_first(&self) -> bool {
+        match *self {}
+    }
+
+    fn is_last(&self) -> bool {
+        match *self {}
+    }
+}
+
+/// MameyNode's consensus context for Malachite.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Ctx;
+
+impl mc::Context for Ctx {
+    type Address = Address;
+    type Height = Height;
+    type ProposalPart = NoProposalParts;
+    type Proposal = Proposal;
+    type Validator = Validator;
+    type ValidatorSet = ValidatorSet;
+    type Timeouts = LinearTimeouts;
+    type Value = Value;
+    type Vote = Vote;
+    type Extension = ();
+    type SigningScheme = Ed25519;
+
+    fn select_proposer<'a>(
+        &self,
+        validator_set: &'a ValidatorSet,
+        height: Height,
+        round: Round,
+    ) -> &'a Validator {
+        proposer(validator_set, height, round)
+    }
+
+    fn new_proposal(
+        &self,
+        height: Height,
+        round: Round,
+        value: Value,
+        pol_round: Round,
+        address: Address,
+    ) -> Proposal {
+        Proposal {
+            height,
+            round,
+            value,
+            pol_round,
+            proposer: address,
+        }
+    }
+
+    fn new_prevote(
+        &self,
+        height: Height,
+        round: Round,
+        value_id: NilOrVal<BlockHash>,
+        address: Address,
+    ) -> Vote {
+        Vote {
+            height,
+            round,
+            value: value_id,
+            kind: VoteType::Prevote,
+            validator: address,
+        }
+    }
+
+    fn new_precommit(
+        &self,
+        height: Height,
+        round: Round,
+        value_id: NilOrVal<BlockHash>,
+        address: Address,
+    ) -> Vote {
+        Vote {
+            height,
+            round,
+            value: value_id,
+            kind: VoteType::Precommit,
+            validator: address,
+        }
+    }
+}
+
+/// The proposer of a round: round robin over the sorted set, starting one further each height.
+pub fn proposer(set: &ValidatorSet, height: Height, round: Round) -> &Validator {
+    let n = set.validators.len() as u64;
+    // A nil round never reaches here (the driver asks for defined rounds); it counts as round 0.
+    let r = u64::from(round.as_u32().unwrap_or(0));
+    let i = (height.0 % n + r % n) % n;
+    &set.validators[i as usize]
+}
+
+pub type SignedVote = SignedMessage<Ctx, Vote>;
+pub type SignedProposal = SignedMessage<Ctx, Proposal>;
+
+const VOTE_DOMAIN: &[u8; 16] = b"mamey/vote/v1\0\0\0";
+const PROPOSAL_DOMAIN: &[u8; 16] = b"mamey/proposal/1";
+
+fn round_bytes(round: Round) -> [u8; 8] {
+    round.as_i64().to_le_bytes()
+}
+
+/// What a validator signs for a vote: domain, height, round, kind, value (or nil), validator.
+pub fn vote_sign_bytes(v: &Vote) -> [u8; 98] {
+    let mut out = [0u8; 98];
+    out[..16].copy_from_slice(VOTE_DOMAIN);
+    out[16..24].copy_from_slice(&v.height.0.to_le_bytes());
+    out[24..32].copy_from_slice(&round_bytes(v.round));
+    out[32] = match v.kind {
+        VoteType::Prevote => 1,
+        VoteType::Precommit => 2,
+    };
+    if let NilOrVal::Val(hash) = v.value {
+        out[33] = 1;
+        out[34..66].copy_from_slice(&hash.0);
+    }
+    out[66..98].copy_from_slice(&v.validator.0);
+    out
+}
+
+/// What a proposer signs: domain, height, round, proof-of-lock round, block hash, proposer.
+pub fn proposal_sign_bytes(p: &Proposal) -> [u8; 104] {
+    let mut out = [0u8; 104];
+    out[..16].copy_from_slice(PROPOSAL_DOMAIN);
+    out[16..24].copy_from_slice(&p.height.0.to_le_bytes());
+    out[24..32].copy_from_slice(&round_bytes(p.round));
+    out[32..40].copy_from_slice(&round_bytes(p.pol_round));
+    out[40..72].copy_from_slice(&p.value.0 .0);
+    out[72..104].copy_from_slice(&p.proposer.0);
+    out
+}
+
+pub fn sign_vote(key: &SigningKey, vote: Vote) -> SignedVote {
+    let signature = Sig(key.sign(&vote_sign_bytes(&vote)).to_bytes());
+    SignedMessage::new(vote, signature)
+}
+
+pub fn sign_proposal(key: &SigningKey, proposal: Proposal) -> SignedProposal {
+    let signature = Sig(key.sign(&proposal_sign_bytes(&proposal)).to_bytes());
+    SignedMessage::new(proposal, signature)
+}
+
+/// Whether the vote's signature is its validator's (the address is the public key).
+pub fn vote_signature_ok(v: &SignedVote) -> bool {
+    crate::sigverify::zip215::verify(
+        &v.message.validator.0,
+        &vote_sign_bytes(&v.message),
+        &v.signature.0,
+    )
+}
+
+/// Whether the proposal's signature is its proposer's.
+pub fn proposal_signature_ok(p: &SignedProposal) -> bool {
+    crate::sigverify::zip215::verify(
+        &p.message.proposer.0,
+        &proposal_sign_bytes(&p.message),
+        &p.signature.0,
+    )
+}
+
+/// The validator address of a signing key.
+pub fn address_of(key: &SigningKey) -> Address {
+    Address(key.verifying_key().to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u8) -> SigningKey {
+        SigningKey::from_bytes(&[i; 32])
+    }
+
+    fn set(n: u8) -> ValidatorSet {
+        ValidatorSet::new(
+            (1..=n)
+                .map(|i| Validator {
+                    address: address_of(&key(i)),
+                    voting_power: u64::from(i),
+                })
+                .collect(),
+        )
+        .expect("valid set")
+    }
+
+    #[test]
+    fn validator_set_is_sorted_and_rejects_bad_input() {
+        let s = set(5);
+        assert!(s
+            .validators()
+            .windows(2)
+            .all(|w| w[0].address < w[1].address));
+        assert_eq!(s.total_power(), 15);
+        assert!(s.is_quorum(11) && !s.is_quorum(10));
+        let dup = vec![s.validators()[0], s.validators()[0]];
+        assert_eq!(
+            ValidatorSet::new(dup),
+            Err(ValidatorSetError::Duplicate(s.validators()[0].address))
+        );
+        assert_eq!(ValidatorSet::new(vec![]), Err(ValidatorSetError::Empty));
+    }
+
+    #[test]
+    fn proposer_rotates_over_every_validator() {
+        let s = set(4);
+        let mut seen: Vec<Address> = (0..4)
+            .map(|r| proposer(&s, Height(7), Round::new(r)).address)
+            .collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 4);
+        assert_ne!(
+            proposer(&s, Height(1), Round::ZERO).address,
+            proposer(&s, Height(2), Round::ZERO).address
+        );
+    }
+
+    #[test]
+    fn signatures_bind_every_field_and_the_kind_of_message() {
+        let k = key(1);
+        let vote = Vote {
+            height: Height(3),
+            round: Round::new(1),
+            value: NilOrVal::Val(BlockHash([9; 32])),
+            kind: VoteType::Prevote,
+            validator: address_of(&k),
+        };
+        let signed = sign_vote(&k, vote);
+        assert!(vote_signature_ok(&signed));
+        for changed in [
+            Vote {
+                height: Height(4),
+                ..vote
+            },
+            Vote {
+                round: Round::new(2),
+                ..vote
+            },
+            Vote {
+                value: NilOrVal::Nil,
+                ..vote
+            },
+            Vote {
+                kind: VoteType::Precommit,
+                ..vote
+            },
+            Vote {
+                validator: address_of(&key(2)),
+                ..vote
+            },
+        ] {
+            let forged = SignedMessage::new(changed, signed.signature);
+            assert!(!vote_signature_ok(&forged), "{changed:?}");
+        }
+        let proposal = Proposal {
+            height: Height(3),
+            round: Round::new(1),
+            value: Value(BlockHash([9; 32])),
+            pol_round: Round::Nil,
+            proposer: address_of(&k),
+        };
+        let p = sign_proposal(&k, proposal);
+        assert!(proposal_signature_ok(&p));
+        assert!(!proposal_signature_ok(&SignedMessage::new(
+            Proposal {
+                pol_round: Round::ZERO,
+                ..proposal
+            },
+            p.signature
+        )));
+    }
+}

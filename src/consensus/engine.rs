@@ -1,0 +1,824 @@
+//! One validator's consensus: Malachite's driver (the Tendermint round state machine) wrapped with
+//! everything a validator adds around it, still without I/O. Inputs are messages, fired timeouts
+//! and the block the host built; outputs are [`Effect`]s the host performs in order.
+//!
+//! What this layer owns:
+//! - **signing**: the driver says which vote or proposal to cast, the engine signs it;
+//! - **admission**: every message is checked before the driver sees it (known validator, right
+//!   height, the round's proposer, a valid ZIP-215 signature, a round within the window);
+//! - **the write-ahead log**: every input that changed the state of the current height, own
+//!   signed votes and proposals included, is emitted as [`Effect::Persist`] *before* the effects
+//!   that reveal it. After a crash the host rebuilds the engine from the log ([`Engine::restore`]),
+//!   which replays it through the driver and reaches the state it had, locks included;
+//! - **the double-sign guard**: a vote or proposal conflicting with one already signed at the same
+//!   height, round and kind is never signed (counted in [`Engine::refused_double_signs`]);
+//! - **equivocation evidence**: two different signed votes of one validator for the same height,
+//!   round and kind become [`Effect::Equivocation`] (for slashing);
+//! - **decisions and sync**: a decision carries its commit certificate (> 2/3 of the voting power
+//!   in precommits); a validator that is behind gets decisions from peers and checks their
+//!   certificates ([`verify_certificate`]) instead of replaying rounds;
+//! - **rebroadcast**: messages get lost; on a timer the engine repeats its own latest messages.
+//!
+//! Invariants: the engine decides heights in order, each once; `Persist` precedes every
+//! `Broadcast` or `Send` of what it records; everything depends only on the inputs (no clock, no
+//! randomness, ordered collections only).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use malachitebft_core_driver::{Driver, Input as DriverInput, Output as DriverOutput};
+use malachitebft_core_types::{
+    CommitCertificate, ExtendedCommitCertificate, LinearTimeouts, NilOrVal, PolkaCertificate,
+    Round, ThresholdParams, Timeout, TimeoutKind, Validity, VoteType,
+};
+use thiserror::Error;
+
+use super::context::{
+    address_of, proposal_signature_ok, proposer, sign_proposal, sign_vote, vote_sign_bytes,
+    vote_signature_ok, Address, BlockHash, Ctx, Height, Sig, SignedProposal, SignedVote,
+    ValidatorSet, Value, Vote,
+};
+
+/// Votes for rounds this far beyond the current one are dropped (memory stays bounded whatever
+/// a peer sends); honest validators are never that far apart within one height.
+pub const ROUND_WINDOW: u32 = 1_000;
+
+/// A decided block with the precommits that prove it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub height: Height,
+    pub round: Round,
+    pub value: Value,
+    pub certificate: CommitCertificate<Ctx>,
+}
+
+/// What validators send each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Proposal(SignedProposal),
+    Vote(SignedVote),
+    /// A decided height, for a peer that is behind.
+    Decision(Box<Decision>),
+    /// More than two thirds of the prevotes of one round for one block: justifies re-proposing a
+    /// locked value even to validators that saw a conflicting prevote from an equivocator.
+    Polka(Box<PolkaCertificate<Ctx>>),
+    /// "I am at this height": the receiver answers with its decision for it, if it has one.
+    SyncRequest(Height),
+}
+
+/// What the host feeds the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Message {
+        from: Address,
+        message: Message,
+    },
+    /// A timeout the engine scheduled has fired.
+    Timeout {
+        height: Height,
+        timeout: Timeout,
+    },
+    /// The block the host built after [`Effect::GetValue`].
+    ProposeValue {
+        height: Height,
+        round: Round,
+        value: Value,
+    },
+}
+
+/// One record of the write-ahead log of the current height.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WalEntry {
+    Proposal(SignedProposal),
+    Vote(SignedVote),
+    Polka(Box<PolkaCertificate<Ctx>>),
+    Timeout(Timeout),
+    OwnValue(Round, Value),
+}
+
+/// What the engine asks the host to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Append to the write-ahead log of the current height and make it durable before performing
+    /// any later effect.
+    Persist(WalEntry),
+    Broadcast(Message),
+    Send(Address, Message),
+    /// Feed `Input::Timeout { height, timeout }` back after `after`.
+    ScheduleTimeout {
+        height: Height,
+        timeout: Timeout,
+        after: Duration,
+    },
+    /// Build a block for this height and round and answer with `Input::ProposeValue`.
+    GetValue(Height, Round),
+    /// Store the decision durably, then empty the write-ahead log: the engine is now at the next
+    /// height.
+    Decided(Decision),
+    /// Two conflicting signed votes of one validator: proof of double signing.
+    Equivocation(SignedVote, SignedVote),
+}
+
+/// Why an input was not taken. None is fatal: the engine is unchanged and keeps running; a host
+/// may count them per peer and drop peers that keep sending bad messages.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConsensusError {
+    #[error("message from {0}, which is not a validator")]
+    UnknownValidator(Address),
+    #[error("bad signature on a message from {0}")]
+    BadSignature(Address),
+    #[error("proposal for height {height} round {round} from {from}, which is not its proposer")]
+    WrongProposer {
+        height: Height,
+        round: Round,
+        from: Address,
+    },
+    #[error(
+        "message for round {round}, beyond the window of {ROUND_WINDOW} rounds past {current}"
+    )]
+    RoundOutOfWindow { round: Round, current: Round },
+    #[error("message without a defined round")]
+    NilRound,
+    #[error("invalid commit certificate: {0}")]
+    BadCertificate(String),
+    #[error("consensus state machine: {0}")]
+    Driver(String),
+}
+
+/// Settings of the consensus engine.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub timeouts: LinearTimeouts,
+    /// Recent decisions kept to answer peers that are behind.
+    pub decisions_kept: usize,
+    /// Messages for the next height kept until this validator gets there (a proposal that arrives
+    /// just before the decision would otherwise be lost and its round with it); more are dropped.
+    pub next_height_messages_max: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            timeouts: LinearTimeouts::default(),
+            decisions_kept: 64,
+            next_height_messages_max: 1_024,
+        }
+    }
+}
+
+/// Checks that `signers` are distinct validators whose signatures are `kind` votes for `value` at
+/// `height` and `round`, together more than two thirds of the voting power.
+fn verify_quorum<'a>(
+    set: &ValidatorSet,
+    height: Height,
+    round: Round,
+    value: BlockHash,
+    kind: VoteType,
+    signers: impl Iterator<Item = (&'a Address, &'a Sig)>,
+) -> Result<(), ConsensusError> {
+    if !round.is_defined() {
+        return Err(ConsensusError::BadCertificate("no round".into()));
+    }
+    let mut seen = BTreeSet::new();
+    let mut power: u64 = 0;
+    for (address, signature) in signers {
+        let Some(v) = set.get(address) else {
+            return Err(ConsensusError::BadCertificate(format!(
+                "{address} is not a validator"
+            )));
+        };
+        if !seen.insert(*address) {
+            return Err(ConsensusError::BadCertificate(format!(
+                "{address} signs twice"
+            )));
+        }
+        let vote = Vote {
+            height,
+            round,
+            value: NilOrVal::Val(value),
+            kind,
+            validator: *address,
+        };
+        if !crate::sigverify::zip215::verify(&address.0, &vote_sign_bytes(&vote), &signature.0) {
+            return Err(ConsensusError::BadCertificate(format!(
+                "bad signature of {address}"
+            )));
+        }
+        power = power.saturating_add(v.voting_power);
+    }
+    if !set.is_quorum(power) {
+        return Err(ConsensusError::BadCertificate(format!(
+            "{power} of {} voting power is not more than two thirds",
+            set.total_power()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a commit certificate against a validator set: every signature a precommit for the value
+/// by a distinct validator, together more than two thirds of the voting power.
+pub fn verify_certificate(set: &ValidatorSet, decision: &Decision) -> Result<(), ConsensusError> {
+    let c = &decision.certificate;
+    if c.height != decision.height || c.round != decision.round || c.value_id != decision.value.0 {
+        return Err(ConsensusError::BadCertificate(
+            "height, round or value differ from the decision's".into(),
+        ));
+    }
+    verify_quorum(
+        set,
+        c.height,
+        c.round,
+        c.value_id,
+        VoteType::Precommit,
+        c.commit_signatures
+            .iter()
+            .map(|s| (&s.address, &s.signature)),
+    )
+}
+
+/// Checks a polka certificate: more than two thirds of the voting power in prevotes for its value.
+pub fn verify_polka(set: &ValidatorSet, c: &PolkaCertificate<Ctx>) -> Result<(), ConsensusError> {
+    verify_quorum(
+        set,
+        c.height,
+        c.round,
+        c.value_id,
+        VoteType::Prevote,
+        c.polka_signatures
+            .iter()
+            .map(|s| (&s.address, &s.signature)),
+    )
+}
+
+/// The consensus of one validator.
+pub struct Engine {
+    config: EngineConfig,
+    key: SigningKey,
+    address: Address,
+    set: ValidatorSet,
+    driver: Driver<Ctx>,
+    /// While replaying the log after a restart: its entries are not persisted again.
+    replaying: bool,
+    /// Own signed messages of this height, by (round, kind): the double-sign guard and what
+    /// rebroadcasts repeat.
+    own_votes: BTreeMap<(Round, VoteKindKey), SignedVote>,
+    own_proposals: BTreeMap<Round, SignedProposal>,
+    /// First vote seen from each validator per (round, kind), for equivocation evidence.
+    first_votes: BTreeMap<(Address, Round, VoteKindKey), SignedVote>,
+    /// Peers already asked to sync at this height.
+    sync_asked: BTreeSet<Address>,
+    decisions: VecDeque<Decision>,
+    /// Proposals and votes for the next height, in arrival order (bounded).
+    next_height: Vec<(Address, Message)>,
+    /// Buffered messages of the height just entered, to be taken before the next input.
+    ready: VecDeque<(Address, Message)>,
+    refused_double_signs: u64,
+}
+
+/// `VoteType` is not `Ord`; this is its order for map keys.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum VoteKindKey {
+    Prevote,
+    Precommit,
+}
+
+fn kind_key(kind: VoteType) -> VoteKindKey {
+    match kind {
+        VoteType::Prevote => VoteKindKey::Prevote,
+        VoteType::Precommit => VoteKindKey::Precommit,
+    }
+}
+
+impl Engine {
+    /// A validator starting `height` with an empty log. Returns the engine and its first effects.
+    pub fn new(
+        config: EngineConfig,
+        key: SigningKey,
+        set: ValidatorSet,
+        height: Height,
+        recent: Vec<Decision>,
+    ) -> (Self, Vec<Effect>) {
+        Self::restore(config, key, set, height, recent, Vec::new())
+    }
+
+    /// A validator restarting at `height` (one past its last stored decision) with the write-ahead
+    /// log of that height: the log is replayed, so the engine is where it was when it stopped and
+    /// will not sign anything that conflicts with what it signed before.
+    pub fn restore(
+        config: EngineConfig,
+        key: SigningKey,
+        set: ValidatorSet,
+        height: Height,
+        recent: Vec<Decision>,
+        wal: Vec<WalEntry>,
+    ) -> (Self, Vec<Effect>) {
+        let address = address_of(&key);
+        let driver = Driver::new(
+            Ctx,
+            height,
+            set.clone(),
+            address,
+            ThresholdParams::default(),
+        );
+        let keep = config.decisions_kept;
+        let mut decisions: VecDeque<Decision> = recent.into_iter().collect();
+        while decisions.len() > keep {
+            decisions.pop_front();
+        }
+        let mut engine = Self {
+            config,
+            key,
+            address,
+            set,
+            driver,
+            replaying: true,
+            own_votes: BTreeMap::new(),
+            own_proposals: BTreeMap::new(),
+            first_votes: BTreeMap::new(),
+            sync_asked: BTreeSet::new(),
+            decisions,
+            next_height: Vec::new(),
+            ready: VecDeque::new(),
+            refused_double_signs: 0,
+        };
+        let mut effects = Vec::new();
+        engine.start_round(Round::ZERO, &mut effects);
+        for entry in wal {
+            // A log only holds entries that were accepted when first seen.
+            let _ = engine.apply_wal_entry(entry, &mut effects);
+            if engine.height() != height {
+                break;
+            }
+        }
+        engine.replaying = false;
+        // The log may hold the value this validator proposed before it stopped.
+        effects.retain(|e| !matches!(e, Effect::GetValue(h, r) if *h == engine.height() && engine.own_proposals.contains_key(r)));
+        (engine, effects)
+    }
+
+    pub fn height(&self) -> Height {
+        self.driver.height()
+    }
+
+    pub fn round(&self) -> Round {
+        self.driver.round()
+    }
+
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Votes or proposals the driver asked for that would have conflicted with one already
+    /// signed; always 0 unless the log was lost or tampered with.
+    pub fn refused_double_signs(&self) -> u64 {
+        self.refused_double_signs
+    }
+
+    /// Takes one input; returns the effects to perform, in order.
+    pub fn handle(&mut self, input: Input) -> Result<Vec<Effect>, ConsensusError> {
+        let mut effects = Vec::new();
+        match input {
+            Input::Message { from, message } => {
+                let result = self.on_message(from, message, &mut effects);
+                self.take_ready(&mut effects);
+                result?;
+            }
+            Input::Timeout { height, timeout } => {
+                if height == self.height() {
+                    let result = self.on_timeout(timeout, &mut effects);
+                    self.take_ready(&mut effects);
+                    result?;
+                }
+            }
+            Input::ProposeValue {
+                height,
+                round,
+                value,
+            } => {
+                // One value per round: a second answer (after a restart) is not a second proposal.
+                if height == self.height()
+                    && round == self.round()
+                    && !self.own_proposals.contains_key(&round)
+                {
+                    let result =
+                        self.apply_wal_entry(WalEntry::OwnValue(round, value), &mut effects);
+                    self.take_ready(&mut effects);
+                    result?;
+                }
+            }
+        }
+        Ok(effects)
+    }
+
+    /// Feeds the buffered messages of a height just entered; those that fail are dropped, as
+    /// they would have been on arrival.
+    fn take_ready(&mut self, effects: &mut Vec<Effect>) {
+        while let Some((from, message)) = self.ready.pop_front() {
+            let _ = self.on_message(from, message, effects);
+        }
+    }
+
+    fn persist(&self, entry: WalEntry, effects: &mut Vec<Effect>) {
+        if !self.replaying {
+            effects.push(Effect::Persist(entry));
+        }
+    }
+
+    /// Applies a state-changing input: persisted first, then given to the driver.
+    fn apply_wal_entry(
+        &mut self,
+        entry: WalEntry,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ConsensusError> {
+        self.persist(entry.clone(), effects);
+        // Own messages found in the log rebuild the double-sign guard even before the driver
+        // asks for them again.
+        match &entry {
+            WalEntry::Vote(v) if v.message.validator == self.address => {
+                let key = (v.message.round, kind_key(v.message.kind));
+                self.own_votes.entry(key).or_insert_with(|| v.clone());
+            }
+            WalEntry::Proposal(p) if p.message.proposer == self.address => {
+                self.own_proposals
+                    .entry(p.message.round)
+                    .or_insert_with(|| p.clone());
+            }
+            _ => {}
+        }
+        let input = match entry {
+            WalEntry::Proposal(p) => DriverInput::Proposal(p, Validity::Valid),
+            WalEntry::Vote(v) => DriverInput::Vote(v),
+            WalEntry::Polka(c) => DriverInput::PolkaCertificate(*c),
+            WalEntry::Timeout(t) => DriverInput::TimeoutElapsed(t),
+            WalEntry::OwnValue(round, value) => DriverInput::ProposeValue(round, value),
+        };
+        self.drive(input, effects)
+    }
+
+    fn on_message(
+        &mut self,
+        from: Address,
+        message: Message,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ConsensusError> {
+        let height = self.height();
+        match message {
+            Message::SyncRequest(h) => {
+                if let Some(d) = self.decisions.iter().find(|d| d.height == h) {
+                    effects.push(Effect::Send(from, Message::Decision(Box::new(d.clone()))));
+                }
+                Ok(())
+            }
+            Message::Decision(d) => {
+                if d.height == height {
+                    verify_certificate(&self.set, &d)?;
+                    self.decide(*d, effects);
+                } else if d.height > height {
+                    self.ask_sync(from, effects);
+                }
+                Ok(())
+            }
+            Message::Polka(c) => {
+                if c.height > height {
+                    self.ask_sync(from, effects);
+                    return Ok(());
+                }
+                if c.height < height || c.round >= self.round() {
+                    // Only a polka of an earlier round justifies a re-proposal; later ones
+                    // arrive as votes.
+                    return Ok(());
+                }
+                if self
+                    .driver
+                    .polka_certificate(c.round, &c.value_id)
+                    .is_some()
+                {
+                    return Ok(());
+                }
+                verify_polka(&self.set, &c)?;
+                self.apply_wal_entry(WalEntry::Polka(c), effects)
+            }
+            Message::Proposal(p) => {
+                let m = p.message;
+                self.admit(m.proposer, m.height, m.round, from, effects)?;
+                let expected = proposer(&self.set, m.height, m.round).address;
+                if m.proposer != expected {
+                    return Err(ConsensusError::WrongProposer {
+                        height: m.height,
+                        round: m.round,
+                        from: m.proposer,
+                    });
+                }
+                if !proposal_signature_ok(&p) {
+                    return Err(ConsensusError::BadSignature(m.proposer));
+                }
+                if m.height != height {
+                    self.keep_for_next_height(from, m.height, Message::Proposal(p));
+                    return Ok(());
+                }
+                self.apply_wal_entry(WalEntry::Proposal(p), effects)
+            }
+            Message::Vote(v) => {
+                let m = v.message;
+                self.admit(m.validator, m.height, m.round, from, effects)?;
+                if !vote_signature_ok(&v) {
+                    return Err(ConsensusError::BadSignature(m.validator));
+                }
+                if m.height != height {
+                    self.keep_for_next_height(from, m.height, Message::Vote(v));
+                    return Ok(());
+                }
+                let key = (m.validator, m.round, kind_key(m.kind));
+                match self.first_votes.get(&key) {
+                    Some(first) if first == &v => return Ok(()),
+                    Some(first) => {
+                        effects.push(Effect::Equivocation(first.clone(), v));
+                        return Ok(());
+                    }
+                    None => {
+                        self.first_votes.insert(key, v.clone());
+                    }
+                }
+                self.apply_wal_entry(WalEntry::Vote(v), effects)
+            }
+        }
+    }
+
+    /// Checks common to proposals and votes; answers peers at other heights.
+    fn admit(
+        &mut self,
+        signer: Address,
+        height: Height,
+        round: Round,
+        from: Address,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ConsensusError> {
+        if self.set.get(&signer).is_none() {
+            return Err(ConsensusError::UnknownValidator(signer));
+        }
+        let Some(r) = round.as_u32() else {
+            return Err(ConsensusError::NilRound);
+        };
+        let current = self.round().as_u32().unwrap_or(0);
+        if height == self.height() && r > current.saturating_add(ROUND_WINDOW) {
+            return Err(ConsensusError::RoundOutOfWindow {
+                round,
+                current: self.round(),
+            });
+        }
+        if height < self.height() {
+            // The peer is behind: give it the decision it needs.
+            if let Some(d) = self.decisions.iter().find(|d| d.height == height) {
+                effects.push(Effect::Send(from, Message::Decision(Box::new(d.clone()))));
+            }
+        } else if height > self.height() {
+            self.ask_sync(from, effects);
+        }
+        Ok(())
+    }
+
+    fn keep_for_next_height(&mut self, from: Address, height: Height, message: Message) {
+        if height.0 == self.height().0 + 1
+            && self.next_height.len() < self.config.next_height_messages_max
+        {
+            self.next_height.push((from, message));
+        }
+    }
+
+    fn ask_sync(&mut self, from: Address, effects: &mut Vec<Effect>) {
+        if from != self.address && self.sync_asked.insert(from) {
+            effects.push(Effect::Send(from, Message::SyncRequest(self.height())));
+        }
+    }
+
+    fn on_timeout(
+        &mut self,
+        timeout: Timeout,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ConsensusError> {
+        if timeout.kind == TimeoutKind::Rebroadcast {
+            if timeout.round == self.round() {
+                self.rebroadcast(effects);
+                self.schedule(timeout, effects);
+            }
+            return Ok(());
+        }
+        self.apply_wal_entry(WalEntry::Timeout(timeout), effects)
+    }
+
+    /// Repeats this height's own latest messages, so that lost ones reach their peers after all,
+    /// and the polka certificate of its valid value: a proposal that re-proposes a value with a
+    /// proof-of-lock round only passes at validators that can count that round's polka, and one
+    /// that saw an equivocator's other prevote cannot count it from votes alone.
+    fn rebroadcast(&self, effects: &mut Vec<Effect>) {
+        let round = self.round();
+        if let Some(p) = self.own_proposals.get(&round) {
+            effects.push(Effect::Broadcast(Message::Proposal(p.clone())));
+        }
+        for kind in [VoteKindKey::Prevote, VoteKindKey::Precommit] {
+            let latest = self
+                .own_votes
+                .range(..=(round, kind))
+                .rev()
+                .find(|((_, k), _)| *k == kind);
+            if let Some((_, v)) = latest {
+                effects.push(Effect::Broadcast(Message::Vote(v.clone())));
+            }
+        }
+        if let Some(valid) = self.driver.valid_value() {
+            let id = valid.value.0;
+            let certificate = self
+                .driver
+                .polka_certificate(valid.round, &id)
+                .cloned()
+                .or_else(|| {
+                    let votes = self.driver.votes().per_round(valid.round)?;
+                    let prevotes = votes.received_votes().clone();
+                    Some(PolkaCertificate::new(
+                        self.height(),
+                        valid.round,
+                        id,
+                        prevotes,
+                    ))
+                });
+            if let Some(c) = certificate {
+                effects.push(Effect::Broadcast(Message::Polka(Box::new(c))));
+            }
+        }
+    }
+
+    fn schedule(&self, timeout: Timeout, effects: &mut Vec<Effect>) {
+        effects.push(Effect::ScheduleTimeout {
+            height: self.height(),
+            timeout,
+            after: self.config.timeouts.duration_for(timeout),
+        });
+    }
+
+    fn start_round(&mut self, round: Round, effects: &mut Vec<Effect>) {
+        let height = self.height();
+        let leader = proposer(&self.set, height, round).address;
+        // Starting a round of the current height cannot fail: the proposer is in the set.
+        if let Err(e) = self.drive(DriverInput::NewRound(height, round, leader), effects) {
+            tracing::error!(error = %e, %height, %round, "consensus could not start a round");
+        }
+        self.schedule(
+            Timeout {
+                kind: TimeoutKind::Rebroadcast,
+                round,
+            },
+            effects,
+        );
+    }
+
+    /// Runs the driver on one input and everything its outputs lead to.
+    fn drive(
+        &mut self,
+        input: DriverInput<Ctx>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(), ConsensusError> {
+        let height = self.height();
+        let mut queue = VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            if self.height() != height {
+                break;
+            }
+            let outputs = self
+                .driver
+                .process(input)
+                .map_err(|e| ConsensusError::Driver(e.to_string()))?;
+            for output in outputs {
+                match output {
+                    DriverOutput::NewRound(h, round) => {
+                        let leader = proposer(&self.set, h, round).address;
+                        queue.push_back(DriverInput::NewRound(h, round, leader));
+                        self.schedule(
+                            Timeout {
+                                kind: TimeoutKind::Rebroadcast,
+                                round,
+                            },
+                            effects,
+                        );
+                    }
+                    DriverOutput::Propose(proposal) => {
+                        if let Some(signed) = self.sign_own_proposal(proposal, effects) {
+                            queue.push_back(DriverInput::Proposal(signed, Validity::Valid));
+                        }
+                    }
+                    DriverOutput::Vote(vote) => {
+                        if let Some(signed) = self.sign_own_vote(vote, effects) {
+                            queue.push_back(DriverInput::Vote(signed));
+                        }
+                    }
+                    DriverOutput::Decide(_, proposal) => {
+                        // The precommits that decide are those of the proposal's round; the
+                        // state machine may already be in a later round.
+                        let round = proposal.round;
+                        let value = proposal.value;
+                        let certificate = match self.driver.commit_certificate(round, &value.0) {
+                            Some(c) => c.trim_vote_extensions(),
+                            None => {
+                                let precommits = self
+                                    .driver
+                                    .votes()
+                                    .per_round(round)
+                                    .map(|r| r.precommits_for_value(&value.0))
+                                    .unwrap_or_default();
+                                ExtendedCommitCertificate::from_votes(
+                                    height, round, value.0, precommits,
+                                )
+                                .trim_vote_extensions()
+                            }
+                        };
+                        if !self.set.is_quorum(self.certificate_power(&certificate)) {
+                            return Err(ConsensusError::Driver(format!(
+                                "decided {value:?} at round {round} without a quorum of precommits"
+                            )));
+                        }
+                        let decision = Decision {
+                            height,
+                            round,
+                            value,
+                            certificate,
+                        };
+                        self.decide(decision, effects);
+                        return Ok(());
+                    }
+                    DriverOutput::ScheduleTimeout(timeout) => self.schedule(timeout, effects),
+                    DriverOutput::GetValue(h, round, _) => {
+                        // After a restart the log may already hold the value proposed then.
+                        if !self.own_proposals.contains_key(&round) {
+                            effects.push(Effect::GetValue(h, round));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sign_own_vote(&mut self, vote: Vote, effects: &mut Vec<Effect>) -> Option<SignedVote> {
+        let key = (vote.round, kind_key(vote.kind));
+        if let Some(existing) = self.own_votes.get(&key) {
+            if existing.message != vote {
+                self.refused_double_signs += 1;
+                tracing::error!(?vote, existing = ?existing.message, "refused to sign a conflicting vote");
+                return None;
+            }
+            // The same vote again (a replay): nothing new to say.
+            return None;
+        }
+        let signed = sign_vote(&self.key, vote);
+        self.own_votes.insert(key, signed.clone());
+        self.first_votes
+            .insert((self.address, vote.round, key.1), signed.clone());
+        self.persist(WalEntry::Vote(signed.clone()), effects);
+        effects.push(Effect::Broadcast(Message::Vote(signed.clone())));
+        Some(signed)
+    }
+
+    fn sign_own_proposal(
+        &mut self,
+        proposal: super::context::Proposal,
+        effects: &mut Vec<Effect>,
+    ) -> Option<SignedProposal> {
+        if let Some(existing) = self.own_proposals.get(&proposal.round) {
+            if existing.message != proposal {
+                self.refused_double_signs += 1;
+                tracing::error!(?proposal, "refused to sign a conflicting proposal");
+            }
+            return None;
+        }
+        let signed = sign_proposal(&self.key, proposal);
+        self.own_proposals.insert(proposal.round, signed.clone());
+        self.persist(WalEntry::Proposal(signed.clone()), effects);
+        effects.push(Effect::Broadcast(Message::Proposal(signed.clone())));
+        Some(signed)
+    }
+
+    fn certificate_power(&self, c: &CommitCertificate<Ctx>) -> u64 {
+        c.commit_signatures
+            .iter()
+            .filter_map(|s| self.set.get(&s.address))
+            .map(|v| v.voting_power)
+            .sum()
+    }
+
+    /// Records a decision and moves to the next height.
+    fn decide(&mut self, decision: Decision, effects: &mut Vec<Effect>) {
+        let next = Height(decision.height.0 + 1);
+        effects.push(Effect::Decided(decision.clone()));
+        self.decisions.push_back(decision);
+        while self.decisions.len() > self.config.decisions_kept {
+            self.decisions.pop_front();
+        }
+        self.driver.move_to_height(next, self.set.clone());
+        self.own_votes.clear();
+        self.own_proposals.clear();
+        self.first_votes.clear();
+        self.sync_asked.clear();
+        self.ready.extend(std::mem::take(&mut self.next_height));
+        self.start_round(Round::ZERO, effects);
+    }
+}

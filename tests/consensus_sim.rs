@@ -1,0 +1,672 @@
+//! Deterministic simulation of BFT consensus: N validators (`mameynode::consensus::engine`) in one
+//! process, virtual time, and a seeded network and fault schedule. Everything a run does follows
+//! from its seed, so a failing seed reproduces by number:
+//!
+//! ```text
+//! SIM_SEED=123 cargo test --test consensus_sim -- --nocapture     # one seed, with a summary
+//! SIM_SEEDS=5000 cargo test --test consensus_sim                   # more seeds (default 1000)
+//! ```
+//!
+//! Faults, drawn per seed: message loss, duplication and reordering (random delays); a partition
+//! that later heals; validators that crash (losing everything but their decided chain and
+//! write-ahead log) and restart from them; one Byzantine validator that equivocates (different
+//! signed votes and proposals to different peers) and sends forged signatures. Faulty validators
+//! (crash-prone and Byzantine together) hold less than a third of the voting power.
+//!
+//! Checked on every seed: agreement (one block per height across all validators and restarts),
+//! validity (every decided block was proposed, every commit certificate verifies), identical state
+//! roots, no honest validator ever signs two different votes for one height, round and kind, and
+//! progress (every honest validator decides new heights once the faults are over).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::SplitMix;
+use ed25519_dalek::SigningKey;
+use mameynode::consensus::context::{
+    address_of, sign_proposal, sign_vote, Address, BlockHash, Height, LinearTimeouts, NilOrVal,
+    Sig, Validator, ValidatorSet, Value, VoteType,
+};
+use mameynode::consensus::engine::{
+    verify_certificate, Decision, Effect, Engine, EngineConfig, Input, Message, WalEntry,
+};
+
+/// Virtual milliseconds.
+type Ms = u64;
+
+/// Faults happen before this time; afterwards the network is reliable-ish (still lossy and
+/// reordering) and every validator is up.
+const FAULTS_END_MS: Ms = 3_000;
+/// Every honest validator must have decided PROGRESS_MIN more heights by this time, or the run
+/// fails. Liveness after the faults can take many rounds: a Byzantine validator wastes its own
+/// turns as proposer, and validators locked on a value accept only a proposer that re-proposes it
+/// with its polka; round timeouts grow until such a round gets through.
+const END_MS: Ms = 60_000;
+/// How long the host takes to build a block after GetValue.
+const BUILD_MS: Ms = 20;
+/// Heights every honest validator must decide after the faults end.
+const PROGRESS_MIN: u64 = 3;
+
+fn timeouts() -> LinearTimeouts {
+    LinearTimeouts {
+        propose: Duration::from_millis(300),
+        propose_delta: Duration::from_millis(100),
+        prevote: Duration::from_millis(150),
+        prevote_delta: Duration::from_millis(50),
+        precommit: Duration::from_millis(150),
+        precommit_delta: Duration::from_millis(50),
+        rebroadcast: Duration::from_millis(100),
+        max_timeout: Duration::from_millis(2_000),
+    }
+}
+
+#[derive(Debug)]
+enum Event {
+    Deliver {
+        to: usize,
+        from: usize,
+        message: Message,
+    },
+    Timer {
+        node: usize,
+        incarnation: u32,
+        input: Input,
+    },
+    Crash(usize),
+    Restart(usize),
+    Partition(Vec<bool>),
+    Heal,
+}
+
+struct Node {
+    key: SigningKey,
+    address: Address,
+    engine: Option<Engine>,
+    incarnation: u32,
+    /// Durable: survives crashes.
+    wal: Vec<WalEntry>,
+    chain: Vec<Decision>,
+    roots: Vec<[u8; 32]>,
+    byzantine: bool,
+}
+
+#[derive(Default, Debug)]
+struct Stats {
+    delivered: u64,
+    dropped: u64,
+    duplicated: u64,
+    crashes: u64,
+    partitions: u64,
+    byzantine: u64,
+    equivocations_seen: u64,
+    rejected_inputs: u64,
+    decisions: u64,
+    max_height: u64,
+    max_round: u32,
+}
+
+struct Sim {
+    seed: u64,
+    rng: SplitMix,
+    now: Ms,
+    seq: u64,
+    events: BTreeMap<(Ms, u64), Event>,
+    nodes: Vec<Node>,
+    set: ValidatorSet,
+    by_address: BTreeMap<Address, usize>,
+    drop_pct: u64,
+    dup_pct: u64,
+    delay_max_ms: Ms,
+    side: Option<Vec<bool>>,
+    /// Every block any validator was asked to propose.
+    proposed: BTreeSet<BlockHash>,
+    /// Height -> decided block and state root, the first time any validator decided it.
+    decided: BTreeMap<u64, (BlockHash, [u8; 32])>,
+    /// Honest validators' signed votes: (validator, height, round, kind) -> value.
+    honest_votes: BTreeMap<(usize, u64, u32, u8), NilOrVal<BlockHash>>,
+    stats: Stats,
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        timeouts: timeouts(),
+        decisions_kept: 16,
+        next_height_messages_max: 256,
+    }
+}
+
+impl Sim {
+    fn new(seed: u64) -> Self {
+        let mut rng = SplitMix(seed.wrapping_mul(0x9e37_79b9).wrapping_add(17));
+        let n = 4 + rng.below(4);
+        let mut nodes = Vec::with_capacity(n);
+        let mut validators = Vec::with_capacity(n);
+        for _ in 0..n {
+            let key = SigningKey::from_bytes(&rng.bytes());
+            let address = address_of(&key);
+            validators.push(Validator {
+                address,
+                voting_power: 1 + rng.below(3) as u64,
+            });
+            nodes.push(Node {
+                key,
+                address,
+                engine: None,
+                incarnation: 0,
+                wal: Vec::new(),
+                chain: Vec::new(),
+                roots: Vec::new(),
+                byzantine: false,
+            });
+        }
+        let set = ValidatorSet::new(validators).expect("distinct random keys");
+        let by_address = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.address, i))
+            .collect();
+        let drop_pct = rng.below(16) as u64;
+        let dup_pct = rng.below(11) as u64;
+        let delay_max_ms = 2 + rng.below(60) as u64;
+        let mut sim = Sim {
+            seed,
+            rng,
+            now: 0,
+            seq: 0,
+            events: BTreeMap::new(),
+            nodes,
+            set,
+            by_address,
+            drop_pct,
+            dup_pct,
+            delay_max_ms,
+            side: None,
+            proposed: BTreeSet::new(),
+            decided: BTreeMap::new(),
+            honest_votes: BTreeMap::new(),
+            stats: Stats::default(),
+        };
+        sim.plan_faults();
+        sim
+    }
+
+    fn power(&self, i: usize) -> u64 {
+        self.set
+            .get(&self.nodes[i].address)
+            .map_or(0, |v| v.voting_power)
+    }
+
+    /// Picks the faulty validators (less than a third of the power) and schedules their faults
+    /// and a partition, all before FAULTS_END_MS.
+    fn plan_faults(&mut self) {
+        let n = self.nodes.len();
+        let total = self.set.total_power();
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            order.swap(i, self.rng.below(i + 1));
+        }
+        let mut faulty = Vec::new();
+        let mut power = 0;
+        for &i in &order {
+            if (power + self.power(i)) * 3 < total && self.rng.below(3) > 0 {
+                power += self.power(i);
+                faulty.push(i);
+            }
+        }
+        for (j, &i) in faulty.iter().enumerate() {
+            if j == 0 && self.rng.below(2) == 0 {
+                self.nodes[i].byzantine = true;
+                self.stats.byzantine += 1;
+                continue;
+            }
+            for _ in 0..1 + self.rng.below(3) {
+                let at = self.rng.below(FAULTS_END_MS as usize - 900) as Ms;
+                let down = 50 + self.rng.below(800) as Ms;
+                self.push(at, Event::Crash(i));
+                self.push(at + down, Event::Restart(i));
+            }
+        }
+        if self.rng.below(2) == 0 {
+            let sides: Vec<bool> = (0..n).map(|_| self.rng.below(2) == 0).collect();
+            let at = 100 + self.rng.below(1_500) as Ms;
+            let len = 100 + self.rng.below(1_200) as Ms;
+            self.push(at, Event::Partition(sides));
+            self.push((at + len).min(FAULTS_END_MS), Event::Heal);
+        }
+    }
+
+    fn push(&mut self, at: Ms, event: Event) {
+        self.seq += 1;
+        self.events.insert((at, self.seq), event);
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        panic!(
+            "seed {}: {what} (reproduce: SIM_SEED={} cargo test --test consensus_sim -- --nocapture)",
+            self.seed, self.seed
+        );
+    }
+
+    fn start(&mut self, i: usize) {
+        let node = &self.nodes[i];
+        let height = Height(node.chain.len() as u64 + 1);
+        let recent = node.chain.iter().rev().take(16).rev().cloned().collect();
+        let (engine, effects) = Engine::restore(
+            config(),
+            node.key.clone(),
+            self.set.clone(),
+            height,
+            recent,
+            node.wal.clone(),
+        );
+        self.nodes[i].engine = Some(engine);
+        self.perform(i, effects);
+    }
+
+    fn run(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.start(i);
+        }
+        let mut height_at_faults_end: Option<Vec<u64>> = None;
+        while let Some(((at, _), event)) = self.events.pop_first() {
+            if at > end_ms() {
+                break;
+            }
+            if at >= FAULTS_END_MS && height_at_faults_end.is_none() {
+                height_at_faults_end =
+                    Some(self.nodes.iter().map(|n| n.chain.len() as u64).collect());
+            }
+            self.now = at;
+            self.step(event);
+            if let Some(before) = &height_at_faults_end {
+                let done = self
+                    .nodes
+                    .iter()
+                    .zip(before)
+                    .all(|(n, b)| n.byzantine || n.chain.len() as u64 >= b + PROGRESS_MIN);
+                if done {
+                    break;
+                }
+            }
+        }
+        let before = height_at_faults_end.unwrap_or_else(|| vec![0; self.nodes.len()]);
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.byzantine {
+                continue;
+            }
+            let gained = node.chain.len() as u64 - before[i];
+            if gained < PROGRESS_MIN {
+                self.fail(&format!(
+                    "no progress: validator {i} decided {gained} heights after the faults ended (at height {})",
+                    node.chain.len()
+                ));
+            }
+            if let Some(e) = &node.engine {
+                if e.refused_double_signs() != 0 {
+                    self.fail(&format!("validator {i} refused to double-sign"));
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, event: Event) {
+        match event {
+            Event::Deliver { to, from, message } => {
+                let from_address = self.nodes[from].address;
+                let Some(engine) = self.nodes[to].engine.as_mut() else {
+                    return;
+                };
+                self.stats.delivered += 1;
+                match engine.handle(Input::Message {
+                    from: from_address,
+                    message,
+                }) {
+                    Ok(effects) => self.perform(to, effects),
+                    Err(e) => {
+                        if std::env::var_os("SIM_TRACE").is_some() {
+                            eprintln!("{:>5} ms  v{to}: rejected from v{from}: {e}", self.now);
+                        }
+                        self.stats.rejected_inputs += 1
+                    }
+                }
+            }
+            Event::Timer {
+                node,
+                incarnation,
+                input,
+            } => {
+                if self.nodes[node].incarnation != incarnation {
+                    return;
+                }
+                if let Input::ProposeValue { value, .. } = &input {
+                    self.proposed.insert(value.0);
+                }
+                let Some(engine) = self.nodes[node].engine.as_mut() else {
+                    return;
+                };
+                match engine.handle(input) {
+                    Ok(effects) => self.perform(node, effects),
+                    Err(e) => self.fail(&format!("validator {node} refused its own input: {e}")),
+                }
+            }
+            Event::Crash(i) => {
+                if self.nodes[i].engine.take().is_some() {
+                    self.nodes[i].incarnation += 1;
+                    self.stats.crashes += 1;
+                }
+            }
+            Event::Restart(i) => {
+                if self.nodes[i].engine.is_none() {
+                    self.start(i);
+                }
+            }
+            Event::Partition(sides) => {
+                self.side = Some(sides);
+                self.stats.partitions += 1;
+            }
+            Event::Heal => self.side = None,
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, message: Message) {
+        if from == to {
+            return;
+        }
+        if let Some(sides) = &self.side {
+            if sides[from] != sides[to] {
+                self.stats.dropped += 1;
+                return;
+            }
+        }
+        if (self.rng.below(100) as u64) < self.drop_pct {
+            self.stats.dropped += 1;
+            return;
+        }
+        let copies = if (self.rng.below(100) as u64) < self.dup_pct {
+            self.stats.duplicated += 1;
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let at = self.now + 1 + self.rng.below(self.delay_max_ms as usize) as Ms;
+            self.push(
+                at,
+                Event::Deliver {
+                    to,
+                    from,
+                    message: message.clone(),
+                },
+            );
+        }
+    }
+
+    fn broadcast(&mut self, from: usize, message: Message) {
+        for to in 0..self.nodes.len() {
+            self.send(from, to, message.clone());
+        }
+    }
+
+    /// Records every signed vote of an honest validator that anyone sends (its own or relayed).
+    fn record_vote(&mut self, message: &Message) {
+        let Message::Vote(v) = message else { return };
+        let m = &v.message;
+        let i = self.by_address[&m.validator];
+        if self.nodes[i].byzantine {
+            return;
+        }
+        let kind = match m.kind {
+            VoteType::Prevote => 0,
+            VoteType::Precommit => 1,
+        };
+        let key = (i, m.height.0, m.round.as_u32().unwrap_or(u32::MAX), kind);
+        self.stats.max_round = self.stats.max_round.max(key.2);
+        if let Some(previous) = self.honest_votes.insert(key, m.value) {
+            if previous != m.value {
+                self.fail(&format!(
+                    "honest validator {i} signed two votes for height {} round {} kind {kind}: {previous:?} and {:?}",
+                    m.height, m.round, m.value
+                ));
+            }
+        }
+    }
+
+    /// A Byzantine validator sends its honest message to one half of its peers and a conflicting
+    /// one, properly signed, to the other half; now and then a forged signature too.
+    fn equivocate(&mut self, i: usize, message: Message) {
+        let other = BlockHash(self.rng.bytes());
+        let key = self.nodes[i].key.clone();
+        let conflicting = match &message {
+            Message::Vote(v) if v.message.validator == self.nodes[i].address => {
+                let mut vote = v.message;
+                vote.value = match vote.value {
+                    NilOrVal::Nil => NilOrVal::Val(other),
+                    NilOrVal::Val(_) => NilOrVal::Nil,
+                };
+                Message::Vote(sign_vote(&key, vote))
+            }
+            Message::Proposal(p) if p.message.proposer == self.nodes[i].address => {
+                let mut proposal = p.message;
+                proposal.value = Value(other);
+                // A signed proposal of the round's proposer: a valid thing to decide.
+                self.proposed.insert(other);
+                Message::Proposal(sign_proposal(&key, proposal))
+            }
+            _ => message.clone(),
+        };
+        for to in 0..self.nodes.len() {
+            let m = if to % 2 == 0 {
+                message.clone()
+            } else {
+                conflicting.clone()
+            };
+            self.send(i, to, m);
+        }
+        if let Message::Vote(v) = &message {
+            if self.rng.below(4) == 0 {
+                let mut forged = v.clone();
+                forged.signature = Sig(self.rng.bytes());
+                self.broadcast(i, Message::Vote(forged));
+            }
+        }
+    }
+
+    fn perform(&mut self, i: usize, effects: Vec<Effect>) {
+        for effect in effects {
+            if std::env::var_os("SIM_TRACE").is_some() {
+                eprintln!("{:>5} ms  v{i}: {effect:?}", self.now);
+            }
+            match effect {
+                Effect::Persist(entry) => self.nodes[i].wal.push(entry),
+                Effect::Broadcast(message) => {
+                    self.record_vote(&message);
+                    if self.nodes[i].byzantine {
+                        self.equivocate(i, message);
+                    } else {
+                        self.broadcast(i, message);
+                    }
+                }
+                Effect::Send(to, message) => {
+                    if let Some(&j) = self.by_address.get(&to) {
+                        self.send(i, j, message);
+                    }
+                }
+                Effect::ScheduleTimeout {
+                    height,
+                    timeout,
+                    after,
+                } => {
+                    let at = self.now + after.as_millis() as Ms;
+                    let incarnation = self.nodes[i].incarnation;
+                    self.push(
+                        at,
+                        Event::Timer {
+                            node: i,
+                            incarnation,
+                            input: Input::Timeout { height, timeout },
+                        },
+                    );
+                }
+                Effect::GetValue(height, round) => {
+                    let mut h = blake3::Hasher::new();
+                    h.update(&self.seed.to_le_bytes());
+                    h.update(&(i as u64).to_le_bytes());
+                    h.update(&height.0.to_le_bytes());
+                    h.update(&round.as_i64().to_le_bytes());
+                    let value = Value(BlockHash(*h.finalize().as_bytes()));
+                    let incarnation = self.nodes[i].incarnation;
+                    self.push(
+                        self.now + BUILD_MS,
+                        Event::Timer {
+                            node: i,
+                            incarnation,
+                            input: Input::ProposeValue {
+                                height,
+                                round,
+                                value,
+                            },
+                        },
+                    );
+                }
+                Effect::Decided(d) => self.on_decided(i, d),
+                Effect::Equivocation(a, b) => {
+                    if a.message.validator == b.message.validator && a != b {
+                        self.stats.equivocations_seen += 1;
+                        let culprit = self.by_address[&a.message.validator];
+                        if !self.nodes[culprit].byzantine {
+                            self.fail(&format!(
+                                "honest validator {culprit} reported as equivocating"
+                            ));
+                        }
+                    } else {
+                        self.fail("equivocation evidence that proves nothing");
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_decided(&mut self, i: usize, d: Decision) {
+        let node = &self.nodes[i];
+        if d.height.0 != node.chain.len() as u64 + 1 {
+            self.fail(&format!(
+                "validator {i} decided height {} after height {}",
+                d.height,
+                node.chain.len()
+            ));
+        }
+        if let Err(e) = verify_certificate(&self.set, &d) {
+            self.fail(&format!(
+                "decision with a bad certificate at height {}: {e}",
+                d.height
+            ));
+        }
+        if !self.proposed.contains(&d.value.0) {
+            self.fail(&format!(
+                "height {} decided a block nobody proposed",
+                d.height
+            ));
+        }
+        let parent = node.roots.last().copied().unwrap_or([0; 32]);
+        let mut h = blake3::Hasher::new();
+        h.update(&parent);
+        h.update(&d.height.0.to_le_bytes());
+        h.update(&d.value.0 .0);
+        let root = *h.finalize().as_bytes();
+        match self.decided.get(&d.height.0) {
+            Some((value, r)) if *value != d.value.0 || *r != root => self.fail(&format!(
+                "disagreement at height {}: validator {i} decided {:?}, another {:?}",
+                d.height, d.value.0, value
+            )),
+            Some(_) => {}
+            None => {
+                self.decided.insert(d.height.0, (d.value.0, root));
+            }
+        }
+        self.stats.decisions += 1;
+        self.stats.max_height = self.stats.max_height.max(d.height.0);
+        let node = &mut self.nodes[i];
+        node.chain.push(d);
+        node.roots.push(root);
+        // The decision is durable: the log of that height is no longer needed.
+        node.wal.clear();
+    }
+}
+
+fn end_ms() -> Ms {
+    env_u64("SIM_END_MS").unwrap_or(END_MS)
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn seeded_simulations_agree_and_progress() {
+    let seeds: Vec<u64> = match env_u64("SIM_SEED") {
+        Some(s) => vec![s],
+        None => (0..env_u64("SIM_SEEDS").unwrap_or(1_000)).collect(),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = std::time::Instant::now();
+    let totals: Vec<Stats> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<u64> = seeds.iter().copied().skip(t).step_by(threads).collect();
+                scope.spawn(move || {
+                    let mut total = Stats::default();
+                    for seed in mine {
+                        let mut sim = Sim::new(seed);
+                        sim.run();
+                        let s = sim.stats;
+                        total.delivered += s.delivered;
+                        total.dropped += s.dropped;
+                        total.duplicated += s.duplicated;
+                        total.crashes += s.crashes;
+                        total.partitions += s.partitions;
+                        total.byzantine += s.byzantine;
+                        total.equivocations_seen += s.equivocations_seen;
+                        total.rejected_inputs += s.rejected_inputs;
+                        total.decisions += s.decisions;
+                        total.max_height = total.max_height.max(s.max_height);
+                        total.max_round = total.max_round.max(s.max_round);
+                    }
+                    total
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut t = Stats::default();
+    for s in totals {
+        t.delivered += s.delivered;
+        t.dropped += s.dropped;
+        t.duplicated += s.duplicated;
+        t.crashes += s.crashes;
+        t.partitions += s.partitions;
+        t.byzantine += s.byzantine;
+        t.equivocations_seen += s.equivocations_seen;
+        t.rejected_inputs += s.rejected_inputs;
+        t.decisions += s.decisions;
+        t.max_height = t.max_height.max(s.max_height);
+        t.max_round = t.max_round.max(s.max_round);
+    }
+    eprintln!(
+        "consensus_sim: {} seeds in {:.1} s: {t:?}",
+        seeds.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if seeds.len() >= 100 {
+        // The schedule must really exercise the faults it claims to.
+        assert!(
+            t.crashes > 0 && t.partitions > 0 && t.byzantine > 0,
+            "{t:?}"
+        );
+        assert!(t.equivocations_seen > 0 && t.rejected_inputs > 0, "{t:?}");
+    }
+}
