@@ -822,3 +822,301 @@ impl Engine {
         self.start_round(Round::ZERO, effects);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::context::{sign_vote, Validator};
+
+    fn keys(n: u8) -> Vec<SigningKey> {
+        (1..=n).map(|i| SigningKey::from_bytes(&[i; 32])).collect()
+    }
+
+    fn set_of(keys: &[SigningKey]) -> ValidatorSet {
+        ValidatorSet::new(
+            keys.iter()
+                .map(|k| Validator {
+                    address: address_of(k),
+                    voting_power: 1,
+                })
+                .collect(),
+        )
+        .expect("valid set")
+    }
+
+    fn key_of<'a>(keys: &'a [SigningKey], address: Address) -> &'a SigningKey {
+        keys.iter()
+            .find(|k| address_of(k) == address)
+            .expect("a validator's key")
+    }
+
+    fn own_votes(effects: &[Effect]) -> Vec<Vote> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Broadcast(Message::Vote(v)) => Some(v.message),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A single validator decides alone: its own proposal, prevote and precommit are a quorum.
+    #[test]
+    fn one_validator_decides_each_height_with_a_certificate() {
+        let ks = keys(1);
+        let set = set_of(&ks);
+        let (mut e, effects) = Engine::new(
+            EngineConfig::default(),
+            ks[0].clone(),
+            set.clone(),
+            Height(1),
+            vec![],
+        );
+        assert!(effects.contains(&Effect::GetValue(Height(1), Round::ZERO)));
+        for h in 1..=3u64 {
+            let value = Value(BlockHash([h as u8; 32]));
+            let effects = e
+                .handle(Input::ProposeValue {
+                    height: Height(h),
+                    round: Round::ZERO,
+                    value,
+                })
+                .expect("own value");
+            let decided: Vec<&Decision> = effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Decided(d) => Some(d),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(decided.len(), 1);
+            assert_eq!(decided[0].value, value);
+            verify_certificate(&set, decided[0]).expect("certificate verifies");
+            // Every vote is persisted before it is broadcast.
+            let first_persist = effects
+                .iter()
+                .position(|e| matches!(e, Effect::Persist(WalEntry::Vote(_))));
+            let first_broadcast = effects
+                .iter()
+                .position(|e| matches!(e, Effect::Broadcast(Message::Vote(_))));
+            assert!(first_persist < first_broadcast);
+            assert_eq!(e.height(), Height(h + 1));
+        }
+    }
+
+    /// A validator that prevoted a block, crashed and restarted from its log does not prevote
+    /// anything else in that round, even when its timeout fires again.
+    #[test]
+    fn restored_validator_never_signs_a_conflicting_vote() {
+        let ks = keys(4);
+        let set = set_of(&ks);
+        let proposer_address = proposer(&set, Height(1), Round::ZERO).address;
+        let me = ks
+            .iter()
+            .find(|k| address_of(k) != proposer_address)
+            .expect("a non-proposer")
+            .clone();
+        let (mut e, _) = Engine::new(
+            EngineConfig::default(),
+            me.clone(),
+            set.clone(),
+            Height(1),
+            vec![],
+        );
+        let proposal = sign_proposal(
+            key_of(&ks, proposer_address),
+            super::super::context::Proposal {
+                height: Height(1),
+                round: Round::ZERO,
+                value: Value(BlockHash([7; 32])),
+                pol_round: Round::Nil,
+                proposer: proposer_address,
+            },
+        );
+        let effects = e
+            .handle(Input::Message {
+                from: proposer_address,
+                message: Message::Proposal(proposal),
+            })
+            .expect("valid proposal");
+        assert_eq!(
+            own_votes(&effects)[0].value,
+            NilOrVal::Val(BlockHash([7; 32]))
+        );
+        let wal: Vec<WalEntry> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Persist(w) => Some(w.clone()),
+                _ => None,
+            })
+            .collect();
+
+        // Restarted with the full log: the same prevote again, never a nil one.
+        let (mut r, effects) = Engine::restore(
+            EngineConfig::default(),
+            me.clone(),
+            set.clone(),
+            Height(1),
+            vec![],
+            wal.clone(),
+        );
+        assert!(own_votes(&effects)
+            .iter()
+            .all(|v| v.value == NilOrVal::Val(BlockHash([7; 32]))));
+        let effects = r
+            .handle(Input::Timeout {
+                height: Height(1),
+                timeout: Timeout {
+                    kind: TimeoutKind::Propose,
+                    round: Round::ZERO,
+                },
+            })
+            .expect("timeout");
+        assert!(own_votes(&effects).is_empty(), "{effects:?}");
+        assert_eq!(r.refused_double_signs(), 0);
+
+        // Restarted with only its own vote (the proposal lost): the propose timeout makes the
+        // state machine want a nil prevote, which the guard refuses.
+        let own_only: Vec<WalEntry> = wal
+            .into_iter()
+            .filter(|w| matches!(w, WalEntry::Vote(v) if v.message.validator == address_of(&me)))
+            .collect();
+        let (mut t, _) = Engine::restore(
+            EngineConfig::default(),
+            me,
+            set,
+            Height(1),
+            vec![],
+            own_only,
+        );
+        let effects = t
+            .handle(Input::Timeout {
+                height: Height(1),
+                timeout: Timeout {
+                    kind: TimeoutKind::Propose,
+                    round: Round::ZERO,
+                },
+            })
+            .expect("timeout");
+        assert!(own_votes(&effects).is_empty(), "{effects:?}");
+        assert_eq!(t.refused_double_signs(), 1);
+    }
+
+    #[test]
+    fn bad_messages_are_rejected_with_their_reason() {
+        let ks = keys(4);
+        let set = set_of(&ks);
+        let (mut e, _) = Engine::new(
+            EngineConfig::default(),
+            ks[0].clone(),
+            set.clone(),
+            Height(1),
+            vec![],
+        );
+        let stranger = SigningKey::from_bytes(&[99; 32]);
+        let vote = Vote {
+            height: Height(1),
+            round: Round::ZERO,
+            value: NilOrVal::Nil,
+            kind: VoteType::Prevote,
+            validator: address_of(&stranger),
+        };
+        let msg = |v| Input::Message {
+            from: address_of(&ks[1]),
+            message: Message::Vote(v),
+        };
+        assert_eq!(
+            e.handle(msg(sign_vote(&stranger, vote))),
+            Err(ConsensusError::UnknownValidator(address_of(&stranger)))
+        );
+        let forged = sign_vote(
+            &stranger,
+            Vote {
+                validator: address_of(&ks[1]),
+                ..vote
+            },
+        );
+        assert_eq!(
+            e.handle(msg(forged)),
+            Err(ConsensusError::BadSignature(address_of(&ks[1])))
+        );
+        let far = sign_vote(
+            &ks[1],
+            Vote {
+                round: Round::new(ROUND_WINDOW + 1),
+                validator: address_of(&ks[1]),
+                ..vote
+            },
+        );
+        assert!(matches!(
+            e.handle(msg(far)),
+            Err(ConsensusError::RoundOutOfWindow { .. })
+        ));
+        let wrong_proposer = ks
+            .iter()
+            .find(|k| address_of(k) != proposer(&set, Height(1), Round::ZERO).address)
+            .expect("someone else");
+        let p = sign_proposal(
+            wrong_proposer,
+            super::super::context::Proposal {
+                height: Height(1),
+                round: Round::ZERO,
+                value: Value(BlockHash([1; 32])),
+                pol_round: Round::Nil,
+                proposer: address_of(wrong_proposer),
+            },
+        );
+        assert!(matches!(
+            e.handle(Input::Message {
+                from: address_of(wrong_proposer),
+                message: Message::Proposal(p)
+            }),
+            Err(ConsensusError::WrongProposer { .. })
+        ));
+    }
+
+    #[test]
+    fn certificates_need_a_quorum_of_distinct_valid_signatures() {
+        let ks = keys(4);
+        let set = set_of(&ks);
+        let value = Value(BlockHash([5; 32]));
+        let precommit = |k: &SigningKey| {
+            sign_vote(
+                k,
+                Vote {
+                    height: Height(9),
+                    round: Round::new(2),
+                    value: NilOrVal::Val(value.0),
+                    kind: VoteType::Precommit,
+                    validator: address_of(k),
+                },
+            )
+        };
+        let decision = |votes: Vec<SignedVote>| Decision {
+            height: Height(9),
+            round: Round::new(2),
+            value,
+            certificate: ExtendedCommitCertificate::from_votes(
+                Height(9),
+                Round::new(2),
+                value.0,
+                votes,
+            )
+            .trim_vote_extensions(),
+        };
+        let three: Vec<SignedVote> = ks[..3].iter().map(precommit).collect();
+        verify_certificate(&set, &decision(three.clone())).expect("3 of 4");
+        assert!(verify_certificate(&set, &decision(three[..2].to_vec())).is_err());
+        let mut dup = decision(three[..2].to_vec());
+        dup.certificate
+            .commit_signatures
+            .push(dup.certificate.commit_signatures[0].clone());
+        assert!(verify_certificate(&set, &dup).is_err());
+        let mut bad = decision(three.clone());
+        bad.certificate.commit_signatures[1].signature = Sig([1; 64]);
+        assert!(verify_certificate(&set, &bad).is_err());
+        let mut other_value = decision(three);
+        other_value.value = Value(BlockHash([6; 32]));
+        assert!(verify_certificate(&set, &other_value).is_err());
+    }
+}
