@@ -844,7 +844,7 @@ mod tests {
         .expect("valid set")
     }
 
-    fn key_of<'a>(keys: &'a [SigningKey], address: Address) -> &'a SigningKey {
+    fn key_of(keys: &[SigningKey], address: Address) -> &SigningKey {
         keys.iter()
             .find(|k| address_of(k) == address)
             .expect("a validator's key")
