@@ -213,6 +213,7 @@ fn lmdb_commit(c: &mut Criterion) {
                 },
                 |(_dir, s, block, out)| {
                     s.commit_block(&BlockCommit {
+                        certificate: None,
                         block: &block,
                         receipts: &out.receipts,
                         writes: &out.writes,

@@ -15,7 +15,10 @@ use crate::pipeline::{
     CommittedBlock, Ingest, MempoolActor, NextNonce, RejectedCache, SubmitError, SubmitRaw,
     TxPending,
 };
-use crate::rpc::{AccountView, BlockView, IngestInfoView, StatusView, TxStatus, TxView};
+use crate::rpc::{
+    AccountView, BlockView, CommitSignatureView, CommitView, IngestInfoView, StatusView, TxStatus,
+    TxView,
+};
 use crate::storage::{ChainHead, Storage};
 use crate::types::{Account, Address, Block, Hash};
 
@@ -314,6 +317,32 @@ impl Api {
             .map_err(ApiError::internal)?
             .ok_or_else(|| self.no_block(height))?;
         let h = &block.header;
+        let commit = match self
+            .storage
+            .certificate(height)
+            .map_err(ApiError::internal)?
+        {
+            None => None,
+            Some(bytes) => {
+                let d = crate::codec::decode_exact::<crate::consensus::engine::Decision>(
+                    &bytes,
+                    crate::consensus::wire::MESSAGE_BYTES_MAX,
+                )
+                .map_err(|e| ApiError::internal(format!("stored certificate: {e}")))?;
+                Some(CommitView {
+                    round: d.round.as_u32().unwrap_or(0),
+                    signatures: d
+                        .certificate
+                        .commit_signatures
+                        .iter()
+                        .map(|s| CommitSignatureView {
+                            validator: crate::types::Address(s.address.0),
+                            signature: hex::encode(s.signature.0),
+                        })
+                        .collect(),
+                })
+            }
+        };
         Ok(BlockView {
             height: h.height,
             hash: h.hash(),
@@ -323,6 +352,7 @@ impl Api {
             proposer: h.proposer,
             timestamp_ms: h.timestamp_ms,
             transactions: block.tx_ids(),
+            commit,
         })
     }
 }

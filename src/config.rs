@@ -44,6 +44,7 @@ pub struct NodeConfig {
     pub sigverify: SigverifyConfig,
     pub mempool: MempoolSettings,
     pub pipeline: PipelineConfig,
+    pub consensus: ConsensusConfig,
     pub storage: StorageSettings,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
@@ -63,6 +64,7 @@ impl Default for NodeConfig {
             sigverify: SigverifyConfig::default(),
             mempool: MempoolSettings::default(),
             pipeline: PipelineConfig::default(),
+            consensus: ConsensusConfig::default(),
             storage: StorageSettings::default(),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
@@ -311,6 +313,56 @@ impl Default for PipelineConfig {
     }
 }
 
+/// BFT consensus (Tendermint rounds, `crate::consensus`). Round `r` of a step waits
+/// `step_ms + r * step_delta_ms`, at most `timeout_max_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusConfig {
+    pub propose_ms: u64,
+    pub propose_delta_ms: u64,
+    pub prevote_ms: u64,
+    pub prevote_delta_ms: u64,
+    pub precommit_ms: u64,
+    pub precommit_delta_ms: u64,
+    /// How often a validator repeats its latest messages of the round (lost messages).
+    pub rebroadcast_ms: u64,
+    pub timeout_max_ms: u64,
+    /// Largest write-ahead log of one height; past it the node stops rather than sign unlogged.
+    pub wal_bytes_max: u64,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        Self {
+            propose_ms: 3_000,
+            propose_delta_ms: 500,
+            prevote_ms: 1_000,
+            prevote_delta_ms: 500,
+            precommit_ms: 1_000,
+            precommit_delta_ms: 500,
+            rebroadcast_ms: 1_000,
+            timeout_max_ms: 60_000,
+            wal_bytes_max: 64 << 20,
+        }
+    }
+}
+
+impl ConsensusConfig {
+    pub fn timeouts(&self) -> crate::consensus::context::LinearTimeouts {
+        use std::time::Duration;
+        crate::consensus::context::LinearTimeouts {
+            propose: Duration::from_millis(self.propose_ms),
+            propose_delta: Duration::from_millis(self.propose_delta_ms),
+            prevote: Duration::from_millis(self.prevote_ms),
+            prevote_delta: Duration::from_millis(self.prevote_delta_ms),
+            precommit: Duration::from_millis(self.precommit_ms),
+            precommit_delta: Duration::from_millis(self.precommit_delta_ms),
+            rebroadcast: Duration::from_millis(self.rebroadcast_ms),
+            max_timeout: Duration::from_millis(self.timeout_max_ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
@@ -451,6 +503,12 @@ impl NodeConfig {
         )?;
         positive("sigverify.gpu_timeout_ms", self.sigverify.gpu_timeout_ms)?;
         positive("mempool.txs_max", self.mempool.txs_max as u64)?;
+        positive("consensus.propose_ms", self.consensus.propose_ms)?;
+        positive("consensus.prevote_ms", self.consensus.prevote_ms)?;
+        positive("consensus.precommit_ms", self.consensus.precommit_ms)?;
+        positive("consensus.rebroadcast_ms", self.consensus.rebroadcast_ms)?;
+        positive("consensus.timeout_max_ms", self.consensus.timeout_max_ms)?;
+        positive("consensus.wal_bytes_max", self.consensus.wal_bytes_max)?;
         positive("mempool.per_sender_max", self.mempool.per_sender_max as u64)?;
         positive("mempool.nonce_ahead_max", self.mempool.nonce_ahead_max)?;
         positive("mempool.expiry_secs", self.mempool.expiry_secs)?;
@@ -506,6 +564,11 @@ impl NodeConfig {
 
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("db")
+    }
+
+    /// Consensus state beside the database: the write-ahead log and the block last proposed.
+    pub fn consensus_path(&self) -> PathBuf {
+        self.data_dir.join("consensus")
     }
 }
 

@@ -34,6 +34,8 @@ pub enum NodeError {
     Storage(#[from] StorageError),
     #[error("signature verifier: {0}")]
     Sigverify(#[from] crate::sigverify::SigverifyError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
     #[error("the data directory {dir} holds another chain (genesis hash {stored}); this genesis file has hash {configured}")]
     GenesisMismatch {
         dir: PathBuf,
@@ -170,7 +172,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         &config,
         storage.clone(),
         genesis.params(),
-        genesis.validator,
+        validator,
         crate::sigverify::verifier_for(&config.sigverify.settings())?,
         fatal_tx,
     )?;

@@ -16,7 +16,8 @@
 //! Checked on every seed: agreement (one block per height across all validators and restarts),
 //! validity (every decided block was proposed, every commit certificate verifies), identical state
 //! roots, no honest validator ever signs two different votes for one height, round and kind, and
-//! progress (every honest validator decides new heights once the faults are over).
+//! progress (every honest validator decides new heights once the faults are over). Every message
+//! and log record goes through its wire encoding (`consensus::wire`) on the way.
 
 mod common;
 
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use common::SplitMix;
 use ed25519_dalek::SigningKey;
+use mameynode::codec::{decode_exact, Encode};
 use mameynode::consensus::context::{
     address_of, sign_proposal, sign_vote, Address, BlockHash, Height, LinearTimeouts, NilOrVal,
     Sig, Validator, ValidatorSet, Value, VoteType,
@@ -32,6 +34,7 @@ use mameynode::consensus::context::{
 use mameynode::consensus::engine::{
     verify_certificate, Decision, Effect, Engine, EngineConfig, Input, Message, WalEntry,
 };
+use mameynode::consensus::wire::MESSAGE_BYTES_MAX;
 
 /// Virtual milliseconds.
 type Ms = u64;
@@ -390,6 +393,10 @@ impl Sim {
         } else {
             1
         };
+        // Everything travels as bytes, as it would between processes.
+        let bytes = message.to_bytes();
+        let message: Message = decode_exact(&bytes, MESSAGE_BYTES_MAX)
+            .unwrap_or_else(|e| self.fail(&format!("a message did not decode: {e}")));
         for _ in 0..copies {
             let at = self.now + 1 + self.rng.below(self.delay_max_ms as usize) as Ms;
             self.push(
@@ -479,7 +486,15 @@ impl Sim {
                 eprintln!("{:>5} ms  v{i}: {effect:?}", self.now);
             }
             match effect {
-                Effect::Persist(entry) => self.nodes[i].wal.push(entry),
+                Effect::Persist(entry) => {
+                    // The log is kept as the bytes a validator would write to disk.
+                    let bytes = entry.to_bytes();
+                    let entry: WalEntry =
+                        decode_exact(&bytes, MESSAGE_BYTES_MAX).unwrap_or_else(|e| {
+                            self.fail(&format!("a log record did not decode: {e}"))
+                        });
+                    self.nodes[i].wal.push(entry);
+                }
                 Effect::Broadcast(message) => {
                     self.record_vote(&message);
                     if self.nodes[i].byzantine {

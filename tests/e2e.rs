@@ -615,8 +615,51 @@ fn kill_9_loses_nothing_committed() {
     let v = wait_committed(&client, &id, Duration::from_secs(20));
     assert!(v.height.expect("height") > head);
     assert_eq!(balance(&client, &recipients[0]), before + extra);
+    // Every block, those decided around the kills included, is final: its commit certificate is
+    // the validator's precommit for exactly that block.
+    let last = client.status().expect("status").height;
+    assert_certified(&client, &validator, 1..=last);
     let status_code = node.sigterm(Duration::from_secs(10));
     assert!(status_code.success(), "stop after the audit: {status_code}");
+}
+
+/// Blocks in `heights` carry a commit certificate: one precommit by the (single) validator for the
+/// block's hash at the certificate's round, with a valid Ed25519 signature.
+fn assert_certified(
+    client: &RpcClient,
+    validator: &Address,
+    heights: std::ops::RangeInclusive<u64>,
+) {
+    use mameynode::consensus::context::{
+        vote_sign_bytes, Address as ValidatorAddress, BlockHash, Height, NilOrVal, Round, Vote,
+        VoteType,
+    };
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&validator.0).expect("validator key");
+    for h in heights {
+        let block = client.block(h).expect("block");
+        let commit = block
+            .commit
+            .unwrap_or_else(|| panic!("block {h} has no commit certificate"));
+        assert_eq!(commit.signatures.len(), 1, "block {h}");
+        let s = &commit.signatures[0];
+        assert_eq!(&s.validator, validator, "block {h}");
+        let vote = Vote {
+            height: Height(h),
+            round: Round::new(commit.round),
+            value: NilOrVal::Val(BlockHash(block.hash.0)),
+            kind: VoteType::Precommit,
+            validator: ValidatorAddress(validator.0),
+        };
+        let sig: [u8; 64] = hex::decode(&s.signature)
+            .expect("hex signature")
+            .try_into()
+            .expect("64 bytes");
+        key.verify_strict(
+            &vote_sign_bytes(&vote),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .unwrap_or_else(|e| panic!("block {h}: precommit signature does not verify: {e}"));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

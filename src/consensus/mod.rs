@@ -14,3 +14,5 @@
 
 pub mod context;
 pub mod engine;
+pub mod wal;
+pub mod wire;

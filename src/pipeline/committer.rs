@@ -1,4 +1,5 @@
-//! Committer stage: writes each block in one durable LMDB transaction, then tells the notifier.
+//! Committer stage: writes each finalized block, with its commit certificate, in one durable LMDB
+//! transaction, then tells the notifier.
 //! A storage failure (map full, I/O error) is fatal: the node stops rather than continue with
 //! state it cannot persist.
 
@@ -19,6 +20,8 @@ use crate::types::Block;
 pub struct CommitBlock {
     pub block: Block,
     pub output: BlockOutput,
+    /// The encoded consensus decision that finalized the block (`consensus::wire`).
+    pub certificate: Option<Vec<u8>>,
 }
 
 pub struct Committer {
@@ -58,9 +61,14 @@ impl Handler<CommitBlock> for Committer {
         if self.failed {
             return;
         }
-        let CommitBlock { block, output } = msg;
+        let CommitBlock {
+            block,
+            output,
+            certificate,
+        } = msg;
         let started = std::time::Instant::now();
         let result = self.storage.commit_block(&BlockCommit {
+            certificate: certificate.as_deref(),
             block: &block,
             receipts: &output.receipts,
             writes: &output.writes,

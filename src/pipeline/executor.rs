@@ -1,12 +1,13 @@
 //! Executor stage: runs [`execute_block`] on the committed state, builds the block (header with tx
-//! root and state root) and hands it to the committer.
+//! root and state root) and hands it to consensus, which finalizes it before the committer writes
+//! it.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-use super::{CommitBlock, Committer, Fatal};
+use super::{CommitBlock, Fatal, Proposed};
 use crate::execution::{
     execute_block, execute_block_parallel, prefetch, touched_accounts, ChainParams,
 };
@@ -27,11 +28,84 @@ pub struct Executor {
     storage: Arc<Storage>,
     params: ChainParams,
     proposer: Address,
-    committer: Addr<Committer>,
+    consensus: Recipient<Proposed>,
     fatal: mpsc::Sender<Fatal>,
     metrics: Arc<PipelineMetrics>,
     /// Blocks with at least this many transactions run on the parallel executor.
     parallel_txs_min: usize,
+}
+
+/// Executes `txs` as the block after `parent` on the committed state (which must be at `parent`):
+/// the block, with its header's transaction and state roots, and what its commit writes.
+/// Transactions that fail are left out of the block.
+pub fn build_block(
+    storage: &Storage,
+    params: &ChainParams,
+    proposer: &Address,
+    parallel_txs_min: usize,
+    parent: ChainHead,
+    timestamp_ms: u64,
+    txs: Vec<TxEnvelope>,
+) -> Result<CommitBlock, StorageError> {
+    let reader = storage.reader()?;
+    let head = reader.head()?;
+    assert_eq!(head, parent, "blocks are built on the committed head only");
+    let base_lthash = reader.lthash()?;
+    let mut output = if txs.len() >= parallel_txs_min {
+        // LMDB read transactions are single-threaded: read what the block touches first.
+        let base = prefetch(&reader, &touched_accounts(&txs, proposer))?;
+        execute_block_parallel(&base, &base_lthash, params, proposer, txs)
+    } else {
+        execute_block(&reader, &base_lthash, params, proposer, txs)?
+    };
+    let ids: Vec<TxId> = output.applied.iter().map(|t| t.id).collect();
+    let header = BlockHeader {
+        chain_id: params.chain_id,
+        height: parent.height + 1,
+        parent_hash: parent.hash,
+        timestamp_ms,
+        proposer: *proposer,
+        tx_root: tx_root(&ids),
+        state_root: output.lthash.root(),
+        tx_count: u32::try_from(ids.len()).expect("block.txs_max is below u32::MAX"),
+    };
+    // The applied transactions move into the block; the output keeps writes, receipts and
+    // discards for the commit.
+    let block = Block {
+        header,
+        transactions: std::mem::take(&mut output.applied),
+    };
+    Ok(CommitBlock {
+        block,
+        output,
+        certificate: None,
+    })
+}
+
+/// Executes an existing block again on the committed state (a block proposed before a restart):
+/// its commit, or `None` when the block is not the next one or does not come out identical.
+pub fn replay_block(
+    storage: &Storage,
+    params: &ChainParams,
+    parallel_txs_min: usize,
+    block: Block,
+) -> Result<Option<CommitBlock>, StorageError> {
+    let head = storage.head()?;
+    let h = &block.header;
+    if h.height != head.height + 1 || h.parent_hash != head.hash {
+        return Ok(None);
+    }
+    let hash = block.hash();
+    let rebuilt = build_block(
+        storage,
+        params,
+        &h.proposer,
+        parallel_txs_min,
+        head,
+        h.timestamp_ms,
+        block.transactions,
+    )?;
+    Ok((rebuilt.block.hash() == hash).then_some(rebuilt))
 }
 
 impl Executor {
@@ -39,7 +113,7 @@ impl Executor {
         storage: Arc<Storage>,
         params: ChainParams,
         proposer: Address,
-        committer: Addr<Committer>,
+        consensus: Recipient<Proposed>,
         fatal: mpsc::Sender<Fatal>,
         metrics: Arc<PipelineMetrics>,
         parallel_txs_min: usize,
@@ -48,46 +122,11 @@ impl Executor {
             storage,
             params,
             proposer,
-            committer,
+            consensus,
             fatal,
             metrics,
             parallel_txs_min,
         }
-    }
-
-    fn execute(&self, msg: Execute) -> Result<CommitBlock, StorageError> {
-        let reader = self.storage.reader()?;
-        let head = reader.head()?;
-        assert_eq!(
-            head, msg.parent,
-            "the producer proposes on the committed head only"
-        );
-        let base_lthash = reader.lthash()?;
-        let mut output = if msg.txs.len() >= self.parallel_txs_min {
-            // LMDB read transactions are single-threaded: read what the block touches first.
-            let base = prefetch(&reader, &touched_accounts(&msg.txs, &self.proposer))?;
-            execute_block_parallel(&base, &base_lthash, &self.params, &self.proposer, msg.txs)
-        } else {
-            execute_block(&reader, &base_lthash, &self.params, &self.proposer, msg.txs)?
-        };
-        let ids: Vec<TxId> = output.applied.iter().map(|t| t.id).collect();
-        let header = BlockHeader {
-            chain_id: self.params.chain_id,
-            height: msg.parent.height + 1,
-            parent_hash: msg.parent.hash,
-            timestamp_ms: msg.timestamp_ms,
-            proposer: self.proposer,
-            tx_root: tx_root(&ids),
-            state_root: output.lthash.root(),
-            tx_count: u32::try_from(ids.len()).expect("block.txs_max is below u32::MAX"),
-        };
-        // The applied transactions move into the block; the output keeps writes, receipts and
-        // discards for the commit.
-        let block = Block {
-            header,
-            transactions: std::mem::take(&mut output.applied),
-        };
-        Ok(CommitBlock { block, output })
     }
 }
 
@@ -101,13 +140,20 @@ impl Handler<Execute> for Executor {
     fn handle(&mut self, msg: Execute, _ctx: &mut Self::Context) {
         let started = std::time::Instant::now();
         let count = msg.txs.len();
-        match self.execute(msg) {
+        match build_block(
+            &self.storage,
+            &self.params,
+            &self.proposer,
+            self.parallel_txs_min,
+            msg.parent,
+            msg.timestamp_ms,
+            msg.txs,
+        ) {
             Ok(commit) => {
                 self.metrics
                     .execute
                     .record(count, commit.output.discarded.len(), started);
-                self.metrics.commit.enqueued();
-                self.committer.do_send(commit)
+                self.consensus.do_send(Proposed(commit))
             }
             Err(e) => {
                 tracing::error!(error = %e, "execution cannot read state");

@@ -19,6 +19,7 @@
 //! notifier reported block `h` committed, so execution always reads the committed state.
 
 mod committer;
+mod consensus;
 mod executor;
 mod ingest;
 mod notifier;
@@ -34,7 +35,8 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use committer::{CommitBlock, Committer};
-pub use executor::{Execute, Executor};
+pub use consensus::{single_validator, write_proposal, ConsensusActor, ConsensusSetup, Proposed};
+pub use executor::{build_block, replay_block, Execute, Executor};
 pub use ingest::{Ingest, SubmitRaw};
 pub use notifier::{Notifier, Subscribe};
 pub use pool::{Admit, MempoolActor, NextNonce, Select, TxPending};
@@ -175,6 +177,15 @@ impl PoolLevel {
     }
 }
 
+/// Why the pipeline could not start.
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("consensus cannot start: {0}")]
+    Consensus(String),
+}
+
 /// Handles to a running pipeline.
 pub struct Pipeline {
     pub ingest: Addr<Ingest>,
@@ -194,10 +205,11 @@ impl Pipeline {
         config: &NodeConfig,
         storage: Arc<Storage>,
         params: ChainParams,
-        proposer: Address,
+        validator: ed25519_dalek::SigningKey,
         verifier: Box<dyn sigverify::BatchVerifier>,
         fatal: mpsc::Sender<Fatal>,
-    ) -> Result<Self, crate::storage::StorageError> {
+    ) -> Result<Self, PipelineError> {
+        let proposer = crate::keys::address_of(&validator);
         let head = storage.head()?;
         let (head_tx, head_rx) = watch::channel(head);
         let queue_max = config.pipeline.queue_batches_max;
@@ -244,17 +256,42 @@ impl Pipeline {
                 Committer::new(storage, notifier, fatal, metrics)
             })
         };
+        let parallel_txs_min = config.pipeline.parallel_execution_txs_min;
+        let consensus = {
+            let setup = ConsensusSetup {
+                engine: crate::consensus::engine::EngineConfig {
+                    timeouts: config.consensus.timeouts(),
+                    ..Default::default()
+                },
+                key: validator,
+                validators: single_validator(proposer),
+                dir: config.consensus_path(),
+                wal_bytes_max: config.consensus.wal_bytes_max,
+                params: params.clone(),
+                parallel_txs_min,
+            };
+            let actor = ConsensusActor::new(
+                setup,
+                storage.clone(),
+                committer,
+                notifier.clone(),
+                fatal.clone(),
+                metrics.clone(),
+            )
+            .map_err(PipelineError::Consensus)?;
+            ConsensusActor::start_in_arbiter(&arbiter(), move |_| actor)
+        };
         let executor = {
             let storage = storage.clone();
             let params = params.clone();
             let metrics = metrics.clone();
-            let parallel_txs_min = config.pipeline.parallel_execution_txs_min;
+            let consensus = consensus.recipient();
             Executor::start_in_arbiter(&arbiter(), move |_| {
                 Executor::new(
                     storage,
                     params,
                     proposer,
-                    committer,
+                    consensus,
                     fatal,
                     metrics,
                     parallel_txs_min,

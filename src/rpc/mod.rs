@@ -118,4 +118,24 @@ pub struct BlockView {
     pub proposer: Address,
     pub timestamp_ms: u64,
     pub transactions: Vec<Hash>,
+    /// The commit certificate that finalized the block: precommits of more than two thirds of the
+    /// voting power for `hash`. Absent for genesis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitView>,
+}
+
+/// A block's commit certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitView {
+    /// The consensus round that decided the block.
+    pub round: u32,
+    pub signatures: Vec<CommitSignatureView>,
+}
+
+/// One validator's precommit signature (Ed25519 over the canonical precommit, see
+/// `consensus::context::vote_sign_bytes`), hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitSignatureView {
+    pub validator: Address,
+    pub signature: String,
 }

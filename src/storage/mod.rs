@@ -1,6 +1,6 @@
 //! Storage: the only module that touches LMDB.
 //!
-//! One LMDB environment under `DATA_DIR/db` with five named databases:
+//! One LMDB environment under `DATA_DIR/db` with seven named databases:
 //!
 //! | database   | key                 | value                                             |
 //! |------------|---------------------|---------------------------------------------------|
@@ -9,6 +9,7 @@
 //! | `receipts` | height (u64, BE)    | receipts of that block, in block order            |
 //! | `txindex`  | tx id (32 bytes)    | height and position of the including block        |
 //! | `diffs`    | height (u64, BE)    | the accounts that block wrote, with their new value |
+//! | `commits`  | height (u64, BE)    | the consensus decision with its commit certificate (`consensus::wire`) |
 //! | `meta`     | name                | chain head, state LtHash, genesis                 |
 //!
 //! Invariants:
@@ -208,6 +209,8 @@ impl Decode for Receipts {
 /// Everything one block commit writes.
 pub struct BlockCommit<'a> {
     pub block: &'a Block,
+    /// The encoded consensus decision that finalized the block (none for genesis).
+    pub certificate: Option<&'a [u8]>,
     pub receipts: &'a [Receipt],
     pub writes: &'a BTreeMap<Address, Account>,
     pub lthash: &'a LtHash,
@@ -228,6 +231,7 @@ pub struct Storage {
     receipts: Database,
     txindex: Database,
     diffs: Database,
+    commits: Database,
     meta: Database,
     map_size_mb: u64,
     path: PathBuf,
@@ -269,6 +273,7 @@ impl Storage {
         let receipts = create("receipts")?;
         let txindex = create("txindex")?;
         let diffs = create("diffs")?;
+        let commits = create("commits")?;
         let meta = create("meta")?;
         Ok(Storage {
             env,
@@ -277,6 +282,7 @@ impl Storage {
             receipts,
             txindex,
             diffs,
+            commits,
             meta,
             map_size_mb: config.map_size_mb,
             path: dir.to_path_buf(),
@@ -374,6 +380,17 @@ impl Storage {
             .unwrap_or_default())
     }
 
+    /// The encoded consensus decision of the block at `height` (none for genesis or unknown
+    /// heights).
+    pub fn certificate(&self, height: Height) -> Result<Option<Vec<u8>>> {
+        let txn = self.ro()?;
+        match txn.get(self.commits, &height.to_be_bytes()) {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(lmdb::Error::NotFound) => Ok(None),
+            Err(e) => Err(self.err("read")(e)),
+        }
+    }
+
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>> {
         let txn = self.ro()?;
         self.get_decoded(&txn, self.txindex, &id.0, "txindex")
@@ -395,6 +412,7 @@ impl Storage {
             &mut txn,
             &BlockCommit {
                 block: genesis_block,
+                certificate: None,
                 receipts: &[],
                 writes: accounts,
                 lthash,
@@ -459,6 +477,9 @@ impl Storage {
         self.append(txn, self.blocks, &key, &c.block.to_bytes())?;
         let diff = AccountDiff(c.writes.iter().map(|(a, acc)| (*a, *acc)).collect());
         self.append(txn, self.diffs, &key, &diff.to_bytes())?;
+        if let Some(certificate) = c.certificate {
+            self.append(txn, self.commits, &key, certificate)?;
+        }
         self.append(
             txn,
             self.receipts,

@@ -79,6 +79,7 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         transactions: out.applied,
     };
     s.commit_block(&BlockCommit {
+        certificate: None,
         block: &block,
         receipts: &out.receipts,
         writes: &out.writes,
@@ -149,6 +150,7 @@ fn out_of_order_block_is_refused() {
     // Re-committing genesis as if it were the next block must fail.
     let err = s
         .commit_block(&BlockCommit {
+            certificate: None,
             block: &block,
             receipts: &[],
             writes: &state,
