@@ -89,6 +89,8 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         match e {
             Effect::Persist(entry) => wal.append(&entry).expect("append"),
             Effect::Decided(d) => {
+                // The node syncs its log before a decision leaves the consensus stage.
+                wal.sync().expect("sync");
                 decided = true;
                 assert_eq!(d.value, Value(hash));
                 break; // killed here: decided, not committed

@@ -20,7 +20,7 @@
 //! - **rebroadcast**: messages get lost; on a timer the engine repeats its own latest messages.
 //!
 //! Invariants: the engine decides heights in order, each once; `Persist` precedes every
-//! `Broadcast` or `Send` of what it records; everything depends only on the inputs (no clock, no
+//! `Broadcast`, `Send` or `Decided` that depends on what it records; everything depends only on the inputs (no clock, no
 //! randomness, ordered collections only).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -100,8 +100,8 @@ pub enum WalEntry {
 /// What the engine asks the host to do, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    /// Append to the write-ahead log of the current height and make it durable before performing
-    /// any later effect.
+    /// Append to the write-ahead log of the current height; it must be durable before any later
+    /// effect is seen outside the process (a message sent, a decision stored).
     Persist(WalEntry),
     Broadcast(Message),
     Send(Address, Message),

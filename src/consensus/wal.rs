@@ -1,11 +1,14 @@
-//! The consensus write-ahead log on disk: the [`WalEntry`] records of the current height, each made
-//! durable (`fdatasync`) before [`WalFile::append`] returns, so that a validator killed at any
-//! instant restarts knowing every vote it signed.
+//! The consensus write-ahead log on disk: the [`WalEntry`] records of the current height. The host
+//! appends what the engine asks to persist and calls [`WalFile::sync`] (`fdatasync`) before
+//! anything it logged can be seen outside the process, so that a validator killed at any instant
+//! restarts knowing every vote it sent.
 //!
 //! Record framing: `len: u32 | height: u64 | record (len bytes) | check: 8 bytes`, where `check` is
 //! the first 8 bytes of BLAKE3 over height and record. A kill during a write leaves at most one torn
 //! record at the end; [`WalFile::open`] keeps the records before it and cuts the file there.
-//! Records of another height (the log of a height whose block is already committed) are dropped.
+//! Records of another height (the log of a height whose block is already committed) are ignored;
+//! [`WalFile::reset`] cuts them off only once they take more than [`SPENT_BYTES_MAX`], so that most
+//! heights cost no extra sync.
 //!
 //! Bounded: the log of one height may not grow past `bytes_max`; an append beyond it fails, and the
 //! validator must stop rather than sign what it cannot log.
@@ -22,6 +25,8 @@ use super::wire::MESSAGE_BYTES_MAX;
 use crate::codec::{decode_exact, Encode};
 
 const HEADER_LEN: usize = 4 + 8;
+/// Records of committed heights kept at the head of the file before a reset truncates it.
+pub const SPENT_BYTES_MAX: u64 = 1 << 20;
 const CHECK_LEN: usize = 8;
 
 #[derive(Debug, Error)]
@@ -41,7 +46,11 @@ pub struct WalFile {
     path: PathBuf,
     height: Height,
     len: u64,
+    /// Bytes of the current height's records.
+    height_len: u64,
     bytes_max: u64,
+    /// Appended since the last sync.
+    dirty: bool,
 }
 
 fn check(height: u64, record: &[u8]) -> [u8; CHECK_LEN] {
@@ -123,7 +132,9 @@ impl WalFile {
                 path: path.to_path_buf(),
                 height,
                 len: keep as u64,
+                height_len: keep as u64,
                 bytes_max,
+                dirty: false,
             },
             entries,
         ))
@@ -133,7 +144,7 @@ impl WalFile {
         self.height
     }
 
-    /// Appends one record and makes it durable.
+    /// Appends one record; durable after the next [`WalFile::sync`].
     pub fn append(&mut self, entry: &WalEntry) -> Result<(), WalError> {
         let record = entry.to_bytes();
         let mut frame = Vec::with_capacity(HEADER_LEN + record.len() + CHECK_LEN);
@@ -143,7 +154,7 @@ impl WalFile {
         frame.extend_from_slice(&self.height.0.to_le_bytes());
         frame.extend_from_slice(&record);
         frame.extend_from_slice(&check(self.height.0, &record));
-        if self.len + frame.len() as u64 > self.bytes_max {
+        if self.height_len + frame.len() as u64 > self.bytes_max {
             return Err(WalError::Full {
                 path: self.path.clone(),
                 bytes_max: self.bytes_max,
@@ -154,22 +165,41 @@ impl WalFile {
             source,
         };
         self.file.write_all(&frame).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
         self.len += frame.len() as u64;
+        self.height_len += frame.len() as u64;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Makes every appended record durable.
+    pub fn sync(&mut self) -> Result<(), WalError> {
+        if self.dirty {
+            self.file.sync_data().map_err(|source| WalError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+            self.dirty = false;
+        }
         Ok(())
     }
 
     /// Starts the log of a new height (after the previous height's block is durably committed).
+    /// The records before it are spent; they are cut off once they add up to
+    /// [`SPENT_BYTES_MAX`].
     pub fn reset(&mut self, height: Height) -> Result<(), WalError> {
-        let io = |source| WalError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        self.file.set_len(0).map_err(io)?;
-        self.file.seek(SeekFrom::Start(0)).map_err(io)?;
-        self.file.sync_all().map_err(io)?;
+        self.sync()?;
+        if self.len > SPENT_BYTES_MAX {
+            let io = |source| WalError::Io {
+                path: self.path.clone(),
+                source,
+            };
+            self.file.set_len(0).map_err(io)?;
+            self.file.seek(SeekFrom::Start(0)).map_err(io)?;
+            self.file.sync_all().map_err(io)?;
+            self.len = 0;
+        }
         self.height = height;
-        self.len = 0;
+        self.height_len = 0;
         Ok(())
     }
 }
@@ -243,6 +273,16 @@ mod tests {
         let (_, found) = WalFile::open(&path, Height(4), 1 << 20).expect("open");
         assert!(found.is_empty());
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), 0);
+
+        // A reset keeps spent records (ignored) until they grow large.
+        let (mut wal, _) = WalFile::open(&path, Height(4), 1 << 20).expect("open");
+        wal.append(&entries(1)[0]).expect("append");
+        wal.reset(Height(5)).expect("reset");
+        wal.append(&entries(2)[1]).expect("append");
+        wal.sync().expect("sync");
+        drop(wal);
+        let (_, found) = WalFile::open(&path, Height(5), 1 << 20).expect("open");
+        assert_eq!(found, vec![entries(2)[1].clone()]);
     }
 
     #[test]

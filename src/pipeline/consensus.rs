@@ -3,9 +3,9 @@
 //! decided block goes to the committer with its commit certificate.
 //!
 //! The actor is the engine's host: it performs the engine's effects.
-//! - `Persist`: appended to the write-ahead log and synced before the next effect, so nothing is
-//!   sent that a restart could forget. A failing log is fatal: the node stops rather than sign
-//!   unlogged.
+//! - `Persist`: appended to the write-ahead log, which is synced before any later effect that can
+//!   be seen outside the process (a message sent, a block committed), so nothing leaves that a
+//!   restart could forget. A failing log is fatal: the node stops rather than sign unlogged.
 //! - `ScheduleTimeout`: an actix timer that feeds the timeout back.
 //! - `Broadcast`/`Send`: to peers. A single-validator chain has none; peer-to-peer networking
 //!   (issue #6) plugs in here.
@@ -210,6 +210,14 @@ impl ConsensusActor {
             if self.failed {
                 return;
             }
+            let leaves_process = matches!(effect, Effect::Decided(_))
+                || (self.has_peers() && matches!(effect, Effect::Broadcast(_) | Effect::Send(..)));
+            if leaves_process {
+                if let Err(e) = self.wal.sync() {
+                    self.fail(e.to_string());
+                    return;
+                }
+            }
             match effect {
                 Effect::Persist(entry) => {
                     if let Err(e) = self.wal.append(&entry) {
@@ -242,6 +250,11 @@ impl ConsensusActor {
                 }
             }
         }
+    }
+
+    /// A single-validator chain has nobody to send to.
+    fn has_peers(&self) -> bool {
+        false
     }
 
     /// Proposes a pending block if the engine waits for one.
