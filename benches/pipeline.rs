@@ -174,6 +174,7 @@ fn lmdb_commit(c: &mut Criterion) {
             chain_id: CHAIN,
             timestamp_ms: 0,
             validator: proposer,
+            validators: vec![],
             min_fee: 1,
             accounts: keys
                 .iter()

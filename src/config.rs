@@ -45,6 +45,7 @@ pub struct NodeConfig {
     pub mempool: MempoolSettings,
     pub pipeline: PipelineConfig,
     pub consensus: ConsensusConfig,
+    pub p2p: P2pConfig,
     pub storage: StorageSettings,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
@@ -65,6 +66,7 @@ impl Default for NodeConfig {
             mempool: MempoolSettings::default(),
             pipeline: PipelineConfig::default(),
             consensus: ConsensusConfig::default(),
+            p2p: P2pConfig::default(),
             storage: StorageSettings::default(),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
@@ -363,6 +365,37 @@ impl ConsensusConfig {
     }
 }
 
+/// Validator-to-validator networking (`crate::p2p`). Started when `peers` is not empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct P2pConfig {
+    /// QUIC (UDP) listen address for peers.
+    pub listen: SocketAddr,
+    /// Peers to dial, `ADDRESS@HOST:PORT` (the validator address, then where it listens).
+    pub peers: Vec<String>,
+    /// Largest frame a peer may send (a block with headroom); bigger ends the connection.
+    pub frame_bytes_max: usize,
+    /// Messages waiting for one peer; more are dropped (consensus repeats what matters).
+    pub send_queue_max: usize,
+    /// Messages from peers waiting for the consensus stage; more are dropped.
+    pub inbound_queue_max: usize,
+    /// Inbound peer connections at once.
+    pub connections_max: usize,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 26656)),
+            peers: Vec::new(),
+            frame_bytes_max: crate::p2p::FRAME_BYTES_MAX_DEFAULT,
+            send_queue_max: 4_096,
+            inbound_queue_max: 16_384,
+            connections_max: 128,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
@@ -509,6 +542,17 @@ impl NodeConfig {
         positive("consensus.rebroadcast_ms", self.consensus.rebroadcast_ms)?;
         positive("consensus.timeout_max_ms", self.consensus.timeout_max_ms)?;
         positive("consensus.wal_bytes_max", self.consensus.wal_bytes_max)?;
+        positive("p2p.frame_bytes_max", self.p2p.frame_bytes_max as u64)?;
+        positive("p2p.send_queue_max", self.p2p.send_queue_max as u64)?;
+        positive("p2p.inbound_queue_max", self.p2p.inbound_queue_max as u64)?;
+        for peer in &self.p2p.peers {
+            if peer.parse::<crate::p2p::PeerAddr>().is_err() {
+                return Err(ConfigError::Invalid {
+                    field: "p2p.peers",
+                    reason: format!("\"{peer}\" is not ADDRESS@HOST:PORT"),
+                });
+            }
+        }
         positive("mempool.per_sender_max", self.mempool.per_sender_max as u64)?;
         positive("mempool.nonce_ahead_max", self.mempool.nonce_ahead_max)?;
         positive("mempool.expiry_secs", self.mempool.expiry_secs)?;

@@ -19,14 +19,25 @@ pub struct GenesisAccount {
     pub balance: Amount,
 }
 
+/// A validator of the initial set and its voting power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    pub address: Address,
+    pub power: u64,
+}
+
 /// The genesis document (`genesis.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis {
     pub chain_id: ChainId,
     pub timestamp_ms: u64,
-    /// The validator that proposes blocks (the single validator of a dev chain).
+    /// The proposer of the genesis block, and the single validator of a chain without `validators`.
     pub validator: Address,
+    /// The validators that finalize blocks, with their voting power; empty means `validator` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<GenesisValidator>,
     /// The smallest fee a transaction may pay.
     pub min_fee: Amount,
     pub accounts: Vec<GenesisAccount>,
@@ -38,6 +49,10 @@ pub enum GenesisError {
     DuplicateAccount(Address),
     #[error("total genesis supply overflows u64")]
     SupplyOverflow,
+    #[error("validator {0} appears twice in genesis")]
+    DuplicateValidator(Address),
+    #[error("validator {0} has no voting power")]
+    ZeroPower(Address),
     #[error("cannot read genesis file {path}: {source}")]
     Io {
         path: String,
@@ -77,7 +92,28 @@ impl Genesis {
                 .checked_add(a.balance)
                 .ok_or(GenesisError::SupplyOverflow)?;
         }
+        let mut validators = std::collections::BTreeSet::new();
+        for v in &self.validators {
+            if !validators.insert(v.address) {
+                return Err(GenesisError::DuplicateValidator(v.address));
+            }
+            if v.power == 0 {
+                return Err(GenesisError::ZeroPower(v.address));
+            }
+        }
         Ok(())
+    }
+
+    /// The validator set that finalizes blocks.
+    pub fn validator_set(&self) -> Vec<GenesisValidator> {
+        if self.validators.is_empty() {
+            vec![GenesisValidator {
+                address: self.validator,
+                power: 1,
+            }]
+        } else {
+            self.validators.clone()
+        }
     }
 
     pub fn params(&self) -> ChainParams {

@@ -36,6 +36,8 @@ pub enum NodeError {
     Sigverify(#[from] crate::sigverify::SigverifyError),
     #[error(transparent)]
     Pipeline(#[from] crate::pipeline::PipelineError),
+    #[error("consensus: {0}")]
+    Consensus(String),
     #[error("the data directory {dir} holds another chain (genesis hash {stored}); this genesis file has hash {configured}")]
     GenesisMismatch {
         dir: PathBuf,
@@ -43,7 +45,7 @@ pub enum NodeError {
         configured: Hash,
     },
     #[error(
-        "the validator key {key_file} (address {address}) is not this chain's validator {expected}"
+        "the validator key {key_file} (address {address}) is not one of this chain's validators ({expected})"
     )]
     NotTheValidator {
         key_file: PathBuf,
@@ -102,6 +104,7 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
         chain_id: DEV_CHAIN_ID,
         timestamp_ms: now_ms(),
         validator: keys::address_of(&validator),
+        validators: vec![],
         min_fee: 1,
         accounts: vec![GenesisAccount {
             address: keys::address_of(&faucet),
@@ -126,11 +129,17 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
     let genesis = Genesis::load(&config.genesis_path())?;
     let validator_file = config.validator_key_path();
     let validator = keys::read(&validator_file)?;
-    if keys::address_of(&validator) != genesis.validator {
+    let own = keys::address_of(&validator);
+    if !genesis.validator_set().iter().any(|v| v.address == own) {
         return Err(NodeError::NotTheValidator {
             key_file: validator_file,
-            address: keys::address_of(&validator).to_string(),
-            expected: genesis.validator.to_string(),
+            address: own.to_string(),
+            expected: genesis
+                .validator_set()
+                .iter()
+                .map(|v| v.address.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     if config.sigverify.threads > 0 {
@@ -167,15 +176,72 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         "resuming at the last committed block"
     );
 
+    let validator_set = crate::consensus::context::ValidatorSet::new(
+        genesis
+            .validator_set()
+            .iter()
+            .map(|v| crate::consensus::context::Validator {
+                address: crate::consensus::context::Address(v.address.0),
+                voting_power: v.power,
+            })
+            .collect(),
+    )
+    .map_err(|e| NodeError::Consensus(e.to_string()))?;
+    // Peers: started when the chain has other validators to talk to.
+    let (peer_tx, mut peer_rx) = mpsc::channel(config.p2p.inbound_queue_max);
+    let p2p = if config.p2p.peers.is_empty() {
+        None
+    } else {
+        let peers = config
+            .p2p
+            .peers
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<Vec<crate::p2p::PeerAddr>, _>>()
+            .map_err(|e| NodeError::Consensus(e.to_string()))?;
+        let handle = crate::p2p::start(
+            crate::p2p::P2pSettings {
+                listen: config.p2p.listen,
+                peers,
+                frame_bytes_max: config.p2p.frame_bytes_max,
+                send_queue_max: config.p2p.send_queue_max,
+                connections_max: config.p2p.connections_max,
+            },
+            validator.clone(),
+            genesis.validator_set().iter().map(|v| v.address).collect(),
+            peer_tx,
+        )
+        .map_err(|e| NodeError::Consensus(e.to_string()))?;
+        tracing::info!(p2p = %handle.local_addr(), peers = config.p2p.peers.len(), "p2p listening");
+        Some(handle)
+    };
+
     let (fatal_tx, mut fatal_rx) = mpsc::channel::<Fatal>(4);
     let pipeline = Pipeline::start(
         &config,
         storage.clone(),
         genesis.params(),
-        validator,
+        crate::pipeline::ValidatorIdentity {
+            key: validator,
+            validators: validator_set,
+            p2p,
+        },
         crate::sigverify::verifier_for(&config.sigverify.settings())?,
         fatal_tx,
     )?;
+    {
+        let consensus = pipeline.consensus.clone();
+        tokio::spawn(async move {
+            while let Some((from, message)) = peer_rx.recv().await {
+                if consensus
+                    .try_send(crate::pipeline::FromPeer(from, message))
+                    .is_err()
+                {
+                    tracing::debug!("consensus mailbox full; a peer message is dropped");
+                }
+            }
+        });
+    }
     let quic = crate::quic::start(
         &config.quic,
         &config.ingest,

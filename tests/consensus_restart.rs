@@ -20,7 +20,9 @@ use mameynode::consensus::wal::WalFile;
 use mameynode::consensus::wire::MESSAGE_BYTES_MAX;
 use mameynode::genesis::{Genesis, GenesisAccount};
 use mameynode::keys;
-use mameynode::pipeline::{build_block, single_validator, write_proposal, Pipeline};
+use mameynode::pipeline::{
+    build_block, single_validator, write_proposal, Pipeline, ValidatorIdentity,
+};
 use mameynode::sigverify::CpuVerifier;
 use mameynode::storage::Storage;
 
@@ -38,6 +40,7 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         chain_id: 7,
         timestamp_ms: 1_000,
         validator: keys::address_of(&validator),
+        validators: vec![],
         min_fee: 1,
         accounts: vec![GenesisAccount {
             address: keys::address_of(&SigningKey::from_bytes(&[8; 32])),
@@ -110,7 +113,11 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
             &config,
             storage.clone(),
             params,
-            validator,
+            ValidatorIdentity {
+                key: validator,
+                validators: single_validator(proposer),
+                p2p: None,
+            },
             Box::new(CpuVerifier::default()),
             fatal_tx,
         )

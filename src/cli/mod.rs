@@ -51,6 +51,25 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// A local network of several validators.
+    #[command(subcommand)]
+    Devnet(DevnetCommand),
+}
+
+#[derive(Subcommand)]
+enum DevnetCommand {
+    /// Write configs, keys and one shared genesis for N validators under --out.
+    Init {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Directory to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Added to every port (to run several devnets side by side).
+        #[arg(long, default_value_t = 0)]
+        port_offset: u16,
+    },
 }
 
 #[derive(Args)]
@@ -225,6 +244,17 @@ fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Run(a) => run(a),
         Command::Keys(k) => keys_command(k),
+        Command::Devnet(DevnetCommand::Init {
+            validators,
+            out,
+            port_offset,
+        }) => {
+            let configs = mameynode::devnet::init(validators, &out, port_offset)?;
+            for c in configs {
+                println!("{}", c.display());
+            }
+            Ok(())
+        }
         Command::Transfer(a) => transfer(a),
         Command::Account(a) => print_json(&RpcClient::new(&a.rpc.rpc).account(&a.address)?),
         Command::Tx(a) => print_json(&RpcClient::new(&a.rpc.rpc).transaction(&a.id)?),

@@ -7,14 +7,21 @@
 //!   be seen outside the process (a message sent, a block committed), so nothing leaves that a
 //!   restart could forget. A failing log is fatal: the node stops rather than sign unlogged.
 //! - `ScheduleTimeout`: an actix timer that feeds the timeout back.
-//! - `Broadcast`/`Send`: to peers. A single-validator chain has none; peer-to-peer networking
-//!   (issue #6) plugs in here.
+//! - `Broadcast`/`Send`: to peers over `crate::p2p` (none in a single-validator chain). A proposal
+//!   of ours goes out after its block body, so that peers can check the block before they vote.
 //! - `GetValue`: answered with the block the executor built for that height, as soon as there is
 //!   one. Until then the proposer's own propose timeout is not delivered: a validator does not give
 //!   up a round for want of its own block (other validators keep their own timeouts).
 //! - `Decided`: the block goes to the committer. Until the notifier reports it committed, inputs
 //!   wait in a bounded queue, so that the log of the next height only starts once the previous
 //!   block is durable; then the log is reset.
+//!
+//! Blocks of other proposers: a peer's block body is executed again on the committed state
+//! (`replay_block`); only a block that comes out identical is held, and a proposal is given to the
+//! engine only once its block is held (a proposal whose block is missing or invalid is, to this
+//! validator, no proposal: it prevotes nil when the propose timeout fires). A decided block this
+//! node does not hold is requested from peers until one sends it, which is also how a validator
+//! that was down catches up: the engine gets the decision with its certificate, the block follows.
 //!
 //! Durability of the proposer's block: before its hash is proposed, the block is written and synced
 //! to `DATA_DIR/consensus/proposal.block`; after a restart it is executed again, so that a decision
@@ -30,11 +37,14 @@ use tokio::sync::mpsc;
 use super::executor::replay_block;
 use super::{BlockCommitted, CommitBlock, Committer, Fatal, Notifier, Subscribe};
 use crate::codec::{decode_exact, Encode};
+use crate::consensus::context::SignedProposal;
 use crate::consensus::context::{BlockHash, Height, Round, TimeoutKind, ValidatorSet, Value};
+use crate::consensus::engine::Message;
 use crate::consensus::engine::{Decision, Effect, Engine, EngineConfig, Input};
 use crate::consensus::wal::WalFile;
 use crate::execution::ChainParams;
 use crate::metrics::PipelineMetrics;
+use crate::p2p::{P2pHandle, PeerMessage};
 use crate::storage::Storage;
 use crate::types::Block;
 
@@ -45,6 +55,16 @@ const HELD_INPUTS_MAX: usize = 4_096;
 const PENDING_BLOCKS_MAX: usize = 4;
 /// Largest proposal file read back at start.
 const PROPOSAL_BYTES_MAX: usize = 1 << 30;
+
+/// Proposals waiting for their block body.
+const WAITING_PROPOSALS_MAX: usize = 64;
+/// How often a missing decided block is requested again.
+const BLOCK_REQUEST_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Something a peer sent (its validator address is authenticated by `crate::p2p`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FromPeer(pub crate::types::Address, pub PeerMessage);
 
 /// A block the executor built, offered as this validator's proposal.
 #[derive(Message)]
@@ -60,12 +80,22 @@ pub struct ConsensusSetup {
     pub wal_bytes_max: u64,
     pub params: ChainParams,
     pub parallel_txs_min: usize,
+    /// Peers, when there are other validators.
+    pub p2p: Option<P2pHandle>,
 }
 
 pub struct ConsensusActor {
     engine: Engine,
     wal: WalFile,
     dir: PathBuf,
+    storage: Arc<Storage>,
+    params: ChainParams,
+    parallel_txs_min: usize,
+    p2p: Option<P2pHandle>,
+    /// Peers' proposals whose block has not arrived yet.
+    waiting: Vec<(crate::types::Address, SignedProposal)>,
+    /// A decision whose block this node does not hold yet.
+    undelivered: Option<Decision>,
     committer: Addr<Committer>,
     notifier: Addr<Notifier>,
     fatal: mpsc::Sender<Fatal>,
@@ -147,6 +177,7 @@ impl ConsensusActor {
                 "replaying the consensus log"
             );
         }
+        let parallel_txs_min = setup.parallel_txs_min;
         let (engine, startup) = Engine::restore(
             setup.engine,
             setup.key,
@@ -159,6 +190,12 @@ impl ConsensusActor {
             engine,
             wal,
             dir: setup.dir,
+            storage,
+            params: setup.params,
+            parallel_txs_min,
+            p2p: setup.p2p,
+            waiting: Vec::new(),
+            undelivered: None,
             committer,
             notifier,
             fatal,
@@ -224,8 +261,12 @@ impl ConsensusActor {
                         self.fail(e.to_string());
                     }
                 }
-                // No peers in a single-validator chain: there is nobody to tell.
-                Effect::Broadcast(_) | Effect::Send(..) => {}
+                Effect::Broadcast(m) => self.broadcast(m),
+                Effect::Send(to, m) => {
+                    if let Some(p2p) = &self.p2p {
+                        p2p.send(&crate::types::Address(to.0), &PeerMessage::Consensus(m));
+                    }
+                }
                 Effect::ScheduleTimeout {
                     height,
                     timeout,
@@ -240,7 +281,7 @@ impl ConsensusActor {
                     self.offer(ctx);
                 }
                 Effect::Decided(d) => {
-                    self.decided(d);
+                    self.decided(d, ctx);
                     // What follows belongs to the next height, whose log starts only once this
                     // block is durable.
                     self.deferred.extend(effects.by_ref());
@@ -252,9 +293,19 @@ impl ConsensusActor {
         }
     }
 
-    /// A single-validator chain has nobody to send to.
     fn has_peers(&self) -> bool {
-        false
+        self.p2p.as_ref().is_some_and(|p| p.has_peers())
+    }
+
+    fn broadcast(&self, message: Message) {
+        let Some(p2p) = &self.p2p else { return };
+        if let Message::Proposal(p) = &message {
+            // The body first, so that peers hold the block when the proposal arrives.
+            if let Some(c) = self.pending.get(&p.message.value.0) {
+                p2p.broadcast(&PeerMessage::Block(Box::new(c.block.clone())));
+            }
+        }
+        p2p.broadcast(&PeerMessage::Consensus(message));
     }
 
     /// Proposes a pending block if the engine waits for one.
@@ -285,22 +336,147 @@ impl ConsensusActor {
         );
     }
 
-    fn decided(&mut self, d: Decision) {
-        let Some(mut commit) = self.pending.remove(&d.value.0) else {
-            // Only a multi-validator chain decides blocks this node did not build; fetching them
-            // from peers comes with peer-to-peer networking.
-            self.fail(format!(
-                "decided block {} at height {} is not held by this node",
-                d.value.0, d.height.0
-            ));
-            return;
-        };
-        self.pending.clear();
-        self.awaiting = None;
-        commit.certificate = Some(d.to_bytes());
+    fn decided(&mut self, d: Decision, ctx: &mut Context<Self>) {
         self.committing = Some(d.height);
+        self.waiting.clear();
+        self.awaiting = None;
+        match self.pending.remove(&d.value.0) {
+            Some(commit) => self.commit(commit, &d),
+            None => {
+                // Decided by the others' precommits (or by a peer's certificate) before this node
+                // got the block: ask for it until it comes.
+                tracing::info!(height = d.height.0, block = %d.value.0, "decided block not held; requesting it from peers");
+                self.undelivered = Some(d);
+                self.request_block(ctx);
+            }
+        }
+    }
+
+    fn commit(&mut self, mut commit: CommitBlock, d: &Decision) {
+        self.pending.clear();
+        commit.certificate = Some(d.to_bytes());
         self.metrics.commit.enqueued();
         self.committer.do_send(commit);
+    }
+
+    fn request_block(&mut self, ctx: &mut Context<Self>) {
+        let Some(d) = &self.undelivered else { return };
+        if !self.has_peers() {
+            let reason = format!(
+                "decided block {} at height {} is not held by this node and there are no peers to ask",
+                d.value.0, d.height.0
+            );
+            self.fail(reason);
+            return;
+        }
+        if let Some(p2p) = &self.p2p {
+            p2p.broadcast(&PeerMessage::BlockRequest(d.height.0));
+        }
+        ctx.run_later(BLOCK_REQUEST_INTERVAL, |act, ctx| act.request_block(ctx));
+    }
+
+    /// A block from a peer: held if it executes to exactly itself on the committed state.
+    fn peer_block(&mut self, block: Block, ctx: &mut Context<Self>) {
+        let height = block.header.height;
+        if height != self.engine.height().0
+            && self.undelivered.as_ref().map(|d| d.height.0) != Some(height)
+        {
+            return;
+        }
+        let hash = BlockHash(block.hash().0);
+        if self.pending.contains_key(&hash) {
+            return;
+        }
+        if let Some(d) = &self.undelivered {
+            if d.value.0 != hash {
+                return;
+            }
+        } else if self.committing.is_some() {
+            return;
+        }
+        let commit = match replay_block(&self.storage, &self.params, self.parallel_txs_min, block) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                tracing::debug!(height, block = %hash, "peer block does not execute to itself; ignored");
+                return;
+            }
+            Err(e) => {
+                self.fail(e.to_string());
+                return;
+            }
+        };
+        if let Some(d) = self.undelivered.take() {
+            self.commit(commit, &d);
+            return;
+        }
+        if self.pending.len() >= PENDING_BLOCKS_MAX {
+            if let Some(oldest) = self.pending.keys().next().copied() {
+                self.pending.remove(&oldest);
+            }
+        }
+        self.pending.insert(hash, commit);
+        // Proposals that waited for this block.
+        let (ready, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|(_, p)| p.message.value.0 == hash);
+        self.waiting = still;
+        for (from, p) in ready {
+            self.input(
+                Input::Message {
+                    from: crate::consensus::context::Address(from.0),
+                    message: Message::Proposal(p),
+                },
+                ctx,
+            );
+        }
+    }
+
+    fn serve_block_request(&self, from: &crate::types::Address, height: u64) {
+        let Some(p2p) = &self.p2p else { return };
+        let block = if height == self.engine.height().0 {
+            self.pending
+                .values()
+                .find(|c| c.block.header.height == height)
+                .map(|c| c.block.clone())
+        } else {
+            self.storage.block(height).ok().flatten()
+        };
+        if let Some(b) = block {
+            p2p.send(from, &PeerMessage::Block(Box::new(b)));
+        }
+    }
+}
+
+impl Handler<FromPeer> for ConsensusActor {
+    type Result = ();
+
+    fn handle(&mut self, FromPeer(from, message): FromPeer, ctx: &mut Self::Context) {
+        if self.failed {
+            return;
+        }
+        match message {
+            PeerMessage::Block(b) => self.peer_block(*b, ctx),
+            PeerMessage::BlockRequest(h) => self.serve_block_request(&from, h),
+            PeerMessage::Consensus(Message::Proposal(p))
+                if p.message.height == self.engine.height()
+                    && self.committing.is_none()
+                    && !self.pending.contains_key(&p.message.value.0) =>
+            {
+                if self.waiting.len() < WAITING_PROPOSALS_MAX {
+                    self.waiting.push((from, p));
+                }
+                if let Some(p2p) = &self.p2p {
+                    p2p.send(&from, &PeerMessage::BlockRequest(self.engine.height().0));
+                }
+            }
+            PeerMessage::Consensus(m) => self.input(
+                Input::Message {
+                    from: crate::consensus::context::Address(from.0),
+                    message: m,
+                },
+                ctx,
+            ),
+        }
     }
 }
 

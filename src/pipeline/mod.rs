@@ -35,7 +35,9 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use committer::{CommitBlock, Committer};
-pub use consensus::{single_validator, write_proposal, ConsensusActor, ConsensusSetup, Proposed};
+pub use consensus::{
+    single_validator, write_proposal, ConsensusActor, ConsensusSetup, FromPeer, Proposed,
+};
 pub use executor::{build_block, replay_block, Execute, Executor};
 pub use ingest::{Ingest, SubmitRaw};
 pub use notifier::{Notifier, Subscribe};
@@ -177,6 +179,14 @@ impl PoolLevel {
     }
 }
 
+/// Who this node is in consensus: its key, the validator set, and its peers (none when it is the
+/// only validator).
+pub struct ValidatorIdentity {
+    pub key: ed25519_dalek::SigningKey,
+    pub validators: crate::consensus::context::ValidatorSet,
+    pub p2p: Option<crate::p2p::P2pHandle>,
+}
+
 /// Why the pipeline could not start.
 #[derive(Debug, Error)]
 pub enum PipelineError {
@@ -191,6 +201,8 @@ pub struct Pipeline {
     pub ingest: Addr<Ingest>,
     pub mempool: Addr<MempoolActor>,
     pub producer: Addr<Producer>,
+    /// Takes what peers send (`FromPeer`).
+    pub consensus: Addr<ConsensusActor>,
     pub head: watch::Receiver<ChainHead>,
     pub rejected: Arc<RejectedCache>,
     /// Every committed block, for streaming subscribers (bounded; slow receivers see `Lagged`).
@@ -205,10 +217,15 @@ impl Pipeline {
         config: &NodeConfig,
         storage: Arc<Storage>,
         params: ChainParams,
-        validator: ed25519_dalek::SigningKey,
+        validator: ValidatorIdentity,
         verifier: Box<dyn sigverify::BatchVerifier>,
         fatal: mpsc::Sender<Fatal>,
     ) -> Result<Self, PipelineError> {
+        let ValidatorIdentity {
+            key: validator,
+            validators,
+            p2p,
+        } = validator;
         let proposer = crate::keys::address_of(&validator);
         let head = storage.head()?;
         let (head_tx, head_rx) = watch::channel(head);
@@ -264,11 +281,12 @@ impl Pipeline {
                     ..Default::default()
                 },
                 key: validator,
-                validators: single_validator(proposer),
+                validators,
                 dir: config.consensus_path(),
                 wal_bytes_max: config.consensus.wal_bytes_max,
                 params: params.clone(),
                 parallel_txs_min,
+                p2p,
             };
             let actor = ConsensusActor::new(
                 setup,
@@ -279,13 +297,18 @@ impl Pipeline {
                 metrics.clone(),
             )
             .map_err(PipelineError::Consensus)?;
-            ConsensusActor::start_in_arbiter(&arbiter(), move |_| actor)
+            let capacity = config.p2p.inbound_queue_max;
+            ConsensusActor::start_in_arbiter(&arbiter(), move |ctx| {
+                // Peer messages are offered with `try_send` and dropped when this is full.
+                ctx.set_mailbox_capacity(capacity);
+                actor
+            })
         };
         let executor = {
             let storage = storage.clone();
             let params = params.clone();
             let metrics = metrics.clone();
-            let consensus = consensus.recipient();
+            let consensus = consensus.clone().recipient();
             Executor::start_in_arbiter(&arbiter(), move |_| {
                 Executor::new(
                     storage,
@@ -333,6 +356,7 @@ impl Pipeline {
             ingest,
             mempool,
             producer,
+            consensus,
             head: head_rx,
             rejected,
             commits,

@@ -20,7 +20,7 @@
 //! client back), `ingest.tx_bytes_max` per transaction and `ingest.batch_txs_max` per batch.
 
 pub mod client;
-mod server;
+pub(crate) mod server;
 
 use thiserror::Error;
 

@@ -19,6 +19,7 @@ fn genesis() -> Genesis {
         chain_id: 9,
         timestamp_ms: 1,
         validator: addr(9),
+        validators: vec![],
         min_fee: 1,
         accounts: vec![GenesisAccount {
             address: addr(0),

@@ -1,0 +1,173 @@
+//! A local multi-validator network for people and tests (`mameynode devnet init`,
+//! `scripts/devnet.sh`).
+//!
+//! `init` writes, for node `i` of `n`: `DIR/node-i/config.toml`, `DIR/node-i/validator.key` and
+//! its data directory `DIR/node-i/data`; and once: `DIR/genesis.toml` (the `n` validators with equal
+//! voting power, and the faucet funded) and `DIR/faucet.key`. Node `i` listens on 127.0.0.1 at
+//! JSON-RPC 8545+i, gRPC 50051+i, QUIC ingest 9000+2i, QUIC p2p 9001+2i and metrics 9100+i, each
+//! plus `port_offset` (so that several devnets, or tests, can run side by side), and dials every
+//! other node's p2p port.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::config::NodeConfig;
+use crate::genesis::{Genesis, GenesisAccount, GenesisValidator};
+use crate::keys::{self, KeyFileError};
+
+/// Chain id of devnets.
+pub const DEVNET_CHAIN_ID: u64 = 4_242;
+/// The faucet's genesis balance.
+pub const DEVNET_FAUCET_BALANCE: u64 = 1_000_000_000_000_000;
+/// Most validators `init` sets up (ports must stay distinct).
+pub const DEVNET_VALIDATORS_MAX: usize = 64;
+
+#[derive(Debug, Error)]
+pub enum DevnetError {
+    #[error("a devnet needs 1 to {DEVNET_VALIDATORS_MAX} validators, not {0}")]
+    Size(usize),
+    #[error("{0} already exists; remove it or choose another --out")]
+    Exists(PathBuf),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    #[error("port offset {0} pushes a port past 65535")]
+    Ports(u16),
+}
+
+/// Where node `i` of a devnet listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodePorts {
+    pub rpc: u16,
+    pub grpc: u16,
+    pub quic: u16,
+    pub p2p: u16,
+    pub metrics: u16,
+}
+
+pub fn ports(i: usize, port_offset: u16) -> Result<NodePorts, DevnetError> {
+    let p = |base: usize| {
+        u16::try_from(base + usize::from(port_offset)).map_err(|_| DevnetError::Ports(port_offset))
+    };
+    Ok(NodePorts {
+        rpc: p(8545 + i)?,
+        grpc: p(50051 + i)?,
+        quic: p(9000 + 2 * i)?,
+        p2p: p(9001 + 2 * i)?,
+        metrics: p(9100 + i)?,
+    })
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Writes a devnet of `n` validators under `out` (which must not exist yet). Returns each node's
+/// config file.
+pub fn init(n: usize, out: &Path, port_offset: u16) -> Result<Vec<PathBuf>, DevnetError> {
+    if n == 0 || n > DEVNET_VALIDATORS_MAX {
+        return Err(DevnetError::Size(n));
+    }
+    if out.exists() {
+        return Err(DevnetError::Exists(out.to_path_buf()));
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DevnetError::Io { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let faucet = keys::generate();
+    keys::write(&out.join("faucet.key"), &faucet)?;
+    let mut validators = Vec::with_capacity(n);
+    for i in 0..n {
+        let dir = out.join(format!("node-{i}"));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let key = keys::generate();
+        keys::write(&dir.join("validator.key"), &key)?;
+        validators.push(keys::address_of(&key));
+    }
+    let genesis = Genesis {
+        chain_id: DEVNET_CHAIN_ID,
+        timestamp_ms: crate::pipeline::now_ms(),
+        validator: validators[0],
+        validators: validators
+            .iter()
+            .map(|&address| GenesisValidator { address, power: 1 })
+            .collect(),
+        min_fee: 1,
+        accounts: vec![GenesisAccount {
+            address: keys::address_of(&faucet),
+            balance: DEVNET_FAUCET_BALANCE,
+        }],
+    };
+    let genesis_path = out.join("genesis.toml");
+    std::fs::write(&genesis_path, genesis.to_toml()).map_err(io(&genesis_path))?;
+    let mut configs = Vec::with_capacity(n);
+    for i in 0..n {
+        let p = ports(i, port_offset)?;
+        let mut c = NodeConfig {
+            data_dir: PathBuf::from("data"),
+            genesis_file: Some(PathBuf::from("../genesis.toml")),
+            validator_key_file: Some(PathBuf::from("validator.key")),
+            ..NodeConfig::default()
+        };
+        c.rpc.listen = local(p.rpc);
+        c.grpc.listen = local(p.grpc);
+        c.quic.listen = local(p.quic);
+        c.p2p.listen = local(p.p2p);
+        c.metrics.listen = Some(local(p.metrics));
+        c.p2p.peers = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| {
+                Ok(format!(
+                    "{}@{}",
+                    validators[j],
+                    local(ports(j, port_offset)?.p2p)
+                ))
+            })
+            .collect::<Result<_, DevnetError>>()?;
+        let path = out.join(format!("node-{i}")).join("config.toml");
+        let text = toml::to_string_pretty(&c).expect("a node config serializes to TOML");
+        std::fs::write(&path, text).map_err(io(&path))?;
+        configs.push(path);
+    }
+    Ok(configs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_writes_configs_that_load_and_agree() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let out = tmp.path().join("net");
+        let configs = init(4, &out, 10).expect("init");
+        assert_eq!(configs.len(), 4);
+        let genesis = Genesis::load(&out.join("genesis.toml")).expect("genesis");
+        assert_eq!(genesis.validator_set().len(), 4);
+        for (i, path) in configs.iter().enumerate() {
+            let c = NodeConfig::load(path).expect("config loads");
+            c.validate().expect("config is valid");
+            assert_eq!(c.rpc.listen.port(), 8545 + 10 + i as u16);
+            assert_eq!(c.p2p.peers.len(), 3);
+            let key = keys::read(&c.validator_key_path()).expect("key");
+            assert_eq!(keys::address_of(&key), genesis.validators[i].address);
+            assert_eq!(
+                c.genesis_path(),
+                out.join(format!("node-{i}")).join("../genesis.toml")
+            );
+        }
+        assert!(matches!(init(4, &out, 10), Err(DevnetError::Exists(_))));
+        assert!(matches!(
+            init(0, &tmp.path().join("x"), 0),
+            Err(DevnetError::Size(0))
+        ));
+    }
+}

@@ -1,0 +1,496 @@
+//! Peer-to-peer transport between validators, over QUIC (quinn).
+//!
+//! Identity: every connection is bound to a validator key. TLS (1.3, self-signed certificates)
+//! gives an encrypted channel; then each side signs, with its validator key, the channel's exported
+//! keying material (RFC 5705, unique to this TLS session) and its role, and sends it as a hello.
+//! A peer is accepted only if its hello verifies for an address of the validator set (and, for a
+//! peer we dialled, the address we dialled). A man in the middle has two different sessions, so
+//! it cannot replay a hello.
+//!
+//! Each node dials every configured peer and sends to it on that connection (one unidirectional
+//! stream of length-prefixed frames); it receives on the connections its peers dialled. Dialling
+//! is retried forever with a back-off.
+//!
+//! Bounded: frames over `frame_bytes_max` or that do not decode end the connection (a misbehaving
+//! peer is dropped); the outgoing queue per peer and the incoming queue are bounded, and what does
+//! not fit is dropped (consensus repeats what matters); inbound connections are bounded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::{Signer, SigningKey};
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use thiserror::Error;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::codec::{decode_exact, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+use crate::consensus::engine::Message;
+use crate::types::{Address, Block};
+
+const ALPN: &[u8] = b"mamey-p2p/1";
+const SERVER_NAME: &str = "mamey-validator";
+const EXPORTER_LABEL: &[u8] = b"EXPORTER-mamey-p2p-hello";
+const HELLO_DOMAIN: &[u8] = b"mamey/p2p/hello/v1";
+const HELLO_LEN: usize = 1 + 32 + 64;
+const ROLE_DIALER: u8 = 1;
+const ROLE_LISTENER: u8 = 2;
+const VERSION: u8 = 1;
+
+#[derive(Debug, Error)]
+pub enum P2pError {
+    #[error("p2p TLS setup: {0}")]
+    Tls(String),
+    #[error("cannot bind the p2p endpoint on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("invalid peer \"{0}\": expected ADDRESS@HOST:PORT (e.g. mamey1…@127.0.0.1:26656)")]
+    Peer(String),
+}
+
+/// What validators send each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerMessage {
+    Consensus(Message),
+    /// A block body (a proposal's, or a committed one for a peer that is behind).
+    Block(Box<Block>),
+    /// "Send me your block at this height."
+    BlockRequest(u64),
+}
+
+/// Most bytes of one frame: a block of the largest size plus headroom.
+pub const FRAME_BYTES_MAX_DEFAULT: usize = 16 << 20;
+
+impl Encode for PeerMessage {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_u8(out, VERSION);
+        match self {
+            PeerMessage::Consensus(m) => {
+                put_u8(out, 1);
+                m.encode_to(out);
+            }
+            PeerMessage::Block(b) => {
+                put_u8(out, 2);
+                b.encode_to(out);
+            }
+            PeerMessage::BlockRequest(h) => {
+                put_u8(out, 3);
+                put_u64(out, *h);
+            }
+        }
+    }
+}
+
+impl Decode for PeerMessage {
+    const WHAT: &'static str = "peer message";
+
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.version(Self::WHAT, VERSION)?;
+        Ok(match r.u8("peer message tag")? {
+            1 => PeerMessage::Consensus(Message::decode_from(r)?),
+            2 => PeerMessage::Block(Box::new(Block::decode_from(r)?)),
+            3 => PeerMessage::BlockRequest(r.u64("requested height")?),
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "peer message tag",
+                    tag,
+                })
+            }
+        })
+    }
+}
+
+/// A peer to dial: its validator address and where it listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerAddr {
+    pub address: Address,
+    pub socket: SocketAddr,
+}
+
+impl FromStr for PeerAddr {
+    type Err = P2pError;
+
+    fn from_str(s: &str) -> Result<Self, P2pError> {
+        let (a, sock) = s.split_once('@').ok_or_else(|| P2pError::Peer(s.into()))?;
+        Ok(PeerAddr {
+            address: a.parse().map_err(|_| P2pError::Peer(s.into()))?,
+            socket: sock.parse().map_err(|_| P2pError::Peer(s.into()))?,
+        })
+    }
+}
+
+/// Settings of the transport.
+#[derive(Clone, Debug)]
+pub struct P2pSettings {
+    pub listen: SocketAddr,
+    pub peers: Vec<PeerAddr>,
+    pub frame_bytes_max: usize,
+    /// Frames waiting for one peer; more are dropped.
+    pub send_queue_max: usize,
+    /// Inbound connections at once.
+    pub connections_max: usize,
+}
+
+/// Sends to peers. Cloning is cheap.
+#[derive(Clone)]
+pub struct P2pHandle {
+    peers: Arc<BTreeMap<Address, mpsc::Sender<Arc<Vec<u8>>>>>,
+    local_addr: SocketAddr,
+}
+
+impl P2pHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn has_peers(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    pub fn broadcast(&self, message: &PeerMessage) {
+        let bytes = Arc::new(message.to_bytes());
+        for q in self.peers.values() {
+            let _ = q.try_send(bytes.clone());
+        }
+    }
+
+    pub fn send(&self, to: &Address, message: &PeerMessage) {
+        if let Some(q) = self.peers.get(to) {
+            let _ = q.try_send(Arc::new(message.to_bytes()));
+        }
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    crate::quic::server::ring_provider()
+}
+
+/// Accepts any certificate: the peer's identity is proven by its hello, not by the certificate.
+/// The TLS handshake signature is still checked, so the session keys are the peer's.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn hello_bytes(role: u8, ekm: &[u8; 32]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(HELLO_DOMAIN.len() + 33);
+    m.extend_from_slice(HELLO_DOMAIN);
+    m.push(role);
+    m.extend_from_slice(ekm);
+    m
+}
+
+fn exporter(conn: &quinn::Connection) -> Option<[u8; 32]> {
+    let mut ekm = [0u8; 32];
+    conn.export_keying_material(&mut ekm, EXPORTER_LABEL, b"")
+        .ok()?;
+    Some(ekm)
+}
+
+fn hello(key: &SigningKey, role: u8, ekm: &[u8; 32]) -> [u8; HELLO_LEN] {
+    let mut out = [0u8; HELLO_LEN];
+    out[0] = role;
+    out[1..33].copy_from_slice(&key.verifying_key().to_bytes());
+    out[33..].copy_from_slice(&key.sign(&hello_bytes(role, ekm)).to_bytes());
+    out
+}
+
+/// The address a hello proves, if it is valid for this session and role.
+fn check_hello(h: &[u8; HELLO_LEN], role: u8, ekm: &[u8; 32]) -> Option<Address> {
+    if h[0] != role {
+        return None;
+    }
+    let mut pk = [0u8; 32];
+    pk.copy_from_slice(&h[1..33]);
+    let mut sig = [0u8; 64];
+    sig.copy_from_slice(&h[33..]);
+    crate::sigverify::zip215::verify(&pk, &hello_bytes(role, ekm), &sig).then_some(Address(pk))
+}
+
+async fn read_hello(recv: &mut quinn::RecvStream) -> Option<[u8; HELLO_LEN]> {
+    let mut h = [0u8; HELLO_LEN];
+    recv.read_exact(&mut h).await.ok()?;
+    Some(h)
+}
+
+/// Starts listening and dialling. `validators` are the addresses allowed to connect; what peers
+/// send arrives on `inbound`. Must run inside a tokio runtime.
+pub fn start(
+    settings: P2pSettings,
+    key: SigningKey,
+    validators: BTreeSet<Address>,
+    inbound: mpsc::Sender<(Address, PeerMessage)>,
+) -> Result<P2pHandle, P2pError> {
+    let tls_err = |e: &dyn std::fmt::Display| P2pError::Tls(e.to_string());
+    let certified = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_string()])
+        .map_err(|e| tls_err(&e))?;
+    let cert_der: CertificateDer<'static> = certified.cert.der().clone();
+    let private =
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+    let mut server_tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| tls_err(&e))?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der], private)
+        .map_err(|e| tls_err(&e))?;
+    server_tls.alpn_protocols = vec![ALPN.to_vec()];
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(
+        QuicServerConfig::try_from(server_tls).map_err(|e| tls_err(&e))?,
+    ));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(0u8.into())
+        .max_concurrent_uni_streams(4u8.into())
+        .keep_alive_interval(Some(Duration::from_secs(2)))
+        .max_idle_timeout(Some(
+            quinn::IdleTimeout::try_from(Duration::from_secs(10)).expect("valid idle timeout"),
+        ));
+    let transport = Arc::new(transport);
+    server.transport_config(transport.clone());
+    let mut client_tls = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| tls_err(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+        .with_no_client_auth();
+    client_tls.alpn_protocols = vec![ALPN.to_vec()];
+    let mut client = quinn::ClientConfig::new(Arc::new(
+        QuicClientConfig::try_from(client_tls).map_err(|e| tls_err(&e))?,
+    ));
+    client.transport_config(transport);
+    let mut endpoint =
+        quinn::Endpoint::server(server, settings.listen).map_err(|e| P2pError::Bind {
+            addr: settings.listen,
+            reason: e.to_string(),
+        })?;
+    endpoint.set_default_client_config(client);
+    let local_addr = endpoint.local_addr().map_err(|e| P2pError::Bind {
+        addr: settings.listen,
+        reason: e.to_string(),
+    })?;
+    let key = Arc::new(key);
+    let validators = Arc::new(validators);
+
+    // Inbound: authenticate, then read frames.
+    {
+        let endpoint = endpoint.clone();
+        let key = key.clone();
+        let limit = Arc::new(Semaphore::new(settings.connections_max));
+        let frame_max = settings.frame_bytes_max;
+        tokio::spawn(async move {
+            while let Some(incoming) = endpoint.accept().await {
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    incoming.refuse();
+                    continue;
+                };
+                let (key, validators, inbound) = (key.clone(), validators.clone(), inbound.clone());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    if let Ok(conn) = incoming.await {
+                        serve_inbound(conn, &key, &validators, inbound, frame_max).await;
+                    }
+                });
+            }
+        });
+    }
+
+    // Outbound: one queue and one dialler per peer.
+    let mut peers = BTreeMap::new();
+    for peer in settings.peers {
+        let (tx, rx) = mpsc::channel(settings.send_queue_max);
+        peers.insert(peer.address, tx);
+        tokio::spawn(dial(endpoint.clone(), key.clone(), peer, rx));
+    }
+    Ok(P2pHandle {
+        peers: Arc::new(peers),
+        local_addr,
+    })
+}
+
+async fn serve_inbound(
+    conn: quinn::Connection,
+    key: &SigningKey,
+    validators: &BTreeSet<Address>,
+    inbound: mpsc::Sender<(Address, PeerMessage)>,
+    frame_max: usize,
+) {
+    let Some(ekm) = exporter(&conn) else { return };
+    let Ok(mut recv) = conn.accept_uni().await else {
+        return;
+    };
+    let peer = match read_hello(&mut recv).await {
+        Some(h) => match check_hello(&h, ROLE_DIALER, &ekm) {
+            Some(a) if validators.contains(&a) => a,
+            _ => {
+                conn.close(1u8.into(), b"not a validator");
+                return;
+            }
+        },
+        None => return,
+    };
+    // Prove who we are to the dialler.
+    let Ok(mut send) = conn.open_uni().await else {
+        return;
+    };
+    if send
+        .write_all(&hello(key, ROLE_LISTENER, &ekm))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let _ = send.finish();
+    loop {
+        let mut len = [0u8; 4];
+        if recv.read_exact(&mut len).await.is_err() {
+            return;
+        }
+        let len = u32::from_le_bytes(len) as usize;
+        if len > frame_max {
+            tracing::warn!(%peer, len, "peer sent an oversized frame; dropped");
+            conn.close(2u8.into(), b"frame too large");
+            return;
+        }
+        let mut frame = vec![0u8; len];
+        if recv.read_exact(&mut frame).await.is_err() {
+            return;
+        }
+        match decode_exact::<PeerMessage>(&frame, frame_max) {
+            Ok(m) => {
+                // A full queue drops the message: consensus repeats what matters.
+                let _ = inbound.try_send((peer, m));
+            }
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "peer sent an undecodable frame; dropped");
+                conn.close(3u8.into(), b"bad frame");
+                return;
+            }
+        }
+    }
+}
+
+/// Keeps a connection to `peer` and sends its queue on it, reconnecting after failures.
+async fn dial(
+    endpoint: quinn::Endpoint,
+    key: Arc<SigningKey>,
+    peer: PeerAddr,
+    mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if let Some(mut send) = connect(&endpoint, &key, &peer).await {
+            backoff = Duration::from_millis(100);
+            while let Some(frame) = queue.recv().await {
+                let len = (frame.len() as u32).to_le_bytes();
+                if send.write_all(&len).await.is_err() || send.write_all(&frame).await.is_err() {
+                    break;
+                }
+            }
+            if queue.is_closed() {
+                return;
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+async fn connect(
+    endpoint: &quinn::Endpoint,
+    key: &SigningKey,
+    peer: &PeerAddr,
+) -> Option<quinn::SendStream> {
+    let conn = endpoint
+        .connect(peer.socket, SERVER_NAME)
+        .ok()?
+        .await
+        .ok()?;
+    let ekm = exporter(&conn)?;
+    let mut send = conn.open_uni().await.ok()?;
+    send.write_all(&hello(key, ROLE_DIALER, &ekm)).await.ok()?;
+    let mut recv = conn.accept_uni().await.ok()?;
+    let h = read_hello(&mut recv).await?;
+    if check_hello(&h, ROLE_LISTENER, &ekm) != Some(peer.address) {
+        tracing::warn!(peer = %peer.address, socket = %peer.socket, "peer is not the validator it should be");
+        conn.close(1u8.into(), b"wrong validator");
+        return None;
+    }
+    tracing::info!(peer = %peer.address, socket = %peer.socket, "connected to peer");
+    Some(send)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hellos_bind_key_role_and_session() {
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let ekm = [9u8; 32];
+        let h = hello(&k, ROLE_DIALER, &ekm);
+        assert_eq!(
+            check_hello(&h, ROLE_DIALER, &ekm),
+            Some(crate::keys::address_of(&k))
+        );
+        assert_eq!(check_hello(&h, ROLE_LISTENER, &ekm), None, "role");
+        assert_eq!(check_hello(&h, ROLE_DIALER, &[8u8; 32]), None, "session");
+        let mut forged = h;
+        forged[1..33].copy_from_slice(&SigningKey::from_bytes(&[2; 32]).verifying_key().to_bytes());
+        assert_eq!(check_hello(&forged, ROLE_DIALER, &ekm), None, "key");
+    }
+
+    #[test]
+    fn peer_messages_round_trip_and_peer_addresses_parse() {
+        let m = PeerMessage::BlockRequest(42);
+        assert_eq!(decode_exact::<PeerMessage>(&m.to_bytes(), 1 << 20), Ok(m));
+        let a = crate::keys::address_of(&SigningKey::from_bytes(&[1; 32]));
+        let p: PeerAddr = format!("{a}@127.0.0.1:26656").parse().expect("peer");
+        assert_eq!(p.address, a);
+        assert!("nonsense".parse::<PeerAddr>().is_err());
+    }
+}
