@@ -346,13 +346,16 @@ impl Mempool {
             self.remove(id);
         }
         for (id, e) in discarded {
-            if let Some((sender, _)) = self.remove(id) {
-                // Selection passed over this nonce; let it start again from the committed nonce.
-                if let Some(q) = self.senders.get_mut(&sender) {
-                    q.select_from = q.committed.nonce;
-                }
+            if self.remove(id).is_some() {
                 dropped.push((*id, DropReason::Discarded(e.clone())));
             }
+        }
+        // Selection starts again from each sender's committed nonce: transactions selected for a
+        // block that was not the one decided (another validator's proposal won the height) are
+        // offered again. One block is in flight at a time, so nothing is selected twice for
+        // blocks that both commit.
+        for q in self.senders.values_mut() {
+            q.select_from = q.committed.nonce;
         }
         dropped
     }

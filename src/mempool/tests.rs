@@ -164,6 +164,34 @@ fn commit_prunes_applied_drops_discarded_and_superseded() {
     assert_eq!(p.next_nonce(&addr(0), &Account::default()), 3);
 }
 
+/// With several validators, the block this node built may lose to another proposer's: what it had
+/// selected is offered again after that other block commits.
+#[test]
+fn selected_transactions_return_when_another_block_commits() {
+    let mut p = pool(MempoolConfig::default());
+    let now = Instant::now();
+    let t0 = tx(0, 0, 1);
+    let t1 = tx(0, 1, 1);
+    let u0 = tx(1, 0, 1);
+    for t in [&t0, &t1, &u0] {
+        p.insert(t.clone(), rich(), now).expect("ok");
+    }
+    assert_eq!(p.select(10).len(), 3);
+    assert!(p.select(10).is_empty());
+    // The decided block (someone else's) applied only u0.
+    let mut accounts = BTreeMap::new();
+    accounts.insert(
+        addr(1),
+        Account {
+            balance: 900,
+            nonce: 1,
+        },
+    );
+    assert!(p.on_committed([&u0.id], &[], &accounts).is_empty());
+    let again: Vec<TxId> = p.select(10).iter().map(|t| t.id).collect();
+    assert_eq!(again, vec![t0.id, t1.id]);
+}
+
 #[test]
 fn expiry_drops_old_transactions_only() {
     let mut p = pool(MempoolConfig {
