@@ -194,6 +194,7 @@ impl Api {
             .try_send(SubmitRaw {
                 txs: vec![bytes],
                 reply,
+                gossip: true,
             })
             .is_err()
         {

@@ -230,14 +230,29 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         fatal_tx,
     )?;
     {
+        // What peers send: transactions into ingest (verified like any client's, not passed on
+        // again), everything else to consensus. Full mailboxes drop (peers repeat what matters).
         let consensus = pipeline.consensus.clone();
+        let ingest = pipeline.ingest.clone();
         tokio::spawn(async move {
             while let Some((from, message)) = peer_rx.recv().await {
-                if consensus
-                    .try_send(crate::pipeline::FromPeer(from, message))
-                    .is_err()
-                {
-                    tracing::debug!("consensus mailbox full; a peer message is dropped");
+                let full = match message {
+                    crate::p2p::PeerMessage::Transactions(txs) => {
+                        let (reply, _) = tokio::sync::oneshot::channel();
+                        ingest
+                            .try_send(crate::pipeline::SubmitRaw {
+                                txs,
+                                reply,
+                                gossip: false,
+                            })
+                            .is_err()
+                    }
+                    m => consensus
+                        .try_send(crate::pipeline::FromPeer(from, m))
+                        .is_err(),
+                };
+                if full {
+                    tracing::debug!(%from, "a stage is full; a peer message is dropped");
                 }
             }
         });

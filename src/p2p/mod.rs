@@ -27,8 +27,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use thiserror::Error;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::codec::{decode_exact, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+use crate::codec::{
+    decode_exact, put_bytes, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader,
+};
 use crate::consensus::engine::Message;
+use crate::types::TX_SIZE_MAX;
 use crate::types::{Address, Block};
 
 const ALPN: &[u8] = b"mamey-p2p/1";
@@ -58,7 +61,12 @@ pub enum PeerMessage {
     Block(Box<Block>),
     /// "Send me your block at this height."
     BlockRequest(u64),
+    /// Transactions a client submitted to the sender (encoded, each at most `TX_SIZE_MAX`).
+    Transactions(Vec<Vec<u8>>),
 }
+
+/// Most transactions in one gossip message.
+pub const GOSSIP_TXS_MAX: usize = 4_096;
 
 /// Most bytes of one frame: a block of the largest size plus headroom.
 pub const FRAME_BYTES_MAX_DEFAULT: usize = 16 << 20;
@@ -79,6 +87,16 @@ impl Encode for PeerMessage {
                 put_u8(out, 3);
                 put_u64(out, *h);
             }
+            PeerMessage::Transactions(txs) => {
+                put_u8(out, 4);
+                put_u32(
+                    out,
+                    u32::try_from(txs.len()).expect("gossip batches are bounded"),
+                );
+                for t in txs {
+                    put_bytes(out, t);
+                }
+            }
         }
     }
 }
@@ -92,6 +110,14 @@ impl Decode for PeerMessage {
             1 => PeerMessage::Consensus(Message::decode_from(r)?),
             2 => PeerMessage::Block(Box::new(Block::decode_from(r)?)),
             3 => PeerMessage::BlockRequest(r.u64("requested height")?),
+            4 => {
+                let n = r.len_prefix("gossiped transactions", GOSSIP_TXS_MAX, 4)?;
+                let mut txs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    txs.push(r.bytes("gossiped transaction", TX_SIZE_MAX)?.to_vec());
+                }
+                PeerMessage::Transactions(txs)
+            }
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "peer message tag",
@@ -486,8 +512,15 @@ mod tests {
 
     #[test]
     fn peer_messages_round_trip_and_peer_addresses_parse() {
-        let m = PeerMessage::BlockRequest(42);
-        assert_eq!(decode_exact::<PeerMessage>(&m.to_bytes(), 1 << 20), Ok(m));
+        for m in [
+            PeerMessage::BlockRequest(42),
+            PeerMessage::Transactions(vec![vec![1, 2, 3], vec![]]),
+        ] {
+            assert_eq!(decode_exact::<PeerMessage>(&m.to_bytes(), 1 << 20), Ok(m));
+        }
+        let mut huge = vec![VERSION, 4];
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_exact::<PeerMessage>(&huge, 1 << 20).is_err());
         let a = crate::keys::address_of(&SigningKey::from_bytes(&[1; 32]));
         let p: PeerAddr = format!("{a}@127.0.0.1:26656").parse().expect("peer");
         assert_eq!(p.address, a);

@@ -457,6 +457,8 @@ impl Handler<FromPeer> for ConsensusActor {
         match message {
             PeerMessage::Block(b) => self.peer_block(*b, ctx),
             PeerMessage::BlockRequest(h) => self.serve_block_request(&from, h),
+            // Transactions go to ingest (the node routes them there), not to consensus.
+            PeerMessage::Transactions(_) => {}
             PeerMessage::Consensus(Message::Proposal(p))
                 if p.message.height == self.engine.height()
                     && self.committing.is_none()

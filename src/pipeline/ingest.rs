@@ -20,6 +20,10 @@ use crate::types::TxEnvelope;
 pub struct SubmitRaw {
     pub txs: Vec<Vec<u8>>,
     pub reply: oneshot::Sender<Vec<SubmitResult>>,
+    /// Pass what the mempool admits on to the other validators: true for clients' transactions,
+    /// false for those that came from a peer (every validator is connected to every other, so one
+    /// hop reaches them all).
+    pub gossip: bool,
 }
 
 pub struct Ingest {
@@ -81,7 +85,8 @@ impl Handler<SubmitRaw> for Ingest {
         }
         let started = std::time::Instant::now();
         let slots = msg.txs.into_iter().map(|raw| self.check(raw)).collect();
-        let batch = SubmitBatch::new(slots, msg.reply);
+        let mut batch = SubmitBatch::new(slots, msg.reply);
+        batch.gossip = msg.gossip;
         let refused = batch.slots.iter().filter(|s| s.is_err()).count();
         self.metrics.ingest.record(count, refused, started);
         self.metrics.rejected(&batch.slots);

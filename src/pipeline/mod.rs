@@ -117,6 +117,8 @@ impl From<PoolError> for SubmitError {
 pub struct SubmitBatch {
     pub slots: Vec<Result<TxEnvelope, SubmitError>>,
     reply: oneshot::Sender<Vec<SubmitResult>>,
+    /// Whether the mempool passes what it admits on to peers (see `SubmitRaw::gossip`).
+    pub gossip: bool,
 }
 
 impl SubmitBatch {
@@ -124,7 +126,11 @@ impl SubmitBatch {
         slots: Vec<Result<TxEnvelope, SubmitError>>,
         reply: oneshot::Sender<Vec<SubmitResult>>,
     ) -> Self {
-        Self { slots, reply }
+        Self {
+            slots,
+            reply,
+            gossip: false,
+        }
     }
 
     /// Refuses every transaction still in the batch with `e`, and answers.
@@ -227,6 +233,7 @@ impl Pipeline {
             p2p,
         } = validator;
         let proposer = crate::keys::address_of(&validator);
+        let gossip_peers = p2p.clone();
         let head = storage.head()?;
         let (head_tx, head_rx) = watch::channel(head);
         let queue_max = config.pipeline.queue_batches_max;
@@ -253,7 +260,7 @@ impl Pipeline {
             let level = level.clone();
             MempoolActor::start_in_arbiter(&arbiter(), move |ctx| {
                 ctx.set_mailbox_capacity(queue_max);
-                MempoolActor::new(pool, storage, rejected, metrics, level)
+                MempoolActor::new(pool, storage, rejected, metrics, level, gossip_peers)
             })
         };
         let notifier = {

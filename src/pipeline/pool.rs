@@ -42,6 +42,8 @@ pub struct MempoolActor {
     rejected: Arc<RejectedCache>,
     metrics: Arc<PipelineMetrics>,
     level: Arc<PoolLevel>,
+    /// Peers to pass clients' transactions on to (none for a single validator).
+    peers: Option<crate::p2p::P2pHandle>,
 }
 
 impl MempoolActor {
@@ -51,6 +53,7 @@ impl MempoolActor {
         rejected: Arc<RejectedCache>,
         metrics: Arc<PipelineMetrics>,
         level: Arc<PoolLevel>,
+        peers: Option<crate::p2p::P2pHandle>,
     ) -> Self {
         Self {
             pool,
@@ -58,6 +61,25 @@ impl MempoolActor {
             rejected,
             metrics,
             level,
+            peers,
+        }
+    }
+
+    /// Passes clients' admitted transactions on to the other validators, so that whoever proposes
+    /// next can include them.
+    fn gossip(&self, batch: &SubmitBatch) {
+        let Some(peers) = &self.peers else { return };
+        if !batch.gossip || !peers.has_peers() {
+            return;
+        }
+        let txs: Vec<Vec<u8>> = batch
+            .slots
+            .iter()
+            .filter_map(|s| s.as_ref().ok())
+            .map(|tx| tx.bytes.to_vec())
+            .collect();
+        if !txs.is_empty() {
+            peers.broadcast(&crate::p2p::PeerMessage::Transactions(txs));
         }
     }
 
@@ -135,6 +157,7 @@ impl Handler<Admit> for MempoolActor {
                 self.metrics
                     .telemetry
                     .set_mempool_transactions(self.pool.len());
+                self.gossip(&batch);
                 batch.respond()
             }
             Err(e) => {

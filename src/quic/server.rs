@@ -182,7 +182,14 @@ async fn submit(body: &[u8], ingest: Addr<Ingest>, limits: &Limits) -> Vec<u8> {
     let (reply, answer) = oneshot::channel();
     let telemetry = telemetry::global();
     telemetry.enqueued(Stage::Ingest);
-    let answers: Vec<Answer> = if ingest.try_send(SubmitRaw { txs, reply }).is_err() {
+    let answers: Vec<Answer> = if ingest
+        .try_send(SubmitRaw {
+            txs,
+            reply,
+            gossip: true,
+        })
+        .is_err()
+    {
         telemetry.dequeued(Stage::Ingest);
         let busy = SubmitError::Busy { stage: "ingest" };
         telemetry.rejected((&busy).into(), count);
