@@ -56,6 +56,8 @@ const PENDING_BLOCKS_MAX: usize = 4;
 /// Largest proposal file read back at start.
 const PROPOSAL_BYTES_MAX: usize = 1 << 30;
 
+/// Peers' blocks executed per height (a height normally sees one per round).
+const REPLAYS_PER_HEIGHT_MAX: usize = 64;
 /// Proposals waiting for their block body.
 const WAITING_PROPOSALS_MAX: usize = 64;
 /// How often a missing decided block is requested again.
@@ -92,10 +94,13 @@ pub struct ConsensusActor {
     params: ChainParams,
     parallel_txs_min: usize,
     p2p: Option<P2pHandle>,
+    validators: ValidatorSet,
     /// Peers' proposals whose block has not arrived yet.
     waiting: Vec<(crate::types::Address, SignedProposal)>,
     /// A decision whose block this node does not hold yet.
     undelivered: Option<Decision>,
+    /// Peers' blocks executed at the current height (bounded: each costs an execution).
+    replays: (u64, usize),
     committer: Addr<Committer>,
     notifier: Addr<Notifier>,
     fatal: mpsc::Sender<Fatal>,
@@ -178,6 +183,7 @@ impl ConsensusActor {
             );
         }
         let parallel_txs_min = setup.parallel_txs_min;
+        let validators_copy = setup.validators.clone();
         let (engine, startup) = Engine::restore(
             setup.engine,
             setup.key,
@@ -194,8 +200,10 @@ impl ConsensusActor {
             params: setup.params,
             parallel_txs_min,
             p2p: setup.p2p,
+            validators: validators_copy,
             waiting: Vec::new(),
             undelivered: None,
+            replays: (0, 0),
             committer,
             notifier,
             fatal,
@@ -394,6 +402,19 @@ impl ConsensusActor {
         } else if self.committing.is_some() {
             return;
         }
+        // Only validators build blocks, and a height has a few proposals at most: a peer cannot
+        // make this node execute blocks without limit.
+        if !self.is_validator(&block.header.proposer) {
+            return;
+        }
+        if self.replays.0 != height {
+            self.replays = (height, 0);
+        }
+        if self.replays.1 >= REPLAYS_PER_HEIGHT_MAX {
+            tracing::warn!(height, "too many peer blocks at this height; ignored");
+            return;
+        }
+        self.replays.1 += 1;
         let commit = match replay_block(&self.storage, &self.params, self.parallel_txs_min, block) {
             Ok(Some(c)) => c,
             Ok(None) => {
@@ -429,6 +450,12 @@ impl ConsensusActor {
                 ctx,
             );
         }
+    }
+
+    fn is_validator(&self, address: &crate::types::Address) -> bool {
+        self.validators
+            .get(&crate::consensus::context::Address(address.0))
+            .is_some()
     }
 
     fn serve_block_request(&self, from: &crate::types::Address, height: u64) {
