@@ -84,11 +84,20 @@ case "$cmd" in
   down)
     [ $# -eq 2 ] || usage
     dir=$2
+    pids=()
     for node in $(nodes_in "$dir"); do
       if [ -f "$node/pid" ]; then
-        kill "$(cat "$node/pid")" 2>/dev/null || true
+        pid=$(cat "$node/pid")
+        kill "$pid" 2>/dev/null && pids+=("$pid")
         rm -f "$node/pid"
       fi
+    done
+    # Wait until they are gone (their ports are free again), at most 15 s.
+    for _ in $(seq 150); do
+      alive=0
+      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      [ "$alive" = 0 ] && break
+      sleep 0.1
     done
     echo "stopped" >&2
     ;;

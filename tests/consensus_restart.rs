@@ -67,7 +67,8 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         2_000,
         vec![],
     )
-    .expect("block 1");
+    .expect("block 1")
+    .expect("built on the head");
     let hash = BlockHash(built.block.hash().0);
     let dir = config.consensus_path();
     std::fs::create_dir_all(&dir).expect("consensus dir");

@@ -63,6 +63,12 @@ const WAITING_PROPOSALS_MAX: usize = 64;
 /// How often a missing decided block is requested again.
 const BLOCK_REQUEST_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// What waits while a decided block is being committed.
+enum Held {
+    Input(Input),
+    Peer(crate::types::Address, PeerMessage),
+}
+
 /// Something a peer sent (its validator address is authenticated by `crate::p2p`).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -111,7 +117,7 @@ pub struct ConsensusActor {
     awaiting: Option<(Height, Round)>,
     /// Height of the decided block being committed; inputs wait meanwhile.
     committing: Option<Height>,
-    held: VecDeque<Input>,
+    held: VecDeque<Held>,
     /// Effects of the next height that came with a decision, performed once it is committed.
     deferred: Vec<Effect>,
     /// Effects of the engine's start (log replay), performed once the actor runs.
@@ -231,7 +237,7 @@ impl ConsensusActor {
         if self.committing.is_some() {
             let is_timeout = matches!(input, Input::Timeout { .. });
             if is_timeout || self.held.len() < HELD_INPUTS_MAX {
-                self.held.push_back(input);
+                self.held.push_back(Held::Input(input));
             }
             return;
         }
@@ -334,6 +340,12 @@ impl ConsensusActor {
             return;
         }
         self.awaiting = None;
+        tracing::debug!(
+            height = height.0,
+            round = round.as_i64(),
+            txs = commit.block.transactions.len(),
+            "proposing"
+        );
         self.input(
             Input::ProposeValue {
                 height,
@@ -345,6 +357,12 @@ impl ConsensusActor {
     }
 
     fn decided(&mut self, d: Decision, ctx: &mut Context<Self>) {
+        tracing::debug!(
+            height = d.height.0,
+            round = d.round.as_i64(),
+            held = self.pending.contains_key(&d.value.0),
+            "decided"
+        );
         self.committing = Some(d.height);
         self.waiting.clear();
         self.awaiting = None;
@@ -415,10 +433,16 @@ impl ConsensusActor {
             return;
         }
         self.replays.1 += 1;
+        // Ingest verified the signatures of this node's own transactions; a peer's block is
+        // checked here, every signature, before it is executed.
+        if !signatures_valid(&block) {
+            tracing::warn!(height, block = %hash, "peer block carries an invalid signature; ignored");
+            return;
+        }
         let commit = match replay_block(&self.storage, &self.params, self.parallel_txs_min, block) {
             Ok(Some(c)) => c,
             Ok(None) => {
-                tracing::debug!(height, block = %hash, "peer block does not execute to itself; ignored");
+                tracing::warn!(height, block = %hash, "peer block does not execute to itself; ignored");
                 return;
             }
             Err(e) => {
@@ -478,7 +502,33 @@ impl Handler<FromPeer> for ConsensusActor {
     type Result = ();
 
     fn handle(&mut self, FromPeer(from, message): FromPeer, ctx: &mut Self::Context) {
+        self.on_peer(from, message, ctx);
+    }
+}
+
+impl ConsensusActor {
+    fn on_peer(
+        &mut self,
+        from: crate::types::Address,
+        message: PeerMessage,
+        ctx: &mut Context<Self>,
+    ) {
         if self.failed {
+            return;
+        }
+        if self.committing.is_some() {
+            // While a decided block is committed, only what finishes it (its body, when a peer
+            // had to send it) and answers to peers are dealt with; the rest waits, so that blocks
+            // and proposals of the next height are checked against the new committed state.
+            match message {
+                PeerMessage::BlockRequest(h) => self.serve_block_request(&from, h),
+                PeerMessage::Block(b) if self.undelivered.is_some() => self.peer_block(*b, ctx),
+                m => {
+                    if self.held.len() < HELD_INPUTS_MAX {
+                        self.held.push_back(Held::Peer(from, m));
+                    }
+                }
+            }
             return;
         }
         match message {
@@ -488,9 +538,13 @@ impl Handler<FromPeer> for ConsensusActor {
             PeerMessage::Transactions(_) => {}
             PeerMessage::Consensus(Message::Proposal(p))
                 if p.message.height == self.engine.height()
-                    && self.committing.is_none()
                     && !self.pending.contains_key(&p.message.value.0) =>
             {
+                tracing::debug!(
+                    height = p.message.height.0,
+                    round = p.message.round.as_i64(),
+                    "proposal waits for its block"
+                );
                 if self.waiting.len() < WAITING_PROPOSALS_MAX {
                     self.waiting.push((from, p));
                 }
@@ -524,7 +578,10 @@ impl Handler<Proposed> for ConsensusActor {
 
     fn handle(&mut self, Proposed(commit): Proposed, ctx: &mut Self::Context) {
         let height = commit.block.header.height;
-        if height != self.engine.height().0 || self.committing.is_some() {
+        // The producer hears of a commit as early as this actor does, so a block for the next
+        // height may arrive before this actor has seen its own commit: it is kept (built on the
+        // committed state) and offered once the engine asks.
+        if height != self.engine.height().0 {
             tracing::debug!(height, "block built for a height already decided; dropped");
             return;
         }
@@ -553,13 +610,34 @@ impl Handler<BlockCommitted> for ConsensusActor {
         }
         let deferred = std::mem::take(&mut self.deferred);
         self.perform(deferred, ctx);
-        while let Some(input) = self.held.pop_front() {
-            self.input(input, ctx);
+        while let Some(held) = self.held.pop_front() {
+            match held {
+                Held::Input(input) => self.input(input, ctx),
+                Held::Peer(from, message) => self.on_peer(from, message, ctx),
+            }
             if self.committing.is_some() {
                 break;
             }
         }
     }
+}
+
+/// Whether every transaction of `block` carries a valid signature (ZIP-215, batched on rayon).
+fn signatures_valid(block: &Block) -> bool {
+    use crate::sigverify::{BatchVerifier, CpuVerifier, SigItem};
+    let items: Vec<SigItem<'_>> = block
+        .transactions
+        .iter()
+        .map(|tx| SigItem {
+            public_key: tx.public_key(),
+            signature: tx.signature(),
+            message: tx.signing_message(),
+        })
+        .collect();
+    CpuVerifier::default()
+        .verify_batch(&items)
+        .iter()
+        .all(|ok| *ok)
 }
 
 /// A validator set of one: the chain's genesis validator.

@@ -35,9 +35,10 @@ pub struct Executor {
     parallel_txs_min: usize,
 }
 
-/// Executes `txs` as the block after `parent` on the committed state (which must be at `parent`):
-/// the block, with its header's transaction and state roots, and what its commit writes.
-/// Transactions that fail are left out of the block.
+/// Executes `txs` as the block after `parent` on the committed state: the block, with its header's
+/// transaction and state roots, and what its commit writes. Transactions that fail are left out of
+/// the block. `None` when the committed head is no longer `parent` (with several validators, the
+/// chain may move on with another proposer's block while this one waits to be built).
 pub fn build_block(
     storage: &Storage,
     params: &ChainParams,
@@ -46,10 +47,11 @@ pub fn build_block(
     parent: ChainHead,
     timestamp_ms: u64,
     txs: Vec<TxEnvelope>,
-) -> Result<CommitBlock, StorageError> {
+) -> Result<Option<CommitBlock>, StorageError> {
     let reader = storage.reader()?;
-    let head = reader.head()?;
-    assert_eq!(head, parent, "blocks are built on the committed head only");
+    if reader.head()? != parent {
+        return Ok(None);
+    }
     let base_lthash = reader.lthash()?;
     let mut output = if txs.len() >= parallel_txs_min {
         // LMDB read transactions are single-threaded: read what the block touches first.
@@ -75,11 +77,11 @@ pub fn build_block(
         header,
         transactions: std::mem::take(&mut output.applied),
     };
-    Ok(CommitBlock {
+    Ok(Some(CommitBlock {
         block,
         output,
         certificate: None,
-    })
+    }))
 }
 
 /// Executes an existing block again on the committed state (a block proposed before a restart):
@@ -105,7 +107,7 @@ pub fn replay_block(
         h.timestamp_ms,
         block.transactions,
     )?;
-    Ok((rebuilt.block.hash() == hash).then_some(rebuilt))
+    Ok(rebuilt.filter(|r| r.block.hash() == hash))
 }
 
 impl Executor {
@@ -149,11 +151,14 @@ impl Handler<Execute> for Executor {
             msg.timestamp_ms,
             msg.txs,
         ) {
-            Ok(commit) => {
+            Ok(Some(commit)) => {
                 self.metrics
                     .execute
                     .record(count, commit.output.discarded.len(), started);
                 self.consensus.do_send(Proposed(commit))
+            }
+            Ok(None) => {
+                tracing::debug!("the chain moved on before this block was built; not built");
             }
             Err(e) => {
                 tracing::error!(error = %e, "execution cannot read state");
