@@ -110,6 +110,22 @@ struct Stats {
     max_round: u32,
 }
 
+impl Stats {
+    fn add(&mut self, s: &Stats) {
+        self.delivered += s.delivered;
+        self.dropped += s.dropped;
+        self.duplicated += s.duplicated;
+        self.crashes += s.crashes;
+        self.partitions += s.partitions;
+        self.byzantine += s.byzantine;
+        self.equivocations_seen += s.equivocations_seen;
+        self.rejected_inputs += s.rejected_inputs;
+        self.decisions += s.decisions;
+        self.max_height = self.max_height.max(s.max_height);
+        self.max_round = self.max_round.max(s.max_round);
+    }
+}
+
 struct Sim {
     seed: u64,
     rng: SplitMix,
@@ -635,18 +651,7 @@ fn seeded_simulations_agree_and_progress() {
                     for seed in mine {
                         let mut sim = Sim::new(seed);
                         sim.run();
-                        let s = sim.stats;
-                        total.delivered += s.delivered;
-                        total.dropped += s.dropped;
-                        total.duplicated += s.duplicated;
-                        total.crashes += s.crashes;
-                        total.partitions += s.partitions;
-                        total.byzantine += s.byzantine;
-                        total.equivocations_seen += s.equivocations_seen;
-                        total.rejected_inputs += s.rejected_inputs;
-                        total.decisions += s.decisions;
-                        total.max_height = total.max_height.max(s.max_height);
-                        total.max_round = total.max_round.max(s.max_round);
+                        total.add(&sim.stats);
                     }
                     total
                 })
@@ -658,18 +663,8 @@ fn seeded_simulations_agree_and_progress() {
             .collect()
     });
     let mut t = Stats::default();
-    for s in totals {
-        t.delivered += s.delivered;
-        t.dropped += s.dropped;
-        t.duplicated += s.duplicated;
-        t.crashes += s.crashes;
-        t.partitions += s.partitions;
-        t.byzantine += s.byzantine;
-        t.equivocations_seen += s.equivocations_seen;
-        t.rejected_inputs += s.rejected_inputs;
-        t.decisions += s.decisions;
-        t.max_height = t.max_height.max(s.max_height);
-        t.max_round = t.max_round.max(s.max_round);
+    for s in &totals {
+        t.add(s);
     }
     eprintln!(
         "consensus_sim: {} seeds in {:.1} s: {t:?}",
