@@ -625,15 +625,7 @@ impl Handler<BlockCommitted> for ConsensusActor {
 /// Whether every transaction of `block` carries a valid signature (ZIP-215, batched on rayon).
 fn signatures_valid(block: &Block) -> bool {
     use crate::sigverify::{BatchVerifier, CpuVerifier, SigItem};
-    let items: Vec<SigItem<'_>> = block
-        .transactions
-        .iter()
-        .map(|tx| SigItem {
-            public_key: tx.public_key(),
-            signature: tx.signature(),
-            message: tx.signing_message(),
-        })
-        .collect();
+    let items: Vec<SigItem<'_>> = block.transactions.iter().map(|tx| tx.sig_item()).collect();
     CpuVerifier::default()
         .verify_batch(&items)
         .iter()

@@ -59,11 +59,7 @@ impl Verifier {
                 .iter()
                 .flat_map(|b| b.slots.iter())
                 .filter_map(|s| s.as_ref().ok())
-                .map(|tx| SigItem {
-                    public_key: tx.public_key(),
-                    signature: tx.signature(),
-                    message: tx.signing_message(),
-                })
+                .map(|tx| tx.sig_item())
                 .collect();
             let (answers, report) = self.backend.verify_batch_report(&items);
             assert_eq!(answers.len(), items.len(), "one answer per signature");

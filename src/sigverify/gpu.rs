@@ -511,6 +511,18 @@ fn self_test_cases() -> Vec<([u8; 32], [u8; 64], Vec<u8>)> {
         .collect()
 }
 
+/// The self-test cases as items to verify.
+fn case_items(cases: &[([u8; 32], [u8; 64], Vec<u8>)]) -> Vec<SigItem<'_>> {
+    cases
+        .iter()
+        .map(|(public_key, signature, message)| SigItem {
+            public_key,
+            signature,
+            message,
+        })
+        .collect()
+}
+
 /// The buffers of one dispatch in flight.
 struct Slot {
     input: wgpu::Buffer,
@@ -650,14 +662,7 @@ impl GpuVerifier {
     /// rejected valid signatures) is refused here instead of deciding signatures.
     fn self_test(&self) -> Result<(), GpuError> {
         let cases = self_test_cases();
-        let items: Vec<SigItem<'_>> = cases
-            .iter()
-            .map(|(public_key, signature, message)| SigItem {
-                public_key,
-                signature,
-                message,
-            })
-            .collect();
+        let items = case_items(&cases);
         let want = CpuVerifier::verify_chunk(&items);
         let got = self.verify_packed(&pack(&items))?;
         let wrong: Vec<String> = (0..items.len())
@@ -1034,14 +1039,7 @@ mod tests {
     #[test]
     fn self_test_cases_have_both_answers() {
         let cases = self_test_cases();
-        let items: Vec<SigItem<'_>> = cases
-            .iter()
-            .map(|(public_key, signature, message)| SigItem {
-                public_key,
-                signature,
-                message,
-            })
-            .collect();
+        let items = case_items(&cases);
         let answers = CpuVerifier::verify_chunk(&items);
         assert!(items.len() > 2 * WORKGROUP_SIZE as usize);
         let valid = answers.iter().filter(|a| **a).count();
