@@ -52,43 +52,37 @@ fn short_hex(bytes: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
     Ok(())
 }
 
+/// `Debug` as `Name(01234567)` and `Display` as `01234567`: the first 4 bytes in hex, enough to
+/// tell validators and blocks apart in logs.
+macro_rules! short_hex_fmt {
+    ($($t:ident),*) => {$(
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($t), "("))?;
+                short_hex(&self.0, f)?;
+                f.write_str(")")
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                short_hex(&self.0, f)
+            }
+        }
+    )*};
+}
+
+short_hex_fmt!(Address, BlockHash, Sig);
+
 /// A validator's address: its Ed25519 public key.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address(pub [u8; 32]);
-
-impl fmt::Debug for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Address(")?;
-        short_hex(&self.0, f)?;
-        f.write_str(")")
-    }
-}
-
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        short_hex(&self.0, f)
-    }
-}
 
 impl mc::Address for Address {}
 
 /// The hash of a block: what validators vote on.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BlockHash(pub [u8; 32]);
-
-impl fmt::Debug for BlockHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BlockHash(")?;
-        short_hex(&self.0, f)?;
-        f.write_str(")")
-    }
-}
-
-impl fmt::Display for BlockHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        short_hex(&self.0, f)
-    }
-}
 
 /// The value consensus decides: a block, named by its hash. Block bodies travel beside consensus
 /// and are checked by the host before it calls a proposal valid.
@@ -110,14 +104,6 @@ pub struct Ed25519;
 /// A 64-byte Ed25519 signature (ordered, as Malachite requires, by its bytes).
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sig(pub [u8; 64]);
-
-impl fmt::Debug for Sig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Sig(")?;
-        short_hex(&self.0, f)?;
-        f.write_str(")")
-    }
-}
 
 #[derive(Debug, Error)]
 #[error("expected {expected} bytes, got {got}")]
