@@ -29,6 +29,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -37,7 +38,7 @@ use tokio::sync::mpsc;
 use super::executor::replay_block;
 use super::{BlockCommitted, CommitBlock, Committer, Fatal, Notifier, Subscribe};
 use crate::codec::{decode_exact, Encode};
-use crate::consensus::context::SignedProposal;
+use crate::consensus::context::{proposer, SignedProposal};
 use crate::consensus::context::{BlockHash, Height, Round, TimeoutKind, ValidatorSet, Value};
 use crate::consensus::engine::Message;
 use crate::consensus::engine::{Decision, Effect, Engine, EngineConfig, Input};
@@ -90,6 +91,8 @@ pub struct ConsensusSetup {
     pub parallel_txs_min: usize,
     /// Peers, when there are other validators.
     pub p2p: Option<P2pHandle>,
+    /// Tells the producer which height to build a block for.
+    pub wanted: Arc<AtomicU64>,
 }
 
 pub struct ConsensusActor {
@@ -101,6 +104,7 @@ pub struct ConsensusActor {
     parallel_txs_min: usize,
     p2p: Option<P2pHandle>,
     validators: ValidatorSet,
+    wanted: Arc<AtomicU64>,
     /// Peers' proposals whose block has not arrived yet.
     waiting: Vec<(crate::types::Address, SignedProposal)>,
     /// A decision whose block this node does not hold yet.
@@ -207,6 +211,7 @@ impl ConsensusActor {
             parallel_txs_min,
             p2p: setup.p2p,
             validators: validators_copy,
+            wanted: setup.wanted,
             waiting: Vec::new(),
             undelivered: None,
             replays: (0, 0),
@@ -291,6 +296,7 @@ impl ConsensusActor {
                     });
                 }
                 Effect::GetValue(height, round) => {
+                    self.wanted.fetch_max(height.0, Ordering::AcqRel);
                     self.awaiting = Some((height, round));
                     self.offer(ctx);
                 }
@@ -357,6 +363,12 @@ impl ConsensusActor {
     }
 
     fn decided(&mut self, d: Decision, ctx: &mut Context<Self>) {
+        // If this validator proposes the next height first, its block can be built as soon as
+        // this one is committed, without waiting for the engine to ask.
+        let next = Height(d.height.0 + 1);
+        if proposer(&self.validators, next, Round::ZERO).address == self.engine.address() {
+            self.wanted.fetch_max(next.0, Ordering::AcqRel);
+        }
         tracing::debug!(
             height = d.height.0,
             round = d.round.as_i64(),

@@ -281,6 +281,8 @@ impl Pipeline {
             })
         };
         let parallel_txs_min = config.pipeline.parallel_execution_txs_min;
+        // Heights this validator should build a block for, from consensus to the producer.
+        let wanted = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let consensus = {
             let setup = ConsensusSetup {
                 engine: crate::consensus::engine::EngineConfig {
@@ -294,6 +296,7 @@ impl Pipeline {
                 params: params.clone(),
                 parallel_txs_min,
                 p2p,
+                wanted: wanted.clone(),
             };
             let actor = ConsensusActor::new(
                 setup,
@@ -333,7 +336,7 @@ impl Pipeline {
             let block = config.block.clone();
             let notifier = notifier.clone();
             Producer::start_in_arbiter(&arbiter(), move |_| {
-                Producer::new(block, head, mempool, executor, notifier)
+                Producer::new(block, wanted, head, mempool, executor, notifier)
             })
         };
         let verifier = {

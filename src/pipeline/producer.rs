@@ -1,10 +1,14 @@
 //! Producer: sets the block cadence. Every `block.interval_ms` it asks the mempool for the next
 //! block's transactions and hands them, with the parent and a timestamp, to the executor. It keeps
-//! one block in flight and learns of commits from the notifier.
+//! one block in flight and learns of commits from the notifier. It builds only a block consensus
+//! may propose: for the height in `wanted` (set by the consensus stage when this validator is a
+//! proposer of that height), so that validators do not execute blocks nobody will use.
 //!
 //! The timestamp is the proposer's wall clock, forced strictly above the parent's: it is an input to
 //! the block, chosen here, never read during execution.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -21,6 +25,8 @@ pub struct Drain(pub oneshot::Sender<ChainHead>);
 
 pub struct Producer {
     config: BlockConfig,
+    /// The height consensus wants a block for (0: none yet).
+    wanted: Arc<AtomicU64>,
     head: ChainHead,
     mempool: Addr<MempoolActor>,
     executor: Addr<Executor>,
@@ -33,6 +39,7 @@ pub struct Producer {
 impl Producer {
     pub fn new(
         config: BlockConfig,
+        wanted: Arc<AtomicU64>,
         head: ChainHead,
         mempool: Addr<MempoolActor>,
         executor: Addr<Executor>,
@@ -40,6 +47,7 @@ impl Producer {
     ) -> Self {
         Self {
             config,
+            wanted,
             head,
             mempool,
             executor,
@@ -52,6 +60,9 @@ impl Producer {
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
         if self.in_flight || self.stopped {
+            return;
+        }
+        if self.wanted.load(Ordering::Acquire) != self.head.height + 1 {
             return;
         }
         self.in_flight = true;
