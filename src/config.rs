@@ -545,6 +545,20 @@ impl NodeConfig {
         positive("p2p.frame_bytes_max", self.p2p.frame_bytes_max as u64)?;
         positive("p2p.send_queue_max", self.p2p.send_queue_max as u64)?;
         positive("p2p.inbound_queue_max", self.p2p.inbound_queue_max as u64)?;
+        // A block must fit in one peer frame, or peers could never receive it.
+        let block_bytes_max = (self.block.txs_max as u64)
+            .saturating_mul(self.ingest.tx_bytes_max as u64 + 4)
+            .saturating_add(1 << 20);
+        if !self.p2p.peers.is_empty() && (self.p2p.frame_bytes_max as u64) < block_bytes_max {
+            return Err(ConfigError::Invalid {
+                field: "p2p.frame_bytes_max",
+                reason: format!(
+                    "{} bytes cannot carry a full block ({} transactions of up to {} bytes, about \
+                     {block_bytes_max} bytes): raise it or lower block.txs_max",
+                    self.p2p.frame_bytes_max, self.block.txs_max, self.ingest.tx_bytes_max
+                ),
+            });
+        }
         for peer in &self.p2p.peers {
             if peer.parse::<crate::p2p::PeerAddr>().is_err() {
                 return Err(ConfigError::Invalid {
@@ -619,6 +633,26 @@ impl NodeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peers_need_frames_that_carry_a_full_block() {
+        let mut c = NodeConfig::default();
+        c.p2p.peers = vec![format!(
+            "{}@127.0.0.1:9001",
+            crate::keys::address_of(&ed25519_dalek::SigningKey::from_bytes(&[1; 32]))
+        )];
+        c.validate().expect("the defaults fit");
+        c.p2p.frame_bytes_max = 1 << 20;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                field: "p2p.frame_bytes_max",
+                ..
+            })
+        ));
+        c.p2p.peers.clear();
+        c.validate().expect("without peers no frame is sent");
+    }
 
     #[test]
     fn shipped_config_parses_and_typos_are_rejected() {

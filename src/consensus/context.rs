@@ -112,6 +112,14 @@ pub struct DecodingError {
     got: usize,
 }
 
+/// Exactly `N` bytes, or how many there were instead.
+fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], DecodingError> {
+    <[u8; N]>::try_from(bytes).map_err(|_| DecodingError {
+        expected: N,
+        got: bytes.len(),
+    })
+}
+
 impl mc::SigningScheme for Ed25519 {
     type DecodingError = DecodingError;
     type Signature = Sig;
@@ -119,12 +127,7 @@ impl mc::SigningScheme for Ed25519 {
     type PrivateKey = SigningKey;
 
     fn decode_signature(bytes: &[u8]) -> Result<Sig, DecodingError> {
-        <[u8; 64]>::try_from(bytes)
-            .map(Sig)
-            .map_err(|_| DecodingError {
-                expected: 64,
-                got: bytes.len(),
-            })
+        fixed(bytes).map(Sig)
     }
 
     fn encode_signature(signature: &Sig) -> Vec<u8> {
@@ -132,12 +135,7 @@ impl mc::SigningScheme for Ed25519 {
     }
 
     fn decode_public_key(bytes: &[u8]) -> Result<Address, DecodingError> {
-        <[u8; 32]>::try_from(bytes)
-            .map(Address)
-            .map_err(|_| DecodingError {
-                expected: 32,
-                got: bytes.len(),
-            })
+        fixed(bytes).map(Address)
     }
 
     fn encode_public_key(public_key: &Address) -> Vec<u8> {

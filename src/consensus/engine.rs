@@ -850,6 +850,16 @@ mod tests {
             .expect("a validator's key")
     }
 
+    fn propose_timeout_at_height_1() -> Input {
+        Input::Timeout {
+            height: Height(1),
+            timeout: Timeout {
+                kind: TimeoutKind::Propose,
+                round: Round::ZERO,
+            },
+        }
+    }
+
     fn own_votes(effects: &[Effect]) -> Vec<Vote> {
         effects
             .iter()
@@ -963,15 +973,7 @@ mod tests {
         assert!(own_votes(&effects)
             .iter()
             .all(|v| v.value == NilOrVal::Val(BlockHash([7; 32]))));
-        let effects = r
-            .handle(Input::Timeout {
-                height: Height(1),
-                timeout: Timeout {
-                    kind: TimeoutKind::Propose,
-                    round: Round::ZERO,
-                },
-            })
-            .expect("timeout");
+        let effects = r.handle(propose_timeout_at_height_1()).expect("timeout");
         assert!(own_votes(&effects).is_empty(), "{effects:?}");
         assert_eq!(r.refused_double_signs(), 0);
 
@@ -989,15 +991,7 @@ mod tests {
             vec![],
             own_only,
         );
-        let effects = t
-            .handle(Input::Timeout {
-                height: Height(1),
-                timeout: Timeout {
-                    kind: TimeoutKind::Propose,
-                    round: Round::ZERO,
-                },
-            })
-            .expect("timeout");
+        let effects = t.handle(propose_timeout_at_height_1()).expect("timeout");
         assert!(own_votes(&effects).is_empty(), "{effects:?}");
         assert_eq!(t.refused_double_signs(), 1);
     }

@@ -65,11 +65,12 @@ pub enum PeerMessage {
     Transactions(Vec<Vec<u8>>),
 }
 
-/// Most transactions in one gossip message.
-pub const GOSSIP_TXS_MAX: usize = 4_096;
+/// Most transactions in one gossip message (at most 4 MiB of transactions).
+pub const GOSSIP_TXS_MAX: usize = 1_024;
 
-/// Most bytes of one frame: a block of the largest size plus headroom.
-pub const FRAME_BYTES_MAX_DEFAULT: usize = 16 << 20;
+/// Most bytes of one frame by default: a block of the default `block.txs_max` (20,000) transactions
+/// of the default `ingest.tx_bytes_max` (1,024 bytes) with room to spare.
+pub const FRAME_BYTES_MAX_DEFAULT: usize = 32 << 20;
 
 impl Encode for PeerMessage {
     fn encode_to(&self, out: &mut Vec<u8>) {
@@ -164,6 +165,7 @@ pub struct P2pSettings {
 pub struct P2pHandle {
     peers: Arc<BTreeMap<Address, mpsc::Sender<Arc<Vec<u8>>>>>,
     local_addr: SocketAddr,
+    frame_bytes_max: usize,
 }
 
 impl P2pHandle {
@@ -175,8 +177,25 @@ impl P2pHandle {
         !self.peers.is_empty()
     }
 
+    /// The frame of `message`, unless it is over the limit peers enforce (they would drop the
+    /// connection); the config check keeps blocks under it, so this only logs a misconfiguration.
+    fn frame(&self, message: &PeerMessage) -> Option<Arc<Vec<u8>>> {
+        let bytes = message.to_bytes();
+        if bytes.len() > self.frame_bytes_max {
+            tracing::error!(
+                len = bytes.len(),
+                max = self.frame_bytes_max,
+                "peer message over p2p.frame_bytes_max; not sent"
+            );
+            return None;
+        }
+        Some(Arc::new(bytes))
+    }
+
     pub fn broadcast(&self, message: &PeerMessage) {
-        let bytes = Arc::new(message.to_bytes());
+        let Some(bytes) = self.frame(message) else {
+            return;
+        };
         for q in self.peers.values() {
             let _ = q.try_send(bytes.clone());
         }
@@ -184,7 +203,9 @@ impl P2pHandle {
 
     pub fn send(&self, to: &Address, message: &PeerMessage) {
         if let Some(q) = self.peers.get(to) {
-            let _ = q.try_send(Arc::new(message.to_bytes()));
+            if let Some(bytes) = self.frame(message) {
+                let _ = q.try_send(bytes);
+            }
         }
     }
 }
@@ -375,6 +396,7 @@ pub fn start(
     Ok(P2pHandle {
         peers: Arc::new(peers),
         local_addr,
+        frame_bytes_max: settings.frame_bytes_max,
     })
 }
 

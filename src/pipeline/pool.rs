@@ -78,8 +78,9 @@ impl MempoolActor {
             .filter_map(|s| s.as_ref().ok())
             .map(|tx| tx.bytes.to_vec())
             .collect();
-        if !txs.is_empty() {
-            peers.broadcast(&crate::p2p::PeerMessage::Transactions(txs));
+        // Pieces a peer's decoder accepts whatever `ingest.batch_txs_max` is.
+        for piece in txs.chunks(crate::p2p::GOSSIP_TXS_MAX) {
+            peers.broadcast(&crate::p2p::PeerMessage::Transactions(piece.to_vec()));
         }
     }
 
