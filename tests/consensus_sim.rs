@@ -7,6 +7,11 @@
 //! SIM_SEEDS=5000 cargo test --test consensus_sim                   # more seeds (default 1000)
 //! ```
 //!
+//! Validator sets change with the height in half of the seeds, as DPoS elections change them:
+//! voting powers move between honest validators, and one honest validator leaves the set at some
+//! heights (following the chain without voting) and comes back. The host starts each height with
+//! its set after a short "commit" delay, so messages also arrive between heights.
+//!
 //! Faults, drawn per seed: message loss, duplication and reordering (random delays); a partition
 //! that later heals; validators that crash (losing everything but their decided chain and
 //! write-ahead log) and restart from them; one Byzantine validator that equivocates (different
@@ -51,6 +56,8 @@ const END_MS: Ms = 60_000;
 const BUILD_MS: Ms = 20;
 /// Heights every honest validator must decide after the faults end.
 const PROGRESS_MIN: u64 = 3;
+/// How long the host takes to commit a decided block before it starts the next height.
+const COMMIT_MS: Ms = 5;
 
 fn timeouts() -> LinearTimeouts {
     LinearTimeouts {
@@ -103,6 +110,8 @@ struct Stats {
     crashes: u64,
     partitions: u64,
     byzantine: u64,
+    /// Seeds whose validator sets change with the height.
+    dynamic_sets: u64,
     equivocations_seen: u64,
     rejected_inputs: u64,
     decisions: u64,
@@ -118,6 +127,7 @@ impl Stats {
         self.crashes += s.crashes;
         self.partitions += s.partitions;
         self.byzantine += s.byzantine;
+        self.dynamic_sets += s.dynamic_sets;
         self.equivocations_seen += s.equivocations_seen;
         self.rejected_inputs += s.rejected_inputs;
         self.decisions += s.decisions;
@@ -133,12 +143,17 @@ struct Sim {
     seq: u64,
     events: BTreeMap<(Ms, u64), Event>,
     nodes: Vec<Node>,
+    /// The genesis set; `set_at` derives each height's set from it.
     set: ValidatorSet,
+    /// Whether sets change with the height, and the honest validator that sometimes leaves.
+    dynamic: bool,
+    leaver: Option<usize>,
     by_address: BTreeMap<Address, usize>,
     drop_pct: u64,
     dup_pct: u64,
     delay_max_ms: Ms,
     side: Option<Vec<bool>>,
+    crash_prone: BTreeSet<usize>,
     /// Every block any validator was asked to propose.
     proposed: BTreeSet<BlockHash>,
     /// Height -> decided block and state root, the first time any validator decided it.
@@ -197,18 +212,67 @@ impl Sim {
             events: BTreeMap::new(),
             nodes,
             set,
+            dynamic: false,
+            leaver: None,
             by_address,
             drop_pct,
             dup_pct,
             delay_max_ms,
             side: None,
+            crash_prone: BTreeSet::new(),
             proposed: BTreeSet::new(),
             decided: BTreeMap::new(),
             honest_votes: BTreeMap::new(),
             stats: Stats::default(),
         };
         sim.plan_faults();
+        sim.plan_sets();
         sim
+    }
+
+    /// Half the seeds get sets that change with the height; the validator that leaves at some
+    /// heights is honest and never crashes, and its absence keeps the faulty under a third.
+    fn plan_sets(&mut self) {
+        self.dynamic = self.rng.below(2) == 0;
+        if !self.dynamic {
+            return;
+        }
+        self.stats.dynamic_sets += 1;
+        let faulty: u64 = (0..self.nodes.len())
+            .filter(|&i| self.is_faulty(i))
+            .map(|i| self.power(i))
+            .sum();
+        let total = self.set.total_power();
+        self.leaver = (0..self.nodes.len())
+            .filter(|&i| !self.is_faulty(i))
+            .find(|&i| faulty * 3 < total - self.power(i));
+    }
+
+    fn is_faulty(&self, i: usize) -> bool {
+        self.nodes[i].byzantine || self.crash_prone.contains(&i)
+    }
+
+    /// The validator set of `height`: honest validators' powers scaled by 1..=3 in turn (faulty
+    /// ones keep theirs, so they stay under a third), and the leaver out at every fifth height.
+    fn set_at(&self, height: Height) -> ValidatorSet {
+        if !self.dynamic {
+            return self.set.clone();
+        }
+        let validators = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !(Some(*i) == self.leaver && height.0 % 5 == 0))
+            .map(|(i, n)| Validator {
+                address: n.address,
+                voting_power: if self.is_faulty(i) {
+                    self.power(i)
+                } else {
+                    self.power(i) * (1 + (height.0 + i as u64) % 3)
+                },
+            })
+            .collect();
+        ValidatorSet::new(validators).expect("a non-empty set of distinct validators")
     }
 
     fn power(&self, i: usize) -> u64 {
@@ -240,6 +304,7 @@ impl Sim {
                 self.stats.byzantine += 1;
                 continue;
             }
+            self.crash_prone.insert(i);
             for _ in 0..1 + self.rng.below(3) {
                 let at = self.rng.below(FAULTS_END_MS as usize - 900) as Ms;
                 let down = 50 + self.rng.below(800) as Ms;
@@ -275,7 +340,7 @@ impl Sim {
         let (engine, effects) = Engine::restore(
             config(),
             node.key.clone(),
-            self.set.clone(),
+            self.set_at(height),
             height,
             recent,
             node.wal.clone(),
@@ -580,6 +645,7 @@ impl Sim {
     }
 
     fn on_decided(&mut self, i: usize, d: Decision) {
+        let height = d.height;
         let node = &self.nodes[i];
         if d.height.0 != node.chain.len() as u64 + 1 {
             self.fail(&format!(
@@ -588,7 +654,7 @@ impl Sim {
                 node.chain.len()
             ));
         }
-        if let Err(e) = verify_certificate(&self.set, &d) {
+        if let Err(e) = verify_certificate(&self.set_at(d.height), &d) {
             self.fail(&format!(
                 "decision with a bad certificate at height {}: {e}",
                 d.height
@@ -623,6 +689,17 @@ impl Sim {
         node.roots.push(root);
         // The decision is durable: the log of that height is no longer needed.
         node.wal.clear();
+        let next = Height(height.0 + 1);
+        let set = self.set_at(next);
+        let incarnation = self.nodes[i].incarnation;
+        self.push(
+            self.now + COMMIT_MS,
+            Event::Timer {
+                node: i,
+                incarnation,
+                input: Input::StartHeight { height: next, set },
+            },
+        );
     }
 }
 
@@ -674,7 +751,7 @@ fn seeded_simulations_agree_and_progress() {
     if seeds.len() >= 100 {
         // The schedule must really exercise the faults it claims to.
         assert!(
-            t.crashes > 0 && t.partitions > 0 && t.byzantine > 0,
+            t.crashes > 0 && t.partitions > 0 && t.byzantine > 0 && t.dynamic_sets > 0,
             "{t:?}"
         );
         assert!(t.equivocations_seen > 0 && t.rejected_inputs > 0, "{t:?}");

@@ -17,7 +17,12 @@
 //! - **decisions and sync**: a decision carries its commit certificate (> 2/3 of the voting power
 //!   in precommits); a validator that is behind gets decisions from peers and checks their
 //!   certificates ([`verify_certificate`]) instead of replaying rounds;
-//! - **rebroadcast**: messages get lost; on a timer the engine repeats its own latest messages.
+//! - **rebroadcast**: messages get lost; on a timer the engine repeats its own latest messages;
+//! - **heights and validator sets**: after a decision the engine waits between heights until the
+//!   host has committed the block and starts the next height with [`Input::StartHeight`], giving
+//!   the validator set the committed state elected (DPoS: the set can change at any height).
+//!   Messages for the next height are kept, unchecked and bounded, and admitted against that
+//!   height's set when it starts.
 //!
 //! Invariants: the engine decides heights in order, each once; `Persist` precedes every
 //! `Broadcast`, `Send` or `Decided` that depends on what it records; everything depends only on the inputs (no clock, no
@@ -85,6 +90,13 @@ pub enum Input {
         round: Round,
         value: Value,
     },
+    /// The decided block is committed: start `height` (the one after the decision) with its
+    /// validator set, which the committed state elected. Until then the engine waits between
+    /// heights and keeps what arrives for the next one.
+    StartHeight {
+        height: Height,
+        set: ValidatorSet,
+    },
 }
 
 /// One record of the write-ahead log of the current height.
@@ -113,8 +125,8 @@ pub enum Effect {
     },
     /// Build a block for this height and round and answer with `Input::ProposeValue`.
     GetValue(Height, Round),
-    /// Store the decision durably, then empty the write-ahead log: the engine is now at the next
-    /// height.
+    /// Store the decision durably and commit its block, then empty the write-ahead log and
+    /// answer with `Input::StartHeight` for the next height.
     Decided(Decision),
     /// Two conflicting signed votes of one validator: proof of double signing.
     Equivocation(SignedVote, SignedVote),
@@ -144,6 +156,12 @@ pub enum ConsensusError {
     BadCertificate(String),
     #[error("consensus state machine: {0}")]
     Driver(String),
+    #[error("cannot start height {got}: the engine is at {expected} (between heights: {between})")]
+    WrongStart {
+        expected: Height,
+        got: Height,
+        between: bool,
+    },
 }
 
 /// Settings of the consensus engine.
@@ -256,8 +274,12 @@ pub struct Engine {
     config: EngineConfig,
     key: SigningKey,
     address: Address,
+    /// The validator set of the current height.
     set: ValidatorSet,
     driver: Driver<Ctx>,
+    /// The current height is decided and the host has not started the next one yet: the driver
+    /// stays at the decided height, and everything for the next one waits in `next_height`.
+    between: bool,
     /// While replaying the log after a restart: its entries are not persisted again.
     replaying: bool,
     /// Own signed messages of this height, by (round, kind): the double-sign guard and what
@@ -332,6 +354,7 @@ impl Engine {
             address,
             set,
             driver,
+            between: false,
             replaying: true,
             own_votes: BTreeMap::new(),
             own_proposals: BTreeMap::new(),
@@ -347,7 +370,7 @@ impl Engine {
         for entry in wal {
             // A log only holds entries that were accepted when first seen.
             let _ = engine.apply_wal_entry(entry, &mut effects);
-            if engine.height() != height {
+            if engine.between {
                 break;
             }
         }
@@ -369,6 +392,16 @@ impl Engine {
         self.address
     }
 
+    /// The validator set of the current height.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.set
+    }
+
+    /// Whether the current height is decided and waits for `Input::StartHeight`.
+    pub fn is_between_heights(&self) -> bool {
+        self.between
+    }
+
     /// Votes or proposals the driver asked for that would have conflicted with one already
     /// signed; always 0 unless the log was lost or tampered with.
     pub fn refused_double_signs(&self) -> u64 {
@@ -379,6 +412,20 @@ impl Engine {
     pub fn handle(&mut self, input: Input) -> Result<Vec<Effect>, ConsensusError> {
         let mut effects = Vec::new();
         match input {
+            Input::StartHeight { height, set } => {
+                let expected = Height(self.height().0 + 1);
+                if !self.between || height != expected {
+                    return Err(ConsensusError::WrongStart {
+                        expected,
+                        got: height,
+                        between: self.between,
+                    });
+                }
+                self.start_height(height, set, &mut effects);
+                self.take_ready(&mut effects);
+            }
+            // Timeouts and values of a decided height are moot.
+            Input::Timeout { .. } | Input::ProposeValue { .. } if self.between => {}
             Input::Message { from, message } => {
                 let result = self.on_message(from, message, &mut effects);
                 self.take_ready(&mut effects);
@@ -462,6 +509,11 @@ impl Engine {
         message: Message,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ConsensusError> {
+        // A decision can come in the middle of the buffered messages of a height.
+        if self.between {
+            self.between_heights(from, message, effects);
+            return Ok(());
+        }
         let height = self.height();
         match message {
             Message::SyncRequest(h) => {
@@ -502,6 +554,11 @@ impl Engine {
             Message::Proposal(p) => {
                 let m = p.message;
                 self.admit(m.proposer, m.height, m.round, from, effects)?;
+                if m.height != height {
+                    // Checked against its height's set when that height starts.
+                    self.keep_for_next_height(from, m.height, Message::Proposal(p));
+                    return Ok(());
+                }
                 let expected = proposer(&self.set, m.height, m.round).address;
                 if m.proposer != expected {
                     return Err(ConsensusError::WrongProposer {
@@ -513,21 +570,17 @@ impl Engine {
                 if !proposal_signature_ok(&p) {
                     return Err(ConsensusError::BadSignature(m.proposer));
                 }
-                if m.height != height {
-                    self.keep_for_next_height(from, m.height, Message::Proposal(p));
-                    return Ok(());
-                }
                 self.apply_wal_entry(WalEntry::Proposal(p), effects)
             }
             Message::Vote(v) => {
                 let m = v.message;
                 self.admit(m.validator, m.height, m.round, from, effects)?;
-                if !vote_signature_ok(&v) {
-                    return Err(ConsensusError::BadSignature(m.validator));
-                }
                 if m.height != height {
                     self.keep_for_next_height(from, m.height, Message::Vote(v));
                     return Ok(());
+                }
+                if !vote_signature_ok(&v) {
+                    return Err(ConsensusError::BadSignature(m.validator));
                 }
                 let key = (m.validator, m.round, kind_key(m.kind));
                 match self.first_votes.get(&key) {
@@ -554,7 +607,9 @@ impl Engine {
         from: Address,
         effects: &mut Vec<Effect>,
     ) -> Result<(), ConsensusError> {
-        if self.set.get(&signer).is_none() {
+        // The set of a later height is not known yet; such messages are checked when that
+        // height starts.
+        if height <= self.height() && self.set.get(&signer).is_none() {
             return Err(ConsensusError::UnknownValidator(signer));
         }
         let Some(r) = round.as_u32() else {
@@ -599,6 +654,9 @@ impl Engine {
     ) -> Result<(), ConsensusError> {
         if timeout.kind == TimeoutKind::Rebroadcast {
             if timeout.round == self.round() {
+                // A lost answer to a sync request is asked for again, once per period: a
+                // validator outside the set has no votes of its own whose echoes would help.
+                self.sync_asked.clear();
                 self.rebroadcast(effects);
                 self.schedule(timeout, effects);
             }
@@ -681,7 +739,8 @@ impl Engine {
         let height = self.height();
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
-            if self.height() != height {
+            // Once decided, the rest of the queue belongs to a finished height.
+            if self.between {
                 break;
             }
             let outputs = self
@@ -706,6 +765,8 @@ impl Engine {
                             queue.push_back(DriverInput::Proposal(signed, Validity::Valid));
                         }
                     }
+                    // A validator outside this height's set follows it without voting.
+                    DriverOutput::Vote(_) if self.set.get(&self.address).is_none() => {}
                     DriverOutput::Vote(vote) => {
                         if let Some(signed) = self.sign_own_vote(vote, effects) {
                             queue.push_back(DriverInput::Vote(signed));
@@ -807,19 +868,48 @@ impl Engine {
 
     /// Records a decision and moves to the next height.
     fn decide(&mut self, decision: Decision, effects: &mut Vec<Effect>) {
-        let next = Height(decision.height.0 + 1);
         effects.push(Effect::Decided(decision.clone()));
         self.decisions.push_back(decision);
         while self.decisions.len() > self.config.decisions_kept {
             self.decisions.pop_front();
         }
-        self.driver.move_to_height(next, self.set.clone());
+        self.between = true;
         self.own_votes.clear();
         self.own_proposals.clear();
         self.first_votes.clear();
         self.sync_asked.clear();
+    }
+
+    /// Enters `height` with its validator set; what was kept for it is taken next.
+    fn start_height(&mut self, height: Height, set: ValidatorSet, effects: &mut Vec<Effect>) {
+        debug_assert!(self.between && height.0 == self.height().0 + 1);
+        self.driver.move_to_height(height, set.clone());
+        self.set = set;
+        self.between = false;
         self.ready.extend(std::mem::take(&mut self.next_height));
         self.start_round(Round::ZERO, effects);
+    }
+
+    /// A message while the current height is decided and the next not started: what belongs to
+    /// the next height is kept, peers behind get the decisions they need, the rest is moot.
+    fn between_heights(&mut self, from: Address, message: Message, effects: &mut Vec<Effect>) {
+        let decided = self.height();
+        let height = match &message {
+            Message::SyncRequest(h) => *h,
+            Message::Decision(d) => d.height,
+            Message::Polka(c) => c.height,
+            Message::Proposal(p) => p.message.height,
+            Message::Vote(v) => v.message.height,
+        };
+        if height.0 == decided.0 + 1 {
+            if !matches!(message, Message::SyncRequest(_)) {
+                self.keep_for_next_height(from, height, message);
+            }
+        } else if height <= decided && from != self.address {
+            if let Some(d) = self.decisions.iter().find(|d| d.height == height) {
+                effects.push(Effect::Send(from, Message::Decision(Box::new(d.clone()))));
+            }
+        }
     }
 }
 
@@ -910,8 +1000,134 @@ mod tests {
                 .iter()
                 .position(|e| matches!(e, Effect::Broadcast(Message::Vote(_))));
             assert!(first_persist < first_broadcast);
+            assert!(e.is_between_heights());
+            let effects = e
+                .handle(Input::StartHeight {
+                    height: Height(h + 1),
+                    set: set.clone(),
+                })
+                .expect("next height");
             assert_eq!(e.height(), Height(h + 1));
+            assert!(effects.contains(&Effect::GetValue(Height(h + 1), Round::ZERO)));
         }
+    }
+
+    /// The set can change at any height: a validator outside the set of height 1 is refused
+    /// there, its message for height 2 is kept, and once height 2 starts with a set that holds it
+    /// the engine cannot decide without its votes.
+    #[test]
+    fn each_height_runs_with_the_set_the_host_gives() {
+        let ks = keys(2);
+        let set1 = set_of(&ks[..1]);
+        let set2 = set_of(&ks);
+        let (mut e, _) = Engine::new(
+            EngineConfig::default(),
+            ks[0].clone(),
+            set1,
+            Height(1),
+            vec![],
+        );
+        let k1 = address_of(&ks[1]);
+        let vote = |height: u64, kind, value| Input::Message {
+            from: k1,
+            message: Message::Vote(sign_vote(
+                &ks[1],
+                Vote {
+                    height: Height(height),
+                    round: Round::ZERO,
+                    value,
+                    kind,
+                    validator: k1,
+                },
+            )),
+        };
+        assert_eq!(
+            e.handle(vote(1, VoteType::Prevote, NilOrVal::Nil)),
+            Err(ConsensusError::UnknownValidator(k1))
+        );
+        let v1 = Value(BlockHash([1; 32]));
+        let effects = e
+            .handle(Input::ProposeValue {
+                height: Height(1),
+                round: Round::ZERO,
+                value: v1,
+            })
+            .expect("own value");
+        assert!(effects.iter().any(|x| matches!(x, Effect::Decided(_))));
+        // Between heights: moot inputs do nothing, a start at the wrong height is refused.
+        let v2 = Value(BlockHash([2; 32]));
+        assert_eq!(
+            e.handle(Input::ProposeValue {
+                height: Height(1),
+                round: Round::ZERO,
+                value: v2,
+            }),
+            Ok(vec![])
+        );
+        assert!(matches!(
+            e.handle(Input::StartHeight {
+                height: Height(3),
+                set: set2.clone()
+            }),
+            Err(ConsensusError::WrongStart { .. })
+        ));
+        // k1's prevote for height 2 arrives before height 2 starts: kept.
+        assert_eq!(
+            e.handle(vote(2, VoteType::Prevote, NilOrVal::Val(v2.0))),
+            Ok(vec![])
+        );
+        let mut effects = e
+            .handle(Input::StartHeight {
+                height: Height(2),
+                set: set2.clone(),
+            })
+            .expect("height 2");
+        let leader = proposer(&set2, Height(2), Round::ZERO).address;
+        if leader == address_of(&ks[0]) {
+            effects.extend(
+                e.handle(Input::ProposeValue {
+                    height: Height(2),
+                    round: Round::ZERO,
+                    value: v2,
+                })
+                .expect("own value"),
+            );
+        } else {
+            let p = sign_proposal(
+                &ks[1],
+                super::super::context::Proposal {
+                    height: Height(2),
+                    round: Round::ZERO,
+                    value: v2,
+                    pol_round: Round::Nil,
+                    proposer: k1,
+                },
+            );
+            effects.extend(
+                e.handle(Input::Message {
+                    from: k1,
+                    message: Message::Proposal(p),
+                })
+                .expect("proposal"),
+            );
+        }
+        assert!(
+            !effects.iter().any(|x| matches!(x, Effect::Decided(_))),
+            "half the power of height 2 cannot decide"
+        );
+        let effects = e
+            .handle(vote(2, VoteType::Precommit, NilOrVal::Val(v2.0)))
+            .expect("precommit");
+        let d = effects
+            .iter()
+            .find_map(|x| match x {
+                Effect::Decided(d) => Some(d),
+                _ => None,
+            })
+            .expect("both validators' precommits decide");
+        assert_eq!(d.value, v2);
+        verify_certificate(&set2, d).expect("certificate of height 2's set");
+        assert_eq!(d.certificate.commit_signatures.len(), 2);
     }
 
     /// A validator that prevoted a block, crashed and restarted from its log does not prevote

@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 use super::executor::replay_block;
 use super::{BlockCommitted, CommitBlock, Committer, Fatal, Notifier, Subscribe};
 use crate::codec::{decode_exact, Encode};
-use crate::consensus::context::{proposer, SignedProposal};
+use crate::consensus::context::SignedProposal;
 use crate::consensus::context::{BlockHash, Height, Round, TimeoutKind, ValidatorSet, Value};
 use crate::consensus::engine::Message;
 use crate::consensus::engine::{Decision, Effect, Engine, EngineConfig, Input};
@@ -363,12 +363,6 @@ impl ConsensusActor {
     }
 
     fn decided(&mut self, d: Decision, ctx: &mut Context<Self>) {
-        // If this validator proposes the next height first, its block can be built as soon as
-        // this one is committed, without waiting for the engine to ask.
-        let next = Height(d.height.0 + 1);
-        if proposer(&self.validators, next, Round::ZERO).address == self.engine.address() {
-            self.wanted.fetch_max(next.0, Ordering::AcqRel);
-        }
         tracing::debug!(
             height = d.height.0,
             round = d.round.as_i64(),
@@ -489,9 +483,15 @@ impl ConsensusActor {
     }
 
     fn is_validator(&self, address: &crate::types::Address) -> bool {
-        self.validators
+        self.engine
+            .validators()
             .get(&crate::consensus::context::Address(address.0))
             .is_some()
+    }
+
+    /// The validator set of the height after the committed head, as its state elected it.
+    fn validator_set_at_head(&self) -> Result<ValidatorSet, String> {
+        Ok(self.validators.clone())
     }
 
     fn serve_block_request(&self, from: &crate::types::Address, height: u64) {
@@ -593,7 +593,8 @@ impl Handler<Proposed> for ConsensusActor {
         // The producer hears of a commit as early as this actor does, so a block for the next
         // height may arrive before this actor has seen its own commit: it is kept (built on the
         // committed state) and offered once the engine asks.
-        if height != self.engine.height().0 {
+        let open = self.engine.height().0 + u64::from(self.engine.is_between_heights());
+        if height != open {
             tracing::debug!(height, "block built for a height already decided; dropped");
             return;
         }
@@ -622,6 +623,15 @@ impl Handler<BlockCommitted> for ConsensusActor {
         }
         let deferred = std::mem::take(&mut self.deferred);
         self.perform(deferred, ctx);
+        let next = Height(c.head.height + 1);
+        let set = match self.validator_set_at_head() {
+            Ok(set) => set,
+            Err(e) => {
+                self.fail(e);
+                return;
+            }
+        };
+        self.input(Input::StartHeight { height: next, set }, ctx);
         while let Some(held) = self.held.pop_front() {
             match held {
                 Held::Input(input) => self.input(input, ctx),
