@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use ed25519_dalek::SigningKey;
 use mameynode::codec::{decode_exact, Encode};
 use mameynode::execution::{
-    execute_block, execute_block_parallel, prefetch, touched_accounts, ChainParams,
+    execute_block, execute_block_parallel, prefetch, touched_accounts, BlockEnv, ChainParams,
 };
 use mameynode::genesis::{Genesis, GenesisAccount};
 use mameynode::sigverify::{BatchVerifier, CpuVerifier, SigItem};
@@ -129,6 +129,11 @@ fn execution(c: &mut Criterion) {
     let params = ChainParams {
         chain_id: CHAIN,
         min_fee: 1,
+        staking: Default::default(),
+    };
+    let env = BlockEnv {
+        height: 1,
+        proposer,
     };
     let mut g = c.benchmark_group("execution");
     g.sample_size(10);
@@ -141,7 +146,7 @@ fn execution(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("sequential", &label), |b| {
             b.iter_batched(
                 || txs.clone(),
-                |txs| execute_block(&state, &lthash, &params, &proposer, txs),
+                |txs| execute_block(&state, &lthash, &params, &env, txs),
                 BatchSize::LargeInput,
             )
         });
@@ -151,7 +156,7 @@ fn execution(c: &mut Criterion) {
                 |txs| {
                     let base = prefetch(&state, &touched_accounts(&txs, &proposer))
                         .unwrap_or_else(|e| match e {});
-                    execute_block_parallel(&base, &lthash, &params, &proposer, txs)
+                    execute_block_parallel(&base, &state, &lthash, &params, &env, txs)
                 },
                 BatchSize::LargeInput,
             )
@@ -165,6 +170,11 @@ fn lmdb_commit(c: &mut Criterion) {
     let params = ChainParams {
         chain_id: CHAIN,
         min_fee: 1,
+        staking: Default::default(),
+    };
+    let env = BlockEnv {
+        height: 1,
+        proposer,
     };
     let mut g = c.benchmark_group("lmdb commit");
     g.sample_size(10);
@@ -176,6 +186,7 @@ fn lmdb_commit(c: &mut Criterion) {
             validator: proposer,
             validators: vec![],
             min_fee: 1,
+            staking: Default::default(),
             accounts: keys
                 .iter()
                 .map(|k| GenesisAccount {
@@ -190,11 +201,11 @@ fn lmdb_commit(c: &mut Criterion) {
                 || {
                     let dir = tempfile::tempdir().expect("tempdir");
                     let s = Storage::open(dir.path(), &StorageConfig::default()).expect("open");
-                    let (block, state, lthash) = genesis.build();
+                    let (block, state, stake, lthash) = genesis.build();
                     let head = s
-                        .initialize(&block, &state, &lthash, "{}")
+                        .initialize(&block, &state, &stake, &lthash, "{}")
                         .expect("genesis");
-                    let out = execute_block(&state, &lthash, &params, &proposer, txs.clone())
+                    let out = execute_block(&state, &lthash, &params, &env, txs.clone())
                         .unwrap_or_else(|e| match e {});
                     let ids: Vec<_> = out.applied.iter().map(|t| t.id).collect();
                     let block = Block {
@@ -218,6 +229,7 @@ fn lmdb_commit(c: &mut Criterion) {
                         block: &block,
                         receipts: &out.receipts,
                         writes: &out.writes,
+                        stake_writes: &out.stake_writes,
                         lthash: &out.lthash,
                     })
                     .expect("commit")

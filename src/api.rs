@@ -49,6 +49,9 @@ pub enum ErrorCode {
     ShuttingDown = 2003,
     RateLimited = 2004,
     NotFound = 3000,
+    /// A staking call that the staking state refuses (unknown or jailed validator, stake too
+    /// small, registry full, invalid evidence...); the message says which.
+    StakingRefused = 1012,
 }
 
 impl ErrorCode {
@@ -66,6 +69,16 @@ impl From<&TxError> for ErrorCode {
             TxError::NonceTooHigh { .. } => ErrorCode::NonceTooHigh,
             TxError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
             TxError::AmountOverflow | TxError::ZeroAmount => ErrorCode::InvalidAmount,
+            TxError::CommissionTooHigh { .. }
+            | TxError::SelfStakeTooLow { .. }
+            | TxError::AlreadyValidator(_)
+            | TxError::UnknownValidator(_)
+            | TxError::ValidatorJailed(_)
+            | TxError::TooManyValidators { .. }
+            | TxError::StakeTooSmall { .. }
+            | TxError::InsufficientStake { .. }
+            | TxError::InvalidEvidence(_)
+            | TxError::AlreadyJailed(_) => ErrorCode::StakingRefused,
         }
     }
 }

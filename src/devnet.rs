@@ -21,6 +21,22 @@ use crate::keys::{self, KeyFileError};
 pub const DEVNET_CHAIN_ID: u64 = 4_242;
 /// The faucet's genesis balance.
 pub const DEVNET_FAUCET_BALANCE: u64 = 1_000_000_000_000_000;
+/// Each devnet validator's bonded self-delegation at genesis (its voting power).
+pub const DEVNET_VALIDATOR_STAKE: u64 = 1_000_000_000;
+/// Each devnet validator's balance at genesis, for fees.
+pub const DEVNET_VALIDATOR_BALANCE: u64 = 1_000_000_000;
+/// Devnet validators' commission: 10%.
+pub const DEVNET_COMMISSION_BPS: u16 = 1_000;
+
+/// Short epochs and unbonding so that a person sees DPoS at work within minutes.
+pub fn devnet_staking() -> crate::execution::StakingParams {
+    crate::execution::StakingParams {
+        epoch_blocks: 20,
+        unbonding_blocks: 40,
+        block_reward: 1_000,
+        ..Default::default()
+    }
+}
 /// Most validators `init` sets up (ports must stay distinct).
 pub const DEVNET_VALIDATORS_MAX: usize = 64;
 
@@ -98,13 +114,24 @@ pub fn init(n: usize, out: &Path, port_offset: u16) -> Result<Vec<PathBuf>, Devn
         validator: validators[0],
         validators: validators
             .iter()
-            .map(|&address| GenesisValidator { address, power: 1 })
+            .map(|&address| GenesisValidator {
+                address,
+                power: DEVNET_VALIDATOR_STAKE,
+                commission_bps: DEVNET_COMMISSION_BPS,
+            })
             .collect(),
         min_fee: 1,
-        accounts: vec![GenesisAccount {
+        staking: devnet_staking(),
+        accounts: std::iter::once(GenesisAccount {
             address: keys::address_of(&faucet),
             balance: DEVNET_FAUCET_BALANCE,
-        }],
+        })
+        // Validators pay fees too (evidence of double signing, their own staking calls).
+        .chain(validators.iter().map(|&address| GenesisAccount {
+            address,
+            balance: DEVNET_VALIDATOR_BALANCE,
+        }))
+        .collect(),
     };
     let genesis_path = out.join("genesis.toml");
     std::fs::write(&genesis_path, genesis.to_toml()).map_err(io(&genesis_path))?;

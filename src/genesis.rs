@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::execution::ChainParams;
+use crate::execution::{ChainParams, StakingParams};
 use crate::state::LtHash;
 use crate::types::{block::tx_root, Account, Address, Amount, Block, BlockHeader, ChainId, Hash};
 
@@ -19,12 +19,16 @@ pub struct GenesisAccount {
     pub balance: Amount,
 }
 
-/// A validator of the initial set and its voting power.
+/// A validator of the initial set: `power` tokens bonded as its self-delegation (created at
+/// genesis, on top of the accounts' balances), which is its voting power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisValidator {
     pub address: Address,
     pub power: u64,
+    /// Part of its rewards the validator keeps, in basis points.
+    #[serde(default)]
+    pub commission_bps: u16,
 }
 
 /// The genesis document (`genesis.toml`).
@@ -40,8 +44,15 @@ pub struct Genesis {
     pub validators: Vec<GenesisValidator>,
     /// The smallest fee a transaction may pay.
     pub min_fee: Amount,
+    /// DPoS parameters; defaults when absent.
+    #[serde(default)]
+    pub staking: StakingParams,
     pub accounts: Vec<GenesisAccount>,
 }
+
+/// Blocks of rewards that genesis guarantees fit in the `u64` supply (over a century at ten
+/// blocks a second), so that no credit can overflow.
+const REWARD_BLOCKS_MIN: u128 = 1 << 35;
 
 #[derive(Debug, Error)]
 pub enum GenesisError {
@@ -53,6 +64,12 @@ pub enum GenesisError {
     DuplicateValidator(Address),
     #[error("validator {0} has no voting power")]
     ZeroPower(Address),
+    #[error("validator {0} has a commission over 10000 basis points")]
+    CommissionTooHigh(Address),
+    #[error("{0}")]
+    Staking(#[from] crate::execution::staking::StakingParamsError),
+    #[error("total supply with {REWARD_BLOCKS_MIN} blocks of staking.block_reward overflows u64")]
+    RewardOverflow,
     #[error("cannot read genesis file {path}: {source}")]
     Io {
         path: String,
@@ -100,6 +117,19 @@ impl Genesis {
             if v.power == 0 {
                 return Err(GenesisError::ZeroPower(v.address));
             }
+            if v.commission_bps > crate::execution::staking::BPS_MAX {
+                return Err(GenesisError::CommissionTooHigh(v.address));
+            }
+        }
+        self.staking.validate()?;
+        let bonded: u128 = self
+            .validator_set()
+            .iter()
+            .map(|v| u128::from(v.power))
+            .sum();
+        let rewards = u128::from(self.staking.block_reward) * REWARD_BLOCKS_MIN;
+        if u128::from(supply) + bonded + rewards > u128::from(u64::MAX) {
+            return Err(GenesisError::RewardOverflow);
         }
         Ok(())
     }
@@ -110,6 +140,7 @@ impl Genesis {
             vec![GenesisValidator {
                 address: self.validator,
                 power: 1,
+                commission_bps: 0,
             }]
         } else {
             self.validators.clone()
@@ -120,11 +151,28 @@ impl Genesis {
         ChainParams {
             chain_id: self.chain_id,
             min_fee: self.min_fee,
+            staking: self.staking,
         }
     }
 
+    /// Balances plus bonded stake at genesis.
     pub fn total_supply(&self) -> Amount {
-        self.accounts.iter().map(|a| a.balance).sum()
+        self.accounts.iter().map(|a| a.balance).sum::<Amount>()
+            + self.validator_set().iter().map(|v| v.power).sum::<Amount>()
+    }
+
+    /// The staking entries the chain starts with: every genesis validator registered with its
+    /// bonded power, and the active set elected from them.
+    pub fn stake(&self) -> crate::execution::StakeWrites {
+        let validators: Vec<_> = self
+            .validator_set()
+            .iter()
+            .map(|v| (v.address, v.power, v.commission_bps))
+            .collect();
+        crate::execution::staking::genesis_entries(&validators, &self.staking)
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect()
     }
 
     /// The initial state: accounts with a positive balance.
@@ -144,10 +192,24 @@ impl Genesis {
             .collect()
     }
 
-    /// The genesis block with the state and commitment it starts the chain with.
-    pub fn build(&self) -> (Block, BTreeMap<Address, Account>, LtHash) {
+    /// The genesis block with the state (accounts, staking entries) and commitment it starts the
+    /// chain with. The state root commits to the validator set, so the genesis hash does too.
+    pub fn build(
+        &self,
+    ) -> (
+        Block,
+        BTreeMap<Address, Account>,
+        crate::execution::StakeWrites,
+        LtHash,
+    ) {
         let state = self.state();
-        let lthash = LtHash::of_state(state.iter());
+        let stake = self.stake();
+        let mut lthash = LtHash::of_state(state.iter());
+        for (k, v) in &stake {
+            if let Some(v) = v {
+                lthash.add(&LtHash::of_stake(k, v));
+            }
+        }
         let header = BlockHeader {
             chain_id: self.chain_id,
             height: 0,
@@ -164,6 +226,7 @@ impl Genesis {
                 transactions: Vec::new(),
             },
             state,
+            stake,
             lthash,
         )
     }

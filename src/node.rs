@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::api::Api;
 use crate::config::{ConfigError, NodeConfig};
-use crate::genesis::{Genesis, GenesisAccount, GenesisError};
+use crate::genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
 use crate::keys::{self, KeyFileError};
 use crate::pipeline::{now_ms, Fatal, Pipeline};
 use crate::rpc;
@@ -21,6 +21,9 @@ use crate::types::Hash;
 pub const DEV_CHAIN_ID: u64 = 1337;
 /// The dev faucet's balance: below 2^53, so every balance is exact in JavaScript clients too.
 pub const DEV_FAUCET_BALANCE: u64 = 1_000_000_000_000_000;
+/// The dev validator's bonded stake: far more than anyone is likely to bond by accident, since a
+/// validator elected with over a third of the power and no node behind it would halt the chain.
+pub const DEV_VALIDATOR_STAKE: u64 = 1_000_000_000_000_000;
 
 #[derive(Debug, Error)]
 pub enum NodeError {
@@ -104,12 +107,23 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
         chain_id: DEV_CHAIN_ID,
         timestamp_ms: now_ms(),
         validator: keys::address_of(&validator),
-        validators: vec![],
-        min_fee: 1,
-        accounts: vec![GenesisAccount {
-            address: keys::address_of(&faucet),
-            balance: DEV_FAUCET_BALANCE,
+        validators: vec![GenesisValidator {
+            address: keys::address_of(&validator),
+            power: DEV_VALIDATOR_STAKE,
+            commission_bps: crate::devnet::DEVNET_COMMISSION_BPS,
         }],
+        min_fee: 1,
+        staking: crate::devnet::devnet_staking(),
+        accounts: vec![
+            GenesisAccount {
+                address: keys::address_of(&faucet),
+                balance: DEV_FAUCET_BALANCE,
+            },
+            GenesisAccount {
+                address: keys::address_of(&validator),
+                balance: crate::devnet::DEVNET_VALIDATOR_BALANCE,
+            },
+        ],
     };
     // Written last and atomically: its presence means the dev chain is fully prepared.
     let tmp = data_dir.join("genesis.toml.tmp");
@@ -152,7 +166,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
 
     let db_path = config.db_path();
     let storage = Arc::new(Storage::open(&db_path, &config.storage.storage_config())?);
-    let (genesis_block, genesis_state, genesis_lthash) = genesis.build();
+    let (genesis_block, genesis_state, genesis_stake, genesis_lthash) = genesis.build();
     let genesis_hash = genesis_block.hash();
     if storage.is_initialized()? {
         let stored = storage.block(0)?.map(|b| b.hash()).unwrap_or(Hash::ZERO);
@@ -165,7 +179,13 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         }
     } else {
         let json = serde_json::to_string(&genesis).expect("genesis serializes");
-        storage.initialize(&genesis_block, &genesis_state, &genesis_lthash, &json)?;
+        storage.initialize(
+            &genesis_block,
+            &genesis_state,
+            &genesis_stake,
+            &genesis_lthash,
+            &json,
+        )?;
         tracing::info!(chain_id = genesis.chain_id, hash = %genesis_hash, "genesis committed");
     }
     let head = storage.head()?;
@@ -176,17 +196,6 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         "resuming at the last committed block"
     );
 
-    let validator_set = crate::consensus::context::ValidatorSet::new(
-        genesis
-            .validator_set()
-            .iter()
-            .map(|v| crate::consensus::context::Validator {
-                address: crate::consensus::context::Address(v.address.0),
-                voting_power: v.power,
-            })
-            .collect(),
-    )
-    .map_err(|e| NodeError::Consensus(e.to_string()))?;
     // Peers: started when the chain has other validators to talk to.
     let (peer_tx, mut peer_rx) = mpsc::channel(config.p2p.inbound_queue_max);
     let p2p = if config.p2p.peers.is_empty() {
@@ -223,7 +232,6 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         genesis.params(),
         crate::pipeline::ValidatorIdentity {
             key: validator,
-            validators: validator_set,
             p2p,
         },
         crate::sigverify::verifier_for(&config.sigverify.settings())?,

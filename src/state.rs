@@ -1,4 +1,4 @@
-//! The state commitment: a lattice hash (LtHash) over every account.
+//! The state commitment: a lattice hash (LtHash) over every account and every staking entry.
 //!
 //! `state_root = BLAKE3(L)` where `L = sum over accounts of E(address, account)` in `(Z/2^16)^1024`, and
 //! `E` expands BLAKE3(domain || address || encoded account) to 2048 bytes. Adding or removing an
@@ -10,7 +10,7 @@
 //! Invariant: `LtHash::of_state(S)` equals the hash maintained incrementally for `S` (tested).
 
 use crate::codec::Encode;
-use crate::types::{Account, Address, Hash};
+use crate::types::{Account, Address, Hash, StakeKey, StakeValue};
 
 const LANES: usize = 1024;
 
@@ -44,6 +44,20 @@ impl LtHash {
         let mut h = blake3::Hasher::new_derive_key("mamey 2026 state lthash account v1");
         h.update(&address.0);
         h.update(&account.to_bytes());
+        Self::expand(h)
+    }
+
+    /// The element of one staking entry (a separate domain: no account collides with it).
+    pub fn of_stake(key: &StakeKey, value: &StakeValue) -> Self {
+        let mut h = blake3::Hasher::new_derive_key("mamey 2026 state lthash stake v1");
+        let key = key.to_key_bytes();
+        h.update(&(key.len() as u64).to_le_bytes());
+        h.update(&key);
+        h.update(&value.to_bytes());
+        Self::expand(h)
+    }
+
+    fn expand(h: blake3::Hasher) -> Self {
         let mut bytes = [0u8; Self::ENCODED_LEN];
         h.finalize_xof().fill(&mut bytes);
         let mut lanes = Box::new([0u16; LANES]);

@@ -162,6 +162,8 @@ pub enum RejectReason {
     InsufficientFunds,
     AmountOverflow,
     ZeroAmount,
+    /// The staking state refuses the call.
+    StakingRefused,
     AlreadyPending,
     AlreadyCommitted,
     NonceAlreadyPending,
@@ -180,7 +182,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 23] = [
+    pub const ALL: [RejectReason; 24] = [
         RejectReason::InvalidEncoding,
         RejectReason::TxTooLarge,
         RejectReason::TooManyTxs,
@@ -192,6 +194,7 @@ impl RejectReason {
         RejectReason::InsufficientFunds,
         RejectReason::AmountOverflow,
         RejectReason::ZeroAmount,
+        RejectReason::StakingRefused,
         RejectReason::AlreadyPending,
         RejectReason::AlreadyCommitted,
         RejectReason::NonceAlreadyPending,
@@ -219,6 +222,7 @@ impl RejectReason {
             RejectReason::InsufficientFunds => "insufficient_funds",
             RejectReason::AmountOverflow => "amount_overflow",
             RejectReason::ZeroAmount => "zero_amount",
+            RejectReason::StakingRefused => "staking_refused",
             RejectReason::AlreadyPending => "already_pending",
             RejectReason::AlreadyCommitted => "already_committed",
             RejectReason::NonceAlreadyPending => "nonce_already_pending",
@@ -245,6 +249,16 @@ impl From<&TxError> for RejectReason {
             TxError::InsufficientFunds { .. } => RejectReason::InsufficientFunds,
             TxError::AmountOverflow => RejectReason::AmountOverflow,
             TxError::ZeroAmount => RejectReason::ZeroAmount,
+            TxError::CommissionTooHigh { .. }
+            | TxError::SelfStakeTooLow { .. }
+            | TxError::AlreadyValidator(_)
+            | TxError::UnknownValidator(_)
+            | TxError::ValidatorJailed(_)
+            | TxError::TooManyValidators { .. }
+            | TxError::StakeTooSmall { .. }
+            | TxError::InsufficientStake { .. }
+            | TxError::InvalidEvidence(_)
+            | TxError::AlreadyJailed(_) => RejectReason::StakingRefused,
         }
     }
 }

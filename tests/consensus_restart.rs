@@ -42,6 +42,7 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         validator: keys::address_of(&validator),
         validators: vec![],
         min_fee: 1,
+        staking: Default::default(),
         accounts: vec![GenesisAccount {
             address: keys::address_of(&SigningKey::from_bytes(&[8; 32])),
             balance: 1_000_000,
@@ -50,9 +51,9 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
     let storage = Arc::new(
         Storage::open(&config.db_path(), &config.storage.storage_config()).expect("storage"),
     );
-    let (block0, state0, lthash0) = genesis.build();
+    let (block0, state0, stake0, lthash0) = genesis.build();
     let head = storage
-        .initialize(&block0, &state0, &lthash0, "{}")
+        .initialize(&block0, &state0, &stake0, &lthash0, "{}")
         .expect("genesis");
 
     // Before the crash: the block for height 1, its file, and the log up to the decision.
@@ -116,7 +117,6 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
             params,
             ValidatorIdentity {
                 key: validator,
-                validators: single_validator(proposer),
                 p2p: None,
             },
             Box::new(CpuVerifier::default()),

@@ -523,7 +523,9 @@ fn expected_balances(
     b.insert(faucet, SUPPLY as i128);
     b.insert(validator, 0);
     for t in txs {
-        let Payload::Bank(BankCall::Transfer { to, amount }) = t.tx.payload;
+        let Payload::Bank(BankCall::Transfer { to, amount }) = t.tx.payload else {
+            panic!("this test sends transfers only");
+        };
         *b.entry(t.tx.sender).or_default() -= (amount + t.tx.fee) as i128;
         *b.entry(to).or_default() += amount as i128;
         *b.entry(validator).or_default() += t.tx.fee as i128;

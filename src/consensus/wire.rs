@@ -225,6 +225,66 @@ fn polka(r: &mut Reader<'_>) -> Result<PolkaCertificate<Ctx>, DecodeError> {
     })
 }
 
+/// Proof of double signing: two signed votes of one validator for the same height, round and
+/// kind, with different values. Carried by `StakingCall::ReportEquivocation` as these bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence(pub SignedVote, pub SignedVote);
+
+/// Why evidence proves nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("evidence does not decode: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("the two votes are not of one validator, height, round and kind")]
+    NotComparable,
+    #[error("the two votes are the same vote")]
+    SameValue,
+    #[error("a vote's signature does not verify")]
+    BadSignature,
+}
+
+impl Evidence {
+    /// Decodes evidence and checks what needs no state: the votes conflict and are both signed
+    /// by the validator they name.
+    pub fn decode_and_check(bytes: &[u8]) -> Result<Self, EvidenceError> {
+        let e: Evidence = crate::codec::decode_exact(bytes, crate::types::EVIDENCE_BYTES_MAX)?;
+        let (a, b) = (&e.0.message, &e.1.message);
+        if a.validator != b.validator
+            || a.height != b.height
+            || a.round != b.round
+            || a.kind != b.kind
+        {
+            return Err(EvidenceError::NotComparable);
+        }
+        if a.value == b.value {
+            return Err(EvidenceError::SameValue);
+        }
+        if !super::context::vote_signature_ok(&e.0) || !super::context::vote_signature_ok(&e.1) {
+            return Err(EvidenceError::BadSignature);
+        }
+        Ok(e)
+    }
+
+    /// The double signer.
+    pub fn validator(&self) -> Address {
+        self.0.message.validator
+    }
+}
+
+impl Encode for Evidence {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_vote(out, &self.0);
+        put_vote(out, &self.1);
+    }
+}
+
+impl Decode for Evidence {
+    const WHAT: &'static str = "equivocation evidence";
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Evidence(vote(r)?, vote(r)?))
+    }
+}
+
 impl Encode for Message {
     fn encode_to(&self, out: &mut Vec<u8>) {
         put_u8(out, VERSION);

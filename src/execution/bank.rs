@@ -1,6 +1,6 @@
 //! The native bank: balances, transfers, nonces and fees.
 
-use crate::types::{Address, Amount, BankCall, Transaction};
+use crate::types::{Account, Address, Amount, BankCall, Transaction};
 
 use super::{Overlay, StateView, TxError};
 
@@ -27,7 +27,26 @@ fn apply_transfer<V: StateView>(
     amount: Amount,
 ) -> Result<Result<Amount, TxError>, V::Error> {
     debug_assert!(amount > 0, "check_static refuses zero amounts");
-    let mut sender = overlay.get(&tx.sender)?;
+    let sender = match check_sender(overlay, tx, amount)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    // Debit first and write back before reading the recipient and proposer, so that transfers to
+    // oneself and by the proposer see their own debit.
+    debit_sender(overlay, tx, sender, amount);
+    credit(overlay, to, amount)?;
+    credit(overlay, proposer, tx.fee)?;
+    Ok(Ok(tx.fee))
+}
+
+/// The sender's account if `tx` may spend `amount` plus its fee from it: the right nonce and the
+/// funds. Writes nothing.
+pub(super) fn check_sender<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    tx: &Transaction,
+    amount: Amount,
+) -> Result<Result<Account, TxError>, V::Error> {
+    let sender = overlay.get(&tx.sender)?;
     if tx.nonce < sender.nonce {
         return Ok(Err(TxError::NonceTooLow {
             expected: sender.nonce,
@@ -49,26 +68,34 @@ fn apply_transfer<V: StateView>(
             needed,
         }));
     }
-    // Debit first and write back before reading the recipient and proposer, so that transfers to
-    // oneself and by the proposer see their own debit.
-    sender.balance -= needed;
+    Ok(Ok(sender))
+}
+
+/// Takes `amount` plus the fee from the sender that [`check_sender`] returned and uses its nonce.
+pub(super) fn debit_sender<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    tx: &Transaction,
+    mut sender: Account,
+    amount: Amount,
+) {
+    sender.balance -= amount + tx.fee;
     sender.nonce += 1;
     overlay.set(tx.sender, sender);
+}
 
-    let mut recipient = overlay.get(to)?;
+/// Adds `amount` to an account's balance.
+pub(super) fn credit<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    to: &Address,
+    amount: Amount,
+) -> Result<(), V::Error> {
+    let mut account = overlay.get(to)?;
     // Cannot overflow while total supply fits in u64, which genesis guarantees and every
     // transaction conserves.
-    recipient.balance = recipient
+    account.balance = account
         .balance
         .checked_add(amount)
         .expect("supply is conserved and fits in u64");
-    overlay.set(*to, recipient);
-
-    let mut fee_sink = overlay.get(proposer)?;
-    fee_sink.balance = fee_sink
-        .balance
-        .checked_add(tx.fee)
-        .expect("supply is conserved and fits in u64");
-    overlay.set(*proposer, fee_sink);
-    Ok(Ok(tx.fee))
+    overlay.set(*to, account);
+    Ok(())
 }

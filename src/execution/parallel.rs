@@ -5,7 +5,9 @@
 //! at the same time, each in block order. The one account every transaction touches, the proposer
 //! (fees), is kept out of the groups: fee credits commute, so each group reports its fee total and the
 //! proposer is credited once at the end. A block in which the proposer also sends or receives runs
-//! sequentially, since then its balance could be read mid-block.
+//! sequentially, since then its balance could be read mid-block. So does a block with staking
+//! calls: they share the validator registry (they are rare next to transfers). The block's end
+//! (`staking::end_block`) runs after the groups, on their merged writes, as in the oracle.
 //!
 //! The schedule is a pure function of the block, and the output is exactly that of the sequential
 //! oracle [`super::execute_block`] (property-tested in `tests.rs`).
@@ -15,10 +17,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use rayon::prelude::*;
 
 use super::{
-    apply_tx, commit_overlay, execute_block, BlockOutput, ChainParams, Overlay, StateView, TxError,
+    apply_tx, commit_overlay, execute_block, finish_block, BlockEnv, BlockOutput, ChainParams,
+    Overlay, StateView, TxError,
 };
 use crate::state::LtHash;
-use crate::types::{Account, Address, BankCall, Payload, Receipt, TxEnvelope, TxId};
+use crate::types::{Account, Address, Payload, Receipt, TxEnvelope, TxId};
 
 /// Every account a block's execution may read or write.
 pub fn touched_accounts<'a>(
@@ -29,19 +32,15 @@ pub fn touched_accounts<'a>(
     set.insert(*proposer);
     for tx in txs {
         set.insert(tx.tx.sender);
-        match &tx.tx.payload {
-            Payload::Bank(BankCall::Transfer { to, .. }) => {
-                set.insert(*to);
-            }
+        if let Some(to) = tx.tx.recipient() {
+            set.insert(*to);
         }
     }
     set
 }
 
 fn recipient(tx: &TxEnvelope) -> &Address {
-    match &tx.tx.payload {
-        Payload::Bank(BankCall::Transfer { to, .. }) => to,
-    }
+    tx.tx.recipient().unwrap_or(&tx.tx.sender)
 }
 
 struct UnionFind {
@@ -104,23 +103,29 @@ struct GroupResult {
     fees: u64,
 }
 
-/// Executes a block with the result of [`execute_block`], using every core when the block allows.
+/// Executes a block with the result of [`execute_block`] on `full`, using every core when the
+/// block allows.
 ///
-/// `base` must hold every account in [`touched_accounts`] (others read as empty), so that it can be
-/// shared between threads: callers prefetch them from storage.
-pub fn execute_block_parallel(
+/// `base` must hold every account in [`touched_accounts`] of `full` (others read as empty), so that
+/// it can be shared between threads: callers prefetch them from storage. The block's end and
+/// blocks that must run sequentially read `full` itself.
+pub fn execute_block_parallel<V: StateView>(
     base: &BTreeMap<Address, Account>,
+    full: &V,
     base_lthash: &LtHash,
     params: &ChainParams,
-    proposer: &Address,
+    env: &BlockEnv,
     txs: Vec<TxEnvelope>,
-) -> BlockOutput {
-    let proposer_involved = txs
-        .iter()
-        .any(|t| t.tx.sender == *proposer || recipient(t) == proposer);
-    if proposer_involved || txs.len() < 2 {
-        return execute_block(base, base_lthash, params, proposer, txs)
-            .unwrap_or_else(|e: std::convert::Infallible| match e {});
+) -> Result<BlockOutput, V::Error> {
+    let proposer = &env.proposer;
+    let sequential = txs.len() < 2
+        || txs.iter().any(|t| {
+            t.tx.sender == *proposer
+                || recipient(t) == proposer
+                || matches!(t.tx.payload, Payload::Staking(_))
+        });
+    if sequential {
+        return execute_block(full, base_lthash, params, env, txs);
     }
     let groups = schedule(&txs);
     let results: Vec<GroupResult> = groups
@@ -130,10 +135,11 @@ pub fn execute_block_parallel(
             let proposer_before = base.get(proposer).copied().unwrap_or_default();
             let mut outcomes = Vec::with_capacity(group.len());
             for &i in group {
-                let r = apply_tx(&mut overlay, params, proposer, &txs[i])
+                let r = apply_tx(&mut overlay, params, env, &txs[i])
                     .unwrap_or_else(|e: std::convert::Infallible| match e {});
                 outcomes.push((i, r));
             }
+            debug_assert!(overlay.stake_after.is_empty(), "transfers touch no stake");
             let Overlay {
                 mut before,
                 mut after,
@@ -195,13 +201,15 @@ pub fn execute_block_parallel(
         }
     }
     let (writes, lthash) = commit_overlay(before, after, base_lthash);
-    BlockOutput {
+    let out = BlockOutput {
         applied,
         receipts,
         discarded,
         writes,
+        stake_writes: BTreeMap::new(),
         lthash,
-    }
+    };
+    finish_block(full, out, params, env)
 }
 
 /// Reads every account the block touches, so that execution can run on threads without storage.

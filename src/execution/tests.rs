@@ -7,7 +7,7 @@ use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 
 use super::*;
-use crate::types::{BankCall, Transaction};
+use crate::types::{BankCall, StakingCall, Transaction};
 
 const CHAIN: ChainId = 7;
 
@@ -23,6 +23,15 @@ fn params() -> ChainParams {
     ChainParams {
         chain_id: CHAIN,
         min_fee: 1,
+        staking: StakingParams::default(),
+    }
+}
+
+/// A block at height 1 proposed by `proposer`.
+fn at(proposer: &Address) -> BlockEnv {
+    BlockEnv {
+        height: 1,
+        proposer: *proposer,
     }
 }
 
@@ -64,7 +73,7 @@ fn transfer_moves_funds_and_fee_and_bumps_nonce() {
         &state,
         &LtHash::of_state(state.iter()),
         &params(),
-        &proposer,
+        &at(&proposer),
         vec![transfer(0, 1, 0, 100, 5)],
     )
     .expect("infallible view");
@@ -93,7 +102,8 @@ fn replay_and_gaps_and_overspend_are_discarded() {
         transfer(0, 1, 1, 0, 1),  // zero amount
     ];
     let ids: Vec<_> = txs.iter().map(|t| t.id).collect();
-    let out = execute_block(&state, &LtHash::identity(), &params(), &p, txs).expect("infallible");
+    let out =
+        execute_block(&state, &LtHash::identity(), &params(), &at(&p), txs).expect("infallible");
     assert_eq!(out.applied.len(), 1);
     let reasons: Vec<_> = out
         .discarded
@@ -138,7 +148,7 @@ fn self_transfer_and_proposer_as_sender_conserve_supply() {
         &state,
         &LtHash::of_state(state.iter()),
         &params(),
-        &addr(0),
+        &at(&addr(0)),
         vec![transfer(0, 0, 0, 10, 3), transfer(0, 1, 1, 7, 2)],
     )
     .expect("infallible");
@@ -184,7 +194,7 @@ proptest! {
                 })
                 .collect();
             let n = txs.len();
-            let out = execute_block(&state, &lthash, &params(), &proposer, txs).expect("infallible");
+            let out = execute_block(&state, &lthash, &params(), &at(&proposer), txs).expect("infallible");
             prop_assert_eq!(out.applied.len() + out.discarded.len(), n);
             commit(&mut state, &out);
             lthash = out.lthash.clone();
@@ -233,14 +243,351 @@ proptest! {
                 transfer(from, to, nonce, amount, fee)
             })
             .collect();
-        let seq = execute_block(&state, &lthash, &params(), &proposer, block.clone())
+        let seq = execute_block(&state, &lthash, &params(), &at(&proposer), block.clone())
             .expect("infallible");
         let base = prefetch(&state, &touched_accounts(&block, &proposer)).expect("infallible");
-        let par = execute_block_parallel(&base, &lthash, &params(), &proposer, block);
+        let par = execute_block_parallel(&base, &state, &lthash, &params(), &at(&proposer), block)
+            .expect("infallible");
         prop_assert_eq!(par.applied, seq.applied);
         prop_assert_eq!(par.receipts, seq.receipts);
         prop_assert_eq!(par.discarded, seq.discarded);
         prop_assert_eq!(par.writes, seq.writes);
         prop_assert_eq!(par.lthash.root(), seq.lthash.root());
+    }
+}
+
+/// A state with accounts 0..8 funded and validators 8..11 registered (100 tokens each).
+fn staking_state() -> MemState {
+    let mut st = MemState {
+        accounts: genesis(8, 10_000),
+        stake: BTreeMap::new(),
+    };
+    let validators: Vec<_> = (8..11).map(|i| (addr(i), 100, 1_000)).collect();
+    for (k, v) in staking::genesis_entries(&validators, &staking_params()) {
+        st.stake.insert(k, v);
+    }
+    st
+}
+
+fn staking_params() -> StakingParams {
+    StakingParams {
+        epoch_blocks: 3,
+        active_set_max: 3,
+        unbonding_blocks: 2,
+        block_reward: 30,
+        slash_bps: 1_000,
+        min_self_stake: 10,
+    }
+}
+
+fn staking_chain() -> ChainParams {
+    ChainParams {
+        staking: staking_params(),
+        ..params()
+    }
+}
+
+fn staking_tx(from: u8, nonce: u64, call: StakingCall) -> TxEnvelope {
+    Transaction::sign(&key(from), CHAIN, nonce, 1, Payload::Staking(call))
+}
+
+/// Sum of balances, bonded tokens and unbonding stake.
+fn total_supply(st: &MemState) -> u128 {
+    let mut total: u128 = st.accounts.values().map(|a| u128::from(a.balance)).sum();
+    for v in st.stake.values() {
+        match v {
+            StakeValue::Registry(r) => {
+                total += r
+                    .validators
+                    .values()
+                    .map(|v| u128::from(v.tokens))
+                    .sum::<u128>()
+            }
+            StakeValue::Unbonding(u) => total += u.0.values().map(|a| u128::from(*a)).sum::<u128>(),
+            StakeValue::Shares(_) => {}
+        }
+    }
+    total
+}
+
+fn registry_of(st: &MemState) -> crate::types::Registry {
+    match st.stake.get(&StakeKey::Registry) {
+        Some(StakeValue::Registry(r)) => r.clone(),
+        _ => panic!("no registry"),
+    }
+}
+
+/// Runs one block at `height` on `st`, checking the incremental commitment against a full one.
+fn run_block(
+    st: &mut MemState,
+    lthash: &mut LtHash,
+    height: u64,
+    txs: Vec<TxEnvelope>,
+) -> BlockOutput {
+    let env = BlockEnv {
+        height,
+        proposer: addr(8),
+    };
+    let out = execute_block(&*st, lthash, &staking_chain(), &env, txs).expect("infallible");
+    st.apply(&out);
+    *lthash = out.lthash.clone();
+    assert_eq!(
+        lthash.root(),
+        st.lthash().root(),
+        "incremental root equals the full one"
+    );
+    out
+}
+
+#[test]
+fn delegation_election_rewards_and_unbonding() {
+    let mut st = staking_state();
+    let mut lthash = st.lthash();
+    let supply0 = total_supply(&st);
+    let v0 = addr(8);
+    // Height 1: account 0 registers (50), account 1 delegates 500 to it, account 2 delegates to
+    // an unknown validator (refused).
+    let out = run_block(
+        &mut st,
+        &mut lthash,
+        1,
+        vec![
+            staking_tx(
+                0,
+                0,
+                StakingCall::RegisterValidator {
+                    commission_bps: 2_000,
+                    amount: 50,
+                },
+            ),
+            staking_tx(
+                1,
+                0,
+                StakingCall::Delegate {
+                    validator: addr(0),
+                    amount: 500,
+                },
+            ),
+            staking_tx(
+                2,
+                0,
+                StakingCall::Delegate {
+                    validator: addr(7),
+                    amount: 5,
+                },
+            ),
+            staking_tx(
+                3,
+                0,
+                StakingCall::RegisterValidator {
+                    commission_bps: 20_000,
+                    amount: 50,
+                },
+            ),
+        ],
+    );
+    assert_eq!(out.applied.len(), 2);
+    assert_eq!(out.discarded[0].1, TxError::UnknownValidator(addr(7)));
+    assert_eq!(
+        out.discarded[1].1,
+        TxError::CommissionTooHigh { got: 20_000 }
+    );
+    let reg = registry_of(&st);
+    assert_eq!(reg.validators[&addr(0)].tokens, 550);
+    assert!(
+        !reg.active.iter().any(|(a, _)| *a == addr(0)),
+        "elected only at the epoch's end"
+    );
+    // Rewards: 30 per block split by power (100 each): 10 per validator, 10% commission.
+    assert_eq!(reg.validators[&v0].tokens, 110);
+    assert_eq!(st.accounts[&addr(1)].balance, 10_000 - 500 - 1);
+    assert_eq!(total_supply(&st), supply0 + 30);
+
+    // Heights 2 and 3: at the end of 3 (an epoch), account 0's validator enters the set of 3 and
+    // the smallest of the others leaves (ties to the higher address).
+    run_block(&mut st, &mut lthash, 2, vec![]);
+    let reg = registry_of(&st);
+    assert!(!reg.active.iter().any(|(a, _)| *a == addr(0)));
+    run_block(&mut st, &mut lthash, 3, vec![]);
+    let reg = registry_of(&st);
+    let expected = elect(&reg, 3);
+    assert_eq!(reg.active, expected);
+    assert!(reg.active.iter().any(|(a, p)| *a == addr(0) && *p == 550));
+    assert_eq!(reg.active.len(), 3);
+    assert_eq!(total_supply(&st), supply0 + 90);
+
+    // Height 4: account 1 undelegates 200 (it holds 500 tokens' worth plus rewards); it returns
+    // at the end of height 6. Undelegating more than held is refused.
+    let out = run_block(
+        &mut st,
+        &mut lthash,
+        4,
+        vec![
+            staking_tx(
+                1,
+                1,
+                StakingCall::Undelegate {
+                    validator: addr(0),
+                    amount: 200,
+                },
+            ),
+            staking_tx(
+                1,
+                2,
+                StakingCall::Undelegate {
+                    validator: addr(0),
+                    amount: 1_000_000,
+                },
+            ),
+        ],
+    );
+    assert_eq!(out.applied.len(), 1);
+    assert!(matches!(
+        out.discarded[0].1,
+        TxError::InsufficientStake {
+            wanted: 1_000_000,
+            ..
+        }
+    ));
+    let balance = st.accounts[&addr(1)].balance;
+    assert!(st
+        .stake
+        .contains_key(&StakeKey::Unbonding { release_height: 6 }));
+    run_block(&mut st, &mut lthash, 5, vec![]);
+    assert_eq!(st.accounts[&addr(1)].balance, balance);
+    run_block(&mut st, &mut lthash, 6, vec![]);
+    assert_eq!(st.accounts[&addr(1)].balance, balance + 200);
+    assert!(!st
+        .stake
+        .contains_key(&StakeKey::Unbonding { release_height: 6 }));
+    assert_eq!(total_supply(&st), supply0 + 180);
+}
+
+#[test]
+fn double_signing_evidence_slashes_jails_and_reelects() {
+    use crate::codec::Encode;
+    use crate::consensus::context::{self as cx, sign_vote};
+    use crate::consensus::wire::Evidence;
+    let mut st = staking_state();
+    let mut lthash = st.lthash();
+    let culprit = key(9);
+    let vote = |value: u8| {
+        sign_vote(
+            &culprit,
+            cx::Vote {
+                height: cx::Height(4),
+                round: cx::Round::new(0),
+                value: cx::NilOrVal::Val(cx::BlockHash([value; 32])),
+                kind: cx::VoteType::Prevote,
+                validator: cx::address_of(&culprit),
+            },
+        )
+    };
+    let evidence = Evidence(vote(1), vote(2)).to_bytes();
+    let same = Evidence(vote(1), vote(1)).to_bytes();
+    let mut forged_vote = vote(2);
+    forged_vote.signature = cx::Sig([7; 64]);
+    let forged = Evidence(vote(1), forged_vote).to_bytes();
+    let out = run_block(
+        &mut st,
+        &mut lthash,
+        1,
+        vec![
+            staking_tx(0, 0, StakingCall::ReportEquivocation { evidence: same }),
+            staking_tx(0, 0, StakingCall::ReportEquivocation { evidence: forged }),
+            staking_tx(
+                0,
+                0,
+                StakingCall::ReportEquivocation {
+                    evidence: evidence.clone(),
+                },
+            ),
+            staking_tx(1, 0, StakingCall::ReportEquivocation { evidence }),
+            staking_tx(
+                2,
+                0,
+                StakingCall::Delegate {
+                    validator: addr(9),
+                    amount: 5,
+                },
+            ),
+        ],
+    );
+    assert_eq!(out.applied.len(), 1);
+    let reasons: Vec<_> = out.discarded.iter().map(|d| d.1.clone()).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            TxError::InvalidEvidence(crate::consensus::wire::EvidenceError::SameValue),
+            TxError::InvalidEvidence(crate::consensus::wire::EvidenceError::BadSignature),
+            TxError::AlreadyJailed(addr(9)),
+            TxError::ValidatorJailed(addr(9)),
+        ]
+    );
+    let reg = registry_of(&st);
+    let v = reg.validators[&addr(9)];
+    assert!(v.jailed);
+    // 10% of 100 burned; no reward for the block it was jailed in.
+    assert_eq!(v.tokens, 90);
+    assert_eq!(
+        reg.active.len(),
+        2,
+        "re-elected at once without the double signer"
+    );
+    assert!(!reg.active.iter().any(|(a, _)| *a == addr(9)));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// With staking calls, rewards, unbonding and elections in the mix, the parallel executor
+    /// still equals the sequential oracle, the commitment equals the one from scratch, and supply
+    /// grows by exactly the block rewards (nothing is slashed here).
+    #[test]
+    fn parallel_equals_sequential_with_staking(
+        blocks in proptest::collection::vec(
+            proptest::collection::vec((0u8..8, 0u8..12, 0u8..6, 1u64..300), 0..24),
+            1..6,
+        ),
+    ) {
+        let mut st = staking_state();
+        let mut lthash = st.lthash();
+        let supply0 = total_supply(&st);
+        let mut nonces = [0u64; 8];
+        for (h, txs) in blocks.iter().enumerate() {
+            let height = h as u64 + 1;
+            let block: Vec<TxEnvelope> = txs
+                .iter()
+                .map(|&(from, to, kind, amount)| {
+                    let nonce = nonces[from as usize];
+                    nonces[from as usize] += 1;
+                    let call = match kind {
+                        0 => StakingCall::Delegate { validator: addr(8 + to % 4), amount },
+                        1 => StakingCall::Undelegate { validator: addr(8 + to % 4), amount },
+                        2 if to == 0 => StakingCall::RegisterValidator { commission_bps: 500, amount },
+                        _ => return transfer(from, to, nonce, amount, 1),
+                    };
+                    staking_tx(from, nonce, call)
+                })
+                .collect();
+            let env = BlockEnv { height, proposer: addr(8 + (h as u8 % 3)) };
+            let seq = execute_block(&st, &lthash, &staking_chain(), &env, block.clone())
+                .expect("infallible");
+            let base = prefetch(&st, &touched_accounts(&block, &env.proposer)).expect("infallible");
+            let par = execute_block_parallel(&base, &st, &lthash, &staking_chain(), &env, block)
+                .expect("infallible");
+            prop_assert_eq!(&par.applied, &seq.applied);
+            prop_assert_eq!(&par.discarded, &seq.discarded);
+            prop_assert_eq!(&par.writes, &seq.writes);
+            prop_assert_eq!(&par.stake_writes, &seq.stake_writes);
+            prop_assert_eq!(par.lthash.root(), seq.lthash.root());
+            st.apply(&seq);
+            lthash = seq.lthash.clone();
+            for (i, n) in nonces.iter_mut().enumerate() {
+                *n = st.accounts.get(&addr(i as u8)).map_or(0, |a| a.nonce);
+            }
+            prop_assert_eq!(lthash.root(), st.lthash().root());
+            prop_assert_eq!(total_supply(&st), supply0 + 30 * u128::from(height));
+        }
     }
 }

@@ -30,7 +30,7 @@ use super::{header_of, invalid_argument, status_of};
 use crate::api::Api;
 use crate::config::GrpcConfig;
 use crate::pipeline::CommittedBlock;
-use crate::types::{Account, Address, BankCall, Block, Payload};
+use crate::types::{Account, Address, BankCall, Block, Payload, StakingCall};
 
 pub struct Streams {
     api: Arc<Api>,
@@ -69,10 +69,21 @@ impl Filter {
         }
         if self.transactions {
             for (index, tx) in block.transactions.iter().enumerate() {
-                let Payload::Bank(BankCall::Transfer { to, amount }) = &tx.tx.payload;
+                // The counterparty: a transfer's recipient, a (un)delegation's validator.
+                let (to, amount) = match &tx.tx.payload {
+                    Payload::Bank(BankCall::Transfer { to, amount }) => (Some(to), *amount),
+                    Payload::Staking(
+                        StakingCall::Delegate { validator, amount }
+                        | StakingCall::Undelegate { validator, amount },
+                    ) => (Some(validator), *amount),
+                    Payload::Staking(StakingCall::RegisterValidator { amount, .. }) => {
+                        (None, *amount)
+                    }
+                    Payload::Staking(StakingCall::ReportEquivocation { .. }) => (None, 0),
+                };
                 if !self.accounts.is_empty()
                     && !self.accounts.contains(&tx.tx.sender)
-                    && !self.accounts.contains(to)
+                    && !to.is_some_and(|to| self.accounts.contains(to))
                 {
                     continue;
                 }
@@ -84,8 +95,8 @@ impl Filter {
                         sender: tx.tx.sender.to_string(),
                         nonce: tx.tx.nonce,
                         fee: tx.tx.fee,
-                        to: to.to_string(),
-                        amount: *amount,
+                        to: to.map(|a| a.to_string()).unwrap_or_default(),
+                        amount,
                     })),
                 });
             }

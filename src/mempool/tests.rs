@@ -33,6 +33,7 @@ fn pool(config: MempoolConfig) -> Mempool {
         ChainParams {
             chain_id: 5,
             min_fee: 1,
+            staking: Default::default(),
         },
     )
 }

@@ -72,6 +72,7 @@ impl Handler<CommitBlock> for Committer {
             block: &block,
             receipts: &output.receipts,
             writes: &output.writes,
+            stake_writes: &output.stake_writes,
             lthash: &output.lthash,
         });
         match result {

@@ -84,7 +84,6 @@ pub struct Proposed(pub CommitBlock);
 pub struct ConsensusSetup {
     pub engine: EngineConfig,
     pub key: ed25519_dalek::SigningKey,
-    pub validators: ValidatorSet,
     pub dir: PathBuf,
     pub wal_bytes_max: u64,
     pub params: ChainParams,
@@ -93,6 +92,8 @@ pub struct ConsensusSetup {
     pub p2p: Option<P2pHandle>,
     /// Tells the producer which height to build a block for.
     pub wanted: Arc<AtomicU64>,
+    /// Where this validator submits evidence of double signing, as a transaction.
+    pub ingest: Recipient<super::SubmitRaw>,
 }
 
 pub struct ConsensusActor {
@@ -103,8 +104,13 @@ pub struct ConsensusActor {
     params: ChainParams,
     parallel_txs_min: usize,
     p2p: Option<P2pHandle>,
-    validators: ValidatorSet,
     wanted: Arc<AtomicU64>,
+    ingest: Recipient<super::SubmitRaw>,
+    /// Signs evidence transactions (the validator's key is also its account).
+    key: ed25519_dalek::SigningKey,
+    /// Validators already reported for double signing, and the nonce of the next report.
+    reported: std::collections::BTreeSet<crate::consensus::context::Address>,
+    report_nonce: u64,
     /// Peers' proposals whose block has not arrived yet.
     waiting: Vec<(crate::types::Address, SignedProposal)>,
     /// A decision whose block this node does not hold yet.
@@ -193,11 +199,11 @@ impl ConsensusActor {
             );
         }
         let parallel_txs_min = setup.parallel_txs_min;
-        let validators_copy = setup.validators.clone();
+        let key = setup.key.clone();
         let (engine, startup) = Engine::restore(
             setup.engine,
             setup.key,
-            setup.validators,
+            active_set(&storage)?,
             height,
             recent,
             entries,
@@ -210,8 +216,11 @@ impl ConsensusActor {
             params: setup.params,
             parallel_txs_min,
             p2p: setup.p2p,
-            validators: validators_copy,
             wanted: setup.wanted,
+            ingest: setup.ingest,
+            key,
+            reported: std::collections::BTreeSet::new(),
+            report_nonce: 0,
             waiting: Vec::new(),
             undelivered: None,
             replays: (0, 0),
@@ -306,11 +315,60 @@ impl ConsensusActor {
                     // block is durable.
                     self.deferred.extend(effects.by_ref());
                 }
-                Effect::Equivocation(a, _) => {
-                    tracing::warn!(validator = %a.message.validator, height = a.message.height.0, "double signing detected");
-                }
+                Effect::Equivocation(a, b) => self.report(a, b),
             }
         }
+    }
+
+    /// Submits the evidence of a double signer as a transaction (once per validator): once a
+    /// block includes it, execution slashes and jails the validator.
+    fn report(
+        &mut self,
+        a: crate::consensus::context::SignedVote,
+        b: crate::consensus::context::SignedVote,
+    ) {
+        let culprit = a.message.validator;
+        tracing::warn!(validator = %culprit, height = a.message.height.0, "double signing detected");
+        if self.reported.len() >= crate::types::stake::VALIDATORS_MAX
+            || !self.reported.insert(culprit)
+        {
+            return;
+        }
+        let me = crate::keys::address_of(&self.key);
+        let stored = match self.storage.account(&me) {
+            Ok(a) => a.nonce,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read this validator's account to report double signing");
+                return;
+            }
+        };
+        let nonce = stored.max(self.report_nonce);
+        self.report_nonce = nonce + 1;
+        let evidence = crate::consensus::wire::Evidence(a, b).to_bytes();
+        let tx = crate::types::Transaction::sign(
+            &self.key,
+            self.params.chain_id,
+            nonce,
+            self.params.min_fee,
+            crate::types::Payload::Staking(crate::types::StakingCall::ReportEquivocation {
+                evidence,
+            }),
+        );
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let submit = super::SubmitRaw {
+            txs: vec![tx.bytes.to_vec()],
+            reply,
+            gossip: true,
+        };
+        if self.ingest.try_send(submit).is_err() {
+            tracing::warn!("ingest is full; the double-signing report is dropped");
+            return;
+        }
+        actix::spawn(async move {
+            if let Ok(results) = answer.await {
+                tracing::info!(validator = %culprit, result = ?results.first(), "double-signing evidence submitted");
+            }
+        });
     }
 
     fn has_peers(&self) -> bool {
@@ -491,7 +549,7 @@ impl ConsensusActor {
 
     /// The validator set of the height after the committed head, as its state elected it.
     fn validator_set_at_head(&self) -> Result<ValidatorSet, String> {
-        Ok(self.validators.clone())
+        active_set(&self.storage)
     }
 
     fn serve_block_request(&self, from: &crate::types::Address, height: u64) {
@@ -652,6 +710,22 @@ fn signatures_valid(block: &Block) -> bool {
         .verify_batch(&items)
         .iter()
         .all(|ok| *ok)
+}
+
+/// The active set that the committed state elected: the set of the height after the head.
+pub fn active_set(storage: &Storage) -> Result<ValidatorSet, String> {
+    let registry = storage.registry().map_err(|e| e.to_string())?;
+    ValidatorSet::new(
+        registry
+            .active
+            .iter()
+            .map(|(a, power)| crate::consensus::context::Validator {
+                address: crate::consensus::context::Address(a.0),
+                voting_power: *power,
+            })
+            .collect(),
+    )
+    .map_err(|e| format!("the elected validator set is invalid: {e}"))
 }
 
 /// A validator set of one: the chain's genesis validator.

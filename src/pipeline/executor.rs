@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use super::{CommitBlock, Fatal, Proposed};
 use crate::execution::{
-    execute_block, execute_block_parallel, prefetch, touched_accounts, ChainParams,
+    execute_block, execute_block_parallel, prefetch, touched_accounts, BlockEnv, ChainParams,
 };
 use crate::metrics::PipelineMetrics;
 use crate::storage::{ChainHead, Storage, StorageError};
@@ -53,12 +53,16 @@ pub fn build_block(
         return Ok(None);
     }
     let base_lthash = reader.lthash()?;
+    let env = BlockEnv {
+        height: parent.height + 1,
+        proposer: *proposer,
+    };
     let mut output = if txs.len() >= parallel_txs_min {
         // LMDB read transactions are single-threaded: read what the block touches first.
         let base = prefetch(&reader, &touched_accounts(&txs, proposer))?;
-        execute_block_parallel(&base, &base_lthash, params, proposer, txs)
+        execute_block_parallel(&base, &reader, &base_lthash, params, &env, txs)?
     } else {
-        execute_block(&reader, &base_lthash, params, proposer, txs)?
+        execute_block(&reader, &base_lthash, params, &env, txs)?
     };
     let ids: Vec<TxId> = output.applied.iter().map(|t| t.id).collect();
     let header = BlockHeader {

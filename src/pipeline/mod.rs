@@ -185,11 +185,10 @@ impl PoolLevel {
     }
 }
 
-/// Who this node is in consensus: its key, the validator set, and its peers (none when it is the
-/// only validator).
+/// Who this node is in consensus: its key and its peers (none when it is the only validator).
+/// The validator set of each height comes from the committed state (DPoS elections).
 pub struct ValidatorIdentity {
     pub key: ed25519_dalek::SigningKey,
-    pub validators: crate::consensus::context::ValidatorSet,
     pub p2p: Option<crate::p2p::P2pHandle>,
 }
 
@@ -229,7 +228,6 @@ impl Pipeline {
     ) -> Result<Self, PipelineError> {
         let ValidatorIdentity {
             key: validator,
-            validators,
             p2p,
         } = validator;
         let proposer = crate::keys::address_of(&validator);
@@ -280,6 +278,30 @@ impl Pipeline {
                 Committer::new(storage, notifier, fatal, metrics)
             })
         };
+        let verifier = {
+            let mempool = mempool.clone();
+            let sv = config.sigverify.clone();
+            let metrics = metrics.clone();
+            Verifier::start_in_arbiter(&arbiter(), move |ctx| {
+                ctx.set_mailbox_capacity(queue_max);
+                Verifier::new(
+                    verifier,
+                    sv.batch_size_max,
+                    std::time::Duration::from_micros(sv.batch_deadline_us),
+                    mempool,
+                    metrics,
+                )
+            })
+        };
+        let ingest = {
+            let ingest_config = config.ingest.clone();
+            let params = params.clone();
+            let metrics = metrics.clone();
+            Ingest::start_in_arbiter(&arbiter(), move |ctx| {
+                ctx.set_mailbox_capacity(queue_max);
+                Ingest::new(ingest_config, params, verifier, metrics, level)
+            })
+        };
         let parallel_txs_min = config.pipeline.parallel_execution_txs_min;
         // Heights this validator should build a block for, from consensus to the producer.
         let wanted = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -290,13 +312,13 @@ impl Pipeline {
                     ..Default::default()
                 },
                 key: validator,
-                validators,
                 dir: config.consensus_path(),
                 wal_bytes_max: config.consensus.wal_bytes_max,
                 params: params.clone(),
                 parallel_txs_min,
                 p2p,
                 wanted: wanted.clone(),
+                ingest: ingest.clone().recipient(),
             };
             let actor = ConsensusActor::new(
                 setup,
@@ -337,29 +359,6 @@ impl Pipeline {
             let notifier = notifier.clone();
             Producer::start_in_arbiter(&arbiter(), move |_| {
                 Producer::new(block, wanted, head, mempool, executor, notifier)
-            })
-        };
-        let verifier = {
-            let mempool = mempool.clone();
-            let sv = config.sigverify.clone();
-            let metrics = metrics.clone();
-            Verifier::start_in_arbiter(&arbiter(), move |ctx| {
-                ctx.set_mailbox_capacity(queue_max);
-                Verifier::new(
-                    verifier,
-                    sv.batch_size_max,
-                    std::time::Duration::from_micros(sv.batch_deadline_us),
-                    mempool,
-                    metrics,
-                )
-            })
-        };
-        let ingest = {
-            let ingest_config = config.ingest.clone();
-            let metrics = metrics.clone();
-            Ingest::start_in_arbiter(&arbiter(), move |ctx| {
-                ctx.set_mailbox_capacity(queue_max);
-                Ingest::new(ingest_config, params, verifier, metrics, level)
             })
         };
         Ok(Pipeline {

@@ -34,7 +34,7 @@ use thiserror::Error;
 use crate::codec::{decode_exact, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
 use crate::execution::StateView;
 use crate::state::LtHash;
-use crate::types::{Account, Address, Block, Hash, Height, Receipt, TxId};
+use crate::types::{Account, Address, Block, Hash, Height, Receipt, StakeKey, StakeValue, TxId};
 
 /// Storage settings.
 #[derive(Debug, Clone)]
@@ -213,6 +213,8 @@ pub struct BlockCommit<'a> {
     pub certificate: Option<&'a [u8]>,
     pub receipts: &'a [Receipt],
     pub writes: &'a BTreeMap<Address, Account>,
+    /// Staking entries written (`Some`) or deleted (`None`).
+    pub stake_writes: &'a crate::execution::StakeWrites,
     pub lthash: &'a LtHash,
 }
 
@@ -232,6 +234,7 @@ pub struct Storage {
     txindex: Database,
     diffs: Database,
     commits: Database,
+    stake: Database,
     meta: Database,
     map_size_mb: u64,
     path: PathBuf,
@@ -259,7 +262,7 @@ impl Storage {
         let err = |op| lmdb_err(op, config.map_size_mb);
         let env = Environment::new()
             .set_flags(flags)
-            .set_max_dbs(8)
+            .set_max_dbs(12)
             .set_max_readers(1024)
             .set_map_size(map_size_bytes)
             .open(dir)
@@ -274,6 +277,7 @@ impl Storage {
         let txindex = create("txindex")?;
         let diffs = create("diffs")?;
         let commits = create("commits")?;
+        let stake = create("stake")?;
         let meta = create("meta")?;
         Ok(Storage {
             env,
@@ -283,6 +287,7 @@ impl Storage {
             txindex,
             diffs,
             commits,
+            stake,
             meta,
             map_size_mb: config.map_size_mb,
             path: dir.to_path_buf(),
@@ -350,6 +355,16 @@ impl Storage {
             .unwrap_or_default())
     }
 
+    /// The validator registry and active set at the committed head.
+    pub fn registry(&self) -> Result<crate::types::Registry> {
+        self.reader()?.registry()
+    }
+
+    /// A staking entry at the committed head.
+    pub fn stake(&self, key: &StakeKey) -> Result<Option<StakeValue>> {
+        self.reader()?.stake(key)
+    }
+
     /// A consistent snapshot of the state for executing a block or answering several reads.
     pub fn reader(&self) -> Result<StateReader<'_>> {
         Ok(StateReader {
@@ -401,6 +416,7 @@ impl Storage {
         &self,
         genesis_block: &Block,
         accounts: &BTreeMap<Address, Account>,
+        stake: &crate::execution::StakeWrites,
         lthash: &LtHash,
         genesis_json: &str,
     ) -> Result<ChainHead> {
@@ -415,6 +431,7 @@ impl Storage {
                 certificate: None,
                 receipts: &[],
                 writes: accounts,
+                stake_writes: stake,
                 lthash,
             },
         )?;
@@ -470,6 +487,16 @@ impl Storage {
             buf.clear();
             account.encode_to(&mut buf);
             self.put(txn, self.accounts, &address.0, &buf)?;
+        }
+        for (key, value) in c.stake_writes {
+            let k = key.to_key_bytes();
+            match value {
+                Some(v) => self.put(txn, self.stake, &k, &v.to_bytes())?,
+                None => match txn.del(self.stake, &k, None) {
+                    Ok(()) | Err(lmdb::Error::NotFound) => {}
+                    Err(e) => return Err(self.err("delete")(e)),
+                },
+            }
         }
         // Heights are big-endian keys that only grow: append. `commit_block` has checked that this
         // block is the next one.
@@ -560,6 +587,22 @@ impl StateReader<'_> {
     }
 }
 
+impl StateReader<'_> {
+    /// The validator registry and active set at this snapshot's head.
+    pub fn registry(&self) -> Result<crate::types::Registry> {
+        match self.stake(&StakeKey::Registry)? {
+            Some(StakeValue::Registry(r)) => Ok(r),
+            _ => Err(StorageError::Corrupt {
+                table: "stake",
+                source: DecodeError::InvalidValue {
+                    what: "validator registry",
+                    reason: "missing (a data directory from before staking: create it again)",
+                },
+            }),
+        }
+    }
+}
+
 impl StateView for StateReader<'_> {
     type Error = StorageError;
     fn account(&self, address: &Address) -> Result<Account> {
@@ -567,6 +610,10 @@ impl StateView for StateReader<'_> {
             .storage
             .get_decoded(&self.txn, self.storage.accounts, &address.0, "accounts")?
             .unwrap_or_default())
+    }
+    fn stake(&self, key: &StakeKey) -> Result<Option<StakeValue>> {
+        self.storage
+            .get_decoded(&self.txn, self.storage.stake, &key.to_key_bytes(), "stake")
     }
 }
 

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use ed25519_dalek::SigningKey;
 
 use super::*;
-use crate::execution::{execute_block, ChainParams};
+use crate::execution::{execute_block, BlockEnv, ChainParams};
 use crate::genesis::{Genesis, GenesisAccount};
 use crate::types::{block::tx_root, BankCall, BlockHeader, Payload, Transaction};
 
@@ -21,6 +21,7 @@ fn genesis() -> Genesis {
         validator: addr(9),
         validators: vec![],
         min_fee: 1,
+        staking: Default::default(),
         accounts: vec![GenesisAccount {
             address: addr(0),
             balance: 1_000_000_000,
@@ -45,6 +46,7 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
     let params = ChainParams {
         chain_id: 9,
         min_fee: 1,
+        staking: Default::default(),
     };
     let txs = (0..n)
         .map(|i| {
@@ -62,7 +64,11 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         .collect();
     let out = {
         let r = s.reader()?;
-        execute_block(&r, &s.lthash()?, &params, &addr(9), txs)?
+        let env = BlockEnv {
+            height: head.height + 1,
+            proposer: addr(9),
+        };
+        execute_block(&r, &s.lthash()?, &params, &env, txs)?
     };
     assert!(out.discarded.is_empty());
     let ids: Vec<_> = out.applied.iter().map(|t| t.id).collect();
@@ -84,6 +90,7 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         block: &block,
         receipts: &out.receipts,
         writes: &out.writes,
+        stake_writes: &out.stake_writes,
         lthash: &out.lthash,
     })
 }
@@ -95,8 +102,8 @@ fn genesis_commit_reopen_and_read_back() {
     {
         let s = open(dir.path(), 64);
         assert!(!s.is_initialized().expect("read"));
-        let (block, state, lthash) = g.build();
-        s.initialize(&block, &state, &lthash, "{}")
+        let (block, state, stake, lthash) = g.build();
+        s.initialize(&block, &state, &stake, &lthash, "{}")
             .expect("genesis");
         let head = commit_transfers(&s, 0, 3).expect("commit");
         assert_eq!(head.height, 1);
@@ -138,15 +145,21 @@ fn genesis_commit_reopen_and_read_back() {
         .iter()
         .map(|i| (addr(*i), s.account(&addr(*i)).expect("read")))
         .collect();
-    assert_eq!(LtHash::of_state(state.iter()).root(), head.state_root);
+    // The commitment covers the accounts and the staking entries, read back from the store.
+    let mut full = LtHash::of_state(state.iter());
+    for (key, _) in g.stake() {
+        let value = s.stake(&key).expect("read").expect("genesis staking entry");
+        full.add(&LtHash::of_stake(&key, &value));
+    }
+    assert_eq!(full.root(), head.state_root);
 }
 
 #[test]
 fn out_of_order_block_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = open(dir.path(), 64);
-    let (block, state, lthash) = genesis().build();
-    s.initialize(&block, &state, &lthash, "{}")
+    let (block, state, stake, lthash) = genesis().build();
+    s.initialize(&block, &state, &stake, &lthash, "{}")
         .expect("genesis");
     // Re-committing genesis as if it were the next block must fail.
     let err = s
@@ -155,6 +168,7 @@ fn out_of_order_block_is_refused() {
             block: &block,
             receipts: &[],
             writes: &state,
+            stake_writes: &stake,
             lthash: &lthash,
         })
         .expect_err("not the next block");
@@ -170,8 +184,8 @@ fn full_map_is_a_clear_error_and_a_larger_map_resumes() {
     let mut committed = 0;
     {
         let s = open(dir.path(), 1);
-        let (block, state, lthash) = genesis().build();
-        s.initialize(&block, &state, &lthash, "{}")
+        let (block, state, stake, lthash) = genesis().build();
+        s.initialize(&block, &state, &stake, &lthash, "{}")
             .expect("genesis");
         let err = loop {
             match commit_transfers(&s, committed, 200) {

@@ -7,14 +7,17 @@ mod account;
 mod address;
 pub mod block;
 mod hash;
+pub mod stake;
 mod transaction;
 
 pub use account::Account;
 pub use address::{Address, AddressError, ADDRESS_HRP};
 pub use block::{Block, BlockHeader, Outcome, Receipt, BLOCK_VERSION};
 pub use hash::{Hash, HashParseError};
+pub use stake::{Registry, StakeKey, StakeValue, Unbonding, ValidatorInfo};
 pub use transaction::{
-    BankCall, Payload, Signature, Transaction, TxEnvelope, TxId, TX_SIZE_MAX, TX_VERSION,
+    BankCall, Payload, Signature, StakingCall, Transaction, TxEnvelope, TxId, EVIDENCE_BYTES_MAX,
+    TX_SIZE_MAX, TX_VERSION,
 };
 
 /// Native asset amounts, in base units. Integers only: no floats anywhere near balances.

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey};
 
-use crate::codec::{decode_exact, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+use crate::codec::{decode_exact, put_bytes, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
 
 use super::{Address, Amount, ChainId, Hash};
 
@@ -33,6 +33,7 @@ impl fmt::Debug for Signature {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
     Bank(BankCall),
+    Staking(StakingCall),
 }
 
 /// Calls into the native bank module.
@@ -42,8 +43,32 @@ pub enum BankCall {
     Transfer { to: Address, amount: Amount },
 }
 
+/// Largest equivocation evidence a transaction may carry (two signed votes need about 300 bytes).
+pub const EVIDENCE_BYTES_MAX: usize = 1024;
+
+/// Calls into the staking (DPoS) module; see `crate::execution::staking`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StakingCall {
+    /// Make the sender a validator candidate, bonding `amount` of its own as self-delegation;
+    /// `commission_bps` (basis points) of its rewards go to it before the rest is shared.
+    RegisterValidator { commission_bps: u16, amount: Amount },
+    /// Bond `amount` of the sender's balance to `validator`.
+    Delegate { validator: Address, amount: Amount },
+    /// Unbond `amount` of the sender's stake with `validator`; it returns to the sender's balance
+    /// after the unbonding period.
+    Undelegate { validator: Address, amount: Amount },
+    /// Proof that a validator signed two different votes for one height, round and kind: the
+    /// consensus wire encoding of the two signed votes. Slashes and jails the validator.
+    ReportEquivocation { evidence: Vec<u8> },
+}
+
 const PAYLOAD_TAG_BANK: u8 = 1;
+const PAYLOAD_TAG_STAKING: u8 = 2;
 const BANK_TAG_TRANSFER: u8 = 1;
+const STAKING_TAG_REGISTER: u8 = 1;
+const STAKING_TAG_DELEGATE: u8 = 2;
+const STAKING_TAG_UNDELEGATE: u8 = 3;
+const STAKING_TAG_EVIDENCE: u8 = 4;
 
 impl Encode for Payload {
     fn encode_to(&self, out: &mut Vec<u8>) {
@@ -53,6 +78,33 @@ impl Encode for Payload {
                 put_u8(out, BANK_TAG_TRANSFER);
                 out.extend_from_slice(&to.0);
                 put_u64(out, *amount);
+            }
+            Payload::Staking(call) => {
+                put_u8(out, PAYLOAD_TAG_STAKING);
+                match call {
+                    StakingCall::RegisterValidator {
+                        commission_bps,
+                        amount,
+                    } => {
+                        put_u8(out, STAKING_TAG_REGISTER);
+                        out.extend_from_slice(&commission_bps.to_le_bytes());
+                        put_u64(out, *amount);
+                    }
+                    StakingCall::Delegate { validator, amount } => {
+                        put_u8(out, STAKING_TAG_DELEGATE);
+                        out.extend_from_slice(&validator.0);
+                        put_u64(out, *amount);
+                    }
+                    StakingCall::Undelegate { validator, amount } => {
+                        put_u8(out, STAKING_TAG_UNDELEGATE);
+                        out.extend_from_slice(&validator.0);
+                        put_u64(out, *amount);
+                    }
+                    StakingCall::ReportEquivocation { evidence } => {
+                        put_u8(out, STAKING_TAG_EVIDENCE);
+                        put_bytes(out, evidence);
+                    }
+                }
             }
         }
     }
@@ -72,6 +124,32 @@ impl Decode for Payload {
                     tag,
                 }),
             },
+            PAYLOAD_TAG_STAKING => {
+                let call = match r.u8("staking call tag")? {
+                    STAKING_TAG_REGISTER => StakingCall::RegisterValidator {
+                        commission_bps: u16::from_le_bytes(r.array("commission")?),
+                        amount: r.u64("self-delegation amount")?,
+                    },
+                    STAKING_TAG_DELEGATE => StakingCall::Delegate {
+                        validator: Address(r.array("validator")?),
+                        amount: r.u64("delegation amount")?,
+                    },
+                    STAKING_TAG_UNDELEGATE => StakingCall::Undelegate {
+                        validator: Address(r.array("validator")?),
+                        amount: r.u64("undelegation amount")?,
+                    },
+                    STAKING_TAG_EVIDENCE => StakingCall::ReportEquivocation {
+                        evidence: r.bytes("evidence", EVIDENCE_BYTES_MAX)?.to_vec(),
+                    },
+                    tag => {
+                        return Err(DecodeError::UnknownTag {
+                            what: "staking call",
+                            tag,
+                        })
+                    }
+                };
+                Ok(Payload::Staking(call))
+            }
             tag => Err(DecodeError::UnknownTag {
                 what: "payload module",
                 tag,
@@ -96,8 +174,9 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    /// The smallest encoding of any transaction (a transfer: every field fixed-size).
-    pub const ENCODED_LEN_MIN: usize = 1 + 8 + 32 + 8 + 8 + (1 + 1 + 32 + 8) + SIGNATURE_LEN;
+    /// The smallest encoding of any transaction (a validator registration: every field
+    /// fixed-size, and the shortest payload).
+    pub const ENCODED_LEN_MIN: usize = 1 + 8 + 32 + 8 + 8 + (1 + 1 + 2 + 8) + SIGNATURE_LEN;
 
     /// Builds and signs a transaction with `key`; the sender is the key's public key.
     pub fn sign(
@@ -135,7 +214,22 @@ impl Transaction {
     /// What the sender's balance must cover: fee plus what the payload moves out.
     pub fn cost(&self) -> Option<Amount> {
         match &self.payload {
-            Payload::Bank(BankCall::Transfer { amount, .. }) => self.fee.checked_add(*amount),
+            Payload::Bank(BankCall::Transfer { amount, .. })
+            | Payload::Staking(StakingCall::RegisterValidator { amount, .. })
+            | Payload::Staking(StakingCall::Delegate { amount, .. }) => {
+                self.fee.checked_add(*amount)
+            }
+            Payload::Staking(
+                StakingCall::Undelegate { .. } | StakingCall::ReportEquivocation { .. },
+            ) => Some(self.fee),
+        }
+    }
+
+    /// The account that receives what this transaction moves, if it is not the sender's.
+    pub fn recipient(&self) -> Option<&Address> {
+        match &self.payload {
+            Payload::Bank(BankCall::Transfer { to, .. }) => Some(to),
+            Payload::Staking(_) => None,
         }
     }
 }
@@ -227,9 +321,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn smallest_encoding_is_a_transfer() {
+    fn smallest_encoding_is_a_validator_registration() {
         let key = SigningKey::from_bytes(&[3; 32]);
         let tx = Transaction::sign(
+            &key,
+            1,
+            0,
+            1,
+            Payload::Staking(StakingCall::RegisterValidator {
+                commission_bps: 500,
+                amount: 1,
+            }),
+        );
+        assert_eq!(tx.bytes.len(), Transaction::ENCODED_LEN_MIN);
+        let transfer = Transaction::sign(
             &key,
             1,
             0,
@@ -239,6 +344,32 @@ mod tests {
                 amount: 1,
             }),
         );
-        assert_eq!(tx.bytes.len(), Transaction::ENCODED_LEN_MIN);
+        assert!(transfer.bytes.len() > Transaction::ENCODED_LEN_MIN);
+    }
+
+    #[test]
+    fn every_staking_call_round_trips() {
+        let key = SigningKey::from_bytes(&[4; 32]);
+        for call in [
+            StakingCall::RegisterValidator {
+                commission_bps: 10_000,
+                amount: 7,
+            },
+            StakingCall::Delegate {
+                validator: Address([9; 32]),
+                amount: 8,
+            },
+            StakingCall::Undelegate {
+                validator: Address([9; 32]),
+                amount: 9,
+            },
+            StakingCall::ReportEquivocation {
+                evidence: vec![1, 2, 3],
+            },
+        ] {
+            let tx = Transaction::sign(&key, 1, 2, 3, Payload::Staking(call));
+            let back = TxEnvelope::decode(&tx.bytes, TX_SIZE_MAX).expect("decodes");
+            assert_eq!(back, tx);
+        }
     }
 }

@@ -1,0 +1,433 @@
+//! The staking module (DPoS): validator registration, delegation, unbonding, block rewards,
+//! slashing for double signing, and the election of the active set at each epoch's end.
+//!
+//! State (see [`crate::types::stake`]): one [`Registry`] of validators and the active set,
+//! delegations as shares of validators' pools, and per-height unbonding queues. All arithmetic is
+//! on integers (`u128` intermediates, rounding down); nothing reads a clock or iterates a hash map,
+//! so every validator computes the same stake, rewards and set.
+//!
+//! Rules:
+//! - **Register**: the sender becomes a candidate, bonding at least `min_self_stake` of its own.
+//! - **Delegate**: tokens move from the sender's balance into the validator's pool, for shares at
+//!   the pool's current price. Jailed validators take no delegations.
+//! - **Undelegate**: shares are burned (rounding against the delegator) and the tokens wait in
+//!   the queue of height `h + unbonding_blocks`; at that block's end they return to the balance.
+//! - **Rewards**: each block mints `block_reward`, split between the active validators by power
+//!   (the remainder to the first; none to a validator jailed in the block); of each part the validator's commission becomes new shares of
+//!   its own self-delegation and the rest is added to its pool (so delegators' stake compounds).
+//! - **Slashing**: valid evidence of double signing burns `slash_bps` of the validator's pool and
+//!   jails it for good; the set is elected again at the end of that block, without it.
+//! - **Elections**: at the end of every block whose height is a multiple of `epoch_blocks` (and
+//!   after a slash), the top `active_set_max` validators by bonded tokens, not jailed, become the
+//!   set of the following heights, with power = bonded tokens. Ties go to the lower address.
+//!
+//! Not covered: stake that is unbonding is not slashed; a validator's self-delegation may fall
+//! below `min_self_stake` without consequence; evidence does not expire.
+
+use serde::{Deserialize, Serialize};
+
+use super::bank::{check_sender, credit, debit_sender};
+use super::{BlockEnv, ChainParams, Overlay, StateView, TxError};
+use crate::consensus::wire::Evidence;
+use crate::types::stake::VALIDATORS_MAX;
+use crate::types::{
+    Address, Amount, Registry, StakeKey, StakeValue, StakingCall, Transaction, Unbonding,
+    ValidatorInfo,
+};
+
+/// 100% in basis points.
+pub const BPS_MAX: u16 = 10_000;
+
+/// Staking parameters, fixed by genesis (`[staking]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StakingParams {
+    /// Blocks per epoch: the set is elected at the end of each multiple of this height.
+    pub epoch_blocks: u64,
+    /// K: validators in the active set at most.
+    pub active_set_max: u32,
+    /// Blocks between an undelegation and the return of its tokens.
+    pub unbonding_blocks: u64,
+    /// Tokens minted per block for the active validators and their delegators.
+    pub block_reward: Amount,
+    /// Part of a double signer's pool that is burned, in basis points.
+    pub slash_bps: u16,
+    /// Smallest self-delegation of a new validator.
+    pub min_self_stake: Amount,
+}
+
+impl Default for StakingParams {
+    fn default() -> Self {
+        Self {
+            epoch_blocks: 100,
+            active_set_max: 21,
+            unbonding_blocks: 1_000,
+            block_reward: 0,
+            slash_bps: 500,
+            min_self_stake: 1,
+        }
+    }
+}
+
+/// Why staking parameters cannot run a chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StakingParamsError {
+    #[error("staking.epoch_blocks must be at least 1")]
+    ZeroEpoch,
+    #[error("staking.active_set_max must be between 1 and {VALIDATORS_MAX}")]
+    ActiveSetSize,
+    #[error("staking.slash_bps must be at most {BPS_MAX}")]
+    SlashTooHigh,
+}
+
+impl StakingParams {
+    pub fn validate(&self) -> Result<(), StakingParamsError> {
+        if self.epoch_blocks == 0 {
+            return Err(StakingParamsError::ZeroEpoch);
+        }
+        if self.active_set_max == 0 || self.active_set_max as usize > VALIDATORS_MAX {
+            return Err(StakingParamsError::ActiveSetSize);
+        }
+        if self.slash_bps > BPS_MAX {
+            return Err(StakingParamsError::SlashTooHigh);
+        }
+        Ok(())
+    }
+}
+
+/// The top `k` validators by bonded tokens that may validate, as an active set sorted by address
+/// with power = bonded tokens.
+pub fn elect(registry: &Registry, k: usize) -> Vec<(Address, u64)> {
+    let mut candidates: Vec<(&Address, &ValidatorInfo)> = registry
+        .validators
+        .iter()
+        .filter(|(_, v)| !v.jailed && v.tokens > 0)
+        .collect();
+    candidates.sort_by(|a, b| b.1.tokens.cmp(&a.1.tokens).then(a.0.cmp(b.0)));
+    let mut set: Vec<(Address, u64)> = candidates
+        .into_iter()
+        .take(k)
+        .map(|(a, v)| (*a, v.tokens))
+        .collect();
+    set.sort_by(|a, b| a.0.cmp(&b.0));
+    set
+}
+
+/// The staking entries of a chain whose genesis validators bond `(address, tokens,
+/// commission_bps)` each, all active from height 1.
+pub fn genesis_entries(
+    validators: &[(Address, Amount, u16)],
+    params: &StakingParams,
+) -> Vec<(StakeKey, StakeValue)> {
+    let mut registry = Registry::default();
+    let mut entries = Vec::new();
+    for &(address, tokens, commission_bps) in validators {
+        registry.validators.insert(
+            address,
+            ValidatorInfo {
+                tokens,
+                shares: u128::from(tokens),
+                commission_bps,
+                jailed: false,
+            },
+        );
+        entries.push((
+            StakeKey::Delegation {
+                validator: address,
+                delegator: address,
+            },
+            StakeValue::Shares(u128::from(tokens)),
+        ));
+    }
+    registry.active = elect(&registry, params.active_set_max as usize);
+    entries.push((StakeKey::Registry, StakeValue::Registry(registry)));
+    entries
+}
+
+fn registry<V: StateView>(overlay: &mut Overlay<'_, V>) -> Result<Option<Registry>, V::Error> {
+    Ok(match overlay.stake(&StakeKey::Registry)? {
+        Some(StakeValue::Registry(r)) => Some(r),
+        _ => None,
+    })
+}
+
+fn set_registry<V: StateView>(overlay: &mut Overlay<'_, V>, r: Registry) {
+    overlay.set_stake(StakeKey::Registry, Some(StakeValue::Registry(r)));
+}
+
+fn shares<V: StateView>(overlay: &mut Overlay<'_, V>, key: &StakeKey) -> Result<u128, V::Error> {
+    Ok(match overlay.stake(key)? {
+        Some(StakeValue::Shares(s)) => s,
+        _ => 0,
+    })
+}
+
+fn set_shares<V: StateView>(overlay: &mut Overlay<'_, V>, key: StakeKey, shares: u128) {
+    overlay.set_stake(key, (shares > 0).then_some(StakeValue::Shares(shares)));
+}
+
+fn delegation(validator: Address, delegator: Address) -> StakeKey {
+    StakeKey::Delegation {
+        validator,
+        delegator,
+    }
+}
+
+/// Shares that `amount` tokens buy in `v`'s pool.
+fn shares_for(v: &ValidatorInfo, amount: Amount) -> u128 {
+    if v.shares == 0 || v.tokens == 0 {
+        u128::from(amount)
+    } else {
+        u128::from(amount) * v.shares / u128::from(v.tokens)
+    }
+}
+
+/// Adds `amount` bought at the pool's price to `delegator`'s shares of `validator`.
+fn bond<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    reg: &mut Registry,
+    validator: Address,
+    delegator: Address,
+    amount: Amount,
+) -> Result<(), V::Error> {
+    let v = reg
+        .validators
+        .get_mut(&validator)
+        .expect("bond is called for registered validators");
+    let new = shares_for(v, amount);
+    v.shares += new;
+    v.tokens = v
+        .tokens
+        .checked_add(amount)
+        .expect("supply fits in u64 (genesis guarantees)");
+    let key = delegation(validator, delegator);
+    let held = shares(overlay, &key)?;
+    set_shares(overlay, key, held + new);
+    Ok(())
+}
+
+/// Applies a staking call: checks everything, then writes. Returns the fee paid.
+pub(super) fn apply<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    params: &ChainParams,
+    env: &BlockEnv,
+    tx: &Transaction,
+    call: &StakingCall,
+) -> Result<Result<Amount, TxError>, V::Error> {
+    let bonded = match call {
+        StakingCall::RegisterValidator { amount, .. } | StakingCall::Delegate { amount, .. } => {
+            *amount
+        }
+        StakingCall::Undelegate { .. } | StakingCall::ReportEquivocation { .. } => 0,
+    };
+    let sender = match check_sender(overlay, tx, bonded)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut reg = registry(overlay)?.unwrap_or_default();
+    // Checks.
+    match call {
+        StakingCall::RegisterValidator { .. } => {
+            if reg.validators.contains_key(&tx.sender) {
+                return Ok(Err(TxError::AlreadyValidator(tx.sender)));
+            }
+            if reg.validators.len() >= VALIDATORS_MAX {
+                return Ok(Err(TxError::TooManyValidators {
+                    max: VALIDATORS_MAX,
+                }));
+            }
+        }
+        StakingCall::Delegate { validator, amount } => match reg.validators.get(validator) {
+            None => return Ok(Err(TxError::UnknownValidator(*validator))),
+            Some(v) if v.jailed => return Ok(Err(TxError::ValidatorJailed(*validator))),
+            Some(v) if shares_for(v, *amount) == 0 => {
+                return Ok(Err(TxError::StakeTooSmall { amount: *amount }))
+            }
+            Some(_) => {}
+        },
+        StakingCall::Undelegate { validator, amount } => {
+            let Some(v) = reg.validators.get(validator) else {
+                return Ok(Err(TxError::UnknownValidator(*validator)));
+            };
+            let held = v.tokens_for(shares(overlay, &delegation(*validator, tx.sender))?);
+            if held < *amount {
+                return Ok(Err(TxError::InsufficientStake {
+                    held,
+                    wanted: *amount,
+                }));
+            }
+        }
+        StakingCall::ReportEquivocation { evidence } => {
+            // check_static has verified the evidence itself.
+            let culprit = match Evidence::decode_and_check(evidence) {
+                Ok(e) => Address(e.validator().0),
+                Err(e) => return Ok(Err(TxError::InvalidEvidence(e))),
+            };
+            match reg.validators.get(&culprit) {
+                None => return Ok(Err(TxError::UnknownValidator(culprit))),
+                Some(v) if v.jailed => return Ok(Err(TxError::AlreadyJailed(culprit))),
+                Some(_) => {}
+            }
+        }
+    }
+    // Writes.
+    debit_sender(overlay, tx, sender, bonded);
+    credit(overlay, &env.proposer, tx.fee)?;
+    match call {
+        StakingCall::RegisterValidator {
+            commission_bps,
+            amount,
+        } => {
+            reg.validators.insert(
+                tx.sender,
+                ValidatorInfo {
+                    tokens: 0,
+                    shares: 0,
+                    commission_bps: *commission_bps,
+                    jailed: false,
+                },
+            );
+            bond(overlay, &mut reg, tx.sender, tx.sender, *amount)?;
+        }
+        StakingCall::Delegate { validator, amount } => {
+            bond(overlay, &mut reg, *validator, tx.sender, *amount)?;
+        }
+        StakingCall::Undelegate { validator, amount } => {
+            let key = delegation(*validator, tx.sender);
+            let held = shares(overlay, &key)?;
+            let v = reg.validators.get_mut(validator).expect("checked above");
+            // Round the shares burned up, so the pool never pays out more than they are worth.
+            let burn = (u128::from(*amount) * v.shares)
+                .div_ceil(u128::from(v.tokens).max(1))
+                .min(held);
+            v.shares -= burn;
+            v.tokens -= amount;
+            set_shares(overlay, key, held - burn);
+            let release_height = env.height + params.staking.unbonding_blocks;
+            let qkey = StakeKey::Unbonding { release_height };
+            let mut queue = match overlay.stake(&qkey)? {
+                Some(StakeValue::Unbonding(u)) => u,
+                _ => Unbonding::default(),
+            };
+            let owed = queue.0.entry(tx.sender).or_insert(0);
+            *owed = owed
+                .checked_add(*amount)
+                .expect("supply fits in u64 (genesis guarantees)");
+            overlay.set_stake(qkey, Some(StakeValue::Unbonding(queue)));
+        }
+        StakingCall::ReportEquivocation { evidence } => {
+            let culprit = Evidence::decode_and_check(evidence)
+                .map(|e| Address(e.validator().0))
+                .expect("checked above");
+            let v = reg.validators.get_mut(&culprit).expect("checked above");
+            let burned = u64::try_from(
+                u128::from(v.tokens) * u128::from(params.staking.slash_bps) / u128::from(BPS_MAX),
+            )
+            .expect("at most the pool's tokens");
+            v.tokens -= burned;
+            v.jailed = true;
+            reg.reelect = true;
+            tracing::warn!(validator = %culprit, burned, "validator slashed and jailed for double signing");
+        }
+    }
+    set_registry(overlay, reg);
+    Ok(Ok(tx.fee))
+}
+
+/// The end of a block: rewards, unbonded stake returned, and the election when one is due.
+pub(super) fn end_block<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    params: &ChainParams,
+    env: &BlockEnv,
+) -> Result<(), V::Error> {
+    let p = &params.staking;
+    // A state without a registry has no staking (some tests run bare bank states).
+    let Some(mut reg) = registry(overlay)? else {
+        return Ok(());
+    };
+    let mut changed = false;
+    if p.block_reward > 0
+        && reg
+            .active
+            .iter()
+            .any(|(a, _)| reg.validators.get(a).is_some_and(|v| !v.jailed))
+    {
+        reward(overlay, &mut reg, p.block_reward)?;
+        changed = true;
+    }
+    let qkey = StakeKey::Unbonding {
+        release_height: env.height,
+    };
+    if let Some(StakeValue::Unbonding(queue)) = overlay.stake(&qkey)? {
+        for (owner, amount) in &queue.0 {
+            credit(overlay, owner, *amount)?;
+        }
+        overlay.set_stake(qkey, None);
+    }
+    if reg.reelect || env.height % p.epoch_blocks == 0 {
+        let set = elect(&reg, p.active_set_max as usize);
+        // A chain never runs without validators: with nobody electable the set stays.
+        if set.is_empty() {
+            tracing::error!(
+                height = env.height,
+                "no validator can be elected; the active set stays"
+            );
+        } else if set != reg.active {
+            tracing::info!(
+                height = env.height,
+                validators = set.len(),
+                "new active validator set"
+            );
+            reg.active = set;
+        }
+        reg.reelect = false;
+        changed = true;
+    }
+    if changed {
+        set_registry(overlay, reg);
+    }
+    Ok(())
+}
+
+/// Mints `amount` to the active validators by power; see the module docs.
+fn reward<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    reg: &mut Registry,
+    amount: Amount,
+) -> Result<(), V::Error> {
+    // A validator jailed in this block earns nothing for it.
+    let earning: Vec<(Address, u64)> = reg
+        .active
+        .iter()
+        .filter(|(a, _)| reg.validators.get(a).is_some_and(|v| !v.jailed))
+        .copied()
+        .collect();
+    let total: u128 = earning.iter().map(|(_, p)| u128::from(*p)).sum();
+    let mut parts: Vec<(Address, Amount)> = earning
+        .iter()
+        .map(|(a, p)| {
+            let part = u128::from(amount) * u128::from(*p) / total.max(1);
+            (*a, u64::try_from(part).expect("at most the reward"))
+        })
+        .collect();
+    let paid: Amount = parts.iter().map(|(_, x)| x).sum();
+    if let Some(first) = parts.first_mut() {
+        first.1 += amount - paid;
+    }
+    for (address, part) in parts {
+        let Some(v) = reg.validators.get_mut(&address) else {
+            continue;
+        };
+        let commission =
+            u64::try_from(u128::from(part) * u128::from(v.commission_bps) / u128::from(BPS_MAX))
+                .expect("at most the part");
+        v.tokens = v
+            .tokens
+            .checked_add(part - commission)
+            .expect("supply fits in u64 (genesis guarantees)");
+        if commission > 0 {
+            bond(overlay, reg, address, address, commission)?;
+        }
+    }
+    Ok(())
+}

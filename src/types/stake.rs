@@ -1,0 +1,302 @@
+//! The staking state (DPoS): validator candidates, delegations and unbonding queues, as keyed
+//! entries beside the accounts. Their canonical encodings are part of the state commitment.
+//!
+//! Stake is held in *shares* of a validator's pool of bonded tokens: a delegation of `s` shares in
+//! a pool of `T` tokens and `S` shares is worth `floor(s * T / S)`. Rewards add tokens to the pool
+//! (every delegator's shares gain value, so rewards compound without touching each delegation) and
+//! slashing removes tokens (every delegator loses the same fraction).
+//!
+//! Invariants: a validator's `shares` is the sum of its delegations' shares; `active` is sorted by
+//! address, holds distinct registered validators with positive power, and is never empty once the
+//! chain runs.
+
+use std::collections::BTreeMap;
+
+use crate::codec::{put_bool, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+
+use super::{Address, Amount, Height};
+
+/// Largest number of registered validators (candidates), active or not.
+pub const VALIDATORS_MAX: usize = 1_024;
+/// Largest number of entries in one height's unbonding queue.
+pub const UNBONDING_ENTRIES_MAX: usize = 1 << 20;
+
+/// Where a staking entry lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StakeKey {
+    /// The one registry of validators and the active set.
+    Registry,
+    /// A delegator's shares in a validator's pool.
+    Delegation {
+        validator: Address,
+        delegator: Address,
+    },
+    /// Stake that returns to its owners' balances at the end of block `release_height`.
+    Unbonding { release_height: Height },
+}
+
+const KEY_REGISTRY: u8 = 1;
+const KEY_DELEGATION: u8 = 2;
+const KEY_UNBONDING: u8 = 3;
+
+impl StakeKey {
+    /// The key's storage bytes (also what the state commitment hashes).
+    pub fn to_key_bytes(&self) -> Vec<u8> {
+        match self {
+            StakeKey::Registry => vec![KEY_REGISTRY],
+            StakeKey::Delegation {
+                validator,
+                delegator,
+            } => {
+                let mut k = Vec::with_capacity(65);
+                k.push(KEY_DELEGATION);
+                k.extend_from_slice(&validator.0);
+                k.extend_from_slice(&delegator.0);
+                k
+            }
+            StakeKey::Unbonding { release_height } => {
+                let mut k = Vec::with_capacity(9);
+                k.push(KEY_UNBONDING);
+                k.extend_from_slice(&release_height.to_be_bytes());
+                k
+            }
+        }
+    }
+
+    pub fn from_key_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let key = match r.u8("stake key tag")? {
+            KEY_REGISTRY => StakeKey::Registry,
+            KEY_DELEGATION => StakeKey::Delegation {
+                validator: Address(r.array("delegation validator")?),
+                delegator: Address(r.array("delegation delegator")?),
+            },
+            KEY_UNBONDING => StakeKey::Unbonding {
+                release_height: u64::from_be_bytes(r.array("release height")?),
+            },
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "stake key",
+                    tag,
+                })
+            }
+        };
+        r.finish("stake key")?;
+        Ok(key)
+    }
+}
+
+/// A registered validator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidatorInfo {
+    /// Bonded tokens in the pool (self-delegation, delegations and compounded rewards).
+    pub tokens: Amount,
+    /// Shares outstanding against `tokens`.
+    pub shares: u128,
+    /// Part of rewards (basis points) the validator takes before the rest goes to the pool.
+    pub commission_bps: u16,
+    /// Jailed for double signing: never elected again; its delegators can still unbond.
+    pub jailed: bool,
+}
+
+impl ValidatorInfo {
+    /// What `shares` of this pool are worth.
+    pub fn tokens_for(&self, shares: u128) -> Amount {
+        if self.shares == 0 {
+            return 0;
+        }
+        // shares <= self.shares, so the quotient is at most `tokens` and fits.
+        u64::try_from(shares.min(self.shares) * u128::from(self.tokens) / self.shares)
+            .expect("at most the pool's tokens")
+    }
+}
+
+/// The validator registry and the active set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Registry {
+    pub validators: BTreeMap<Address, ValidatorInfo>,
+    /// The validators that finalize blocks now, with their voting power (bonded tokens at their
+    /// election), sorted by address.
+    pub active: Vec<(Address, u64)>,
+    /// The set must be elected again at the end of this block (a validator was jailed).
+    pub reelect: bool,
+}
+
+/// Stake that returns to balances at one height, by owner (merged per owner).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Unbonding(pub BTreeMap<Address, Amount>);
+
+/// The value of a staking entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StakeValue {
+    Registry(Registry),
+    Shares(u128),
+    Unbonding(Unbonding),
+}
+
+const STAKE_VALUE_VERSION: u8 = 1;
+const VALUE_REGISTRY: u8 = 1;
+const VALUE_SHARES: u8 = 2;
+const VALUE_UNBONDING: u8 = 3;
+
+fn put_u128(out: &mut Vec<u8>, v: u128) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+impl Encode for StakeValue {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        put_u8(out, STAKE_VALUE_VERSION);
+        match self {
+            StakeValue::Registry(r) => {
+                put_u8(out, VALUE_REGISTRY);
+                put_u64(out, r.validators.len() as u64);
+                for (a, v) in &r.validators {
+                    out.extend_from_slice(&a.0);
+                    put_u64(out, v.tokens);
+                    put_u128(out, v.shares);
+                    out.extend_from_slice(&v.commission_bps.to_le_bytes());
+                    put_bool(out, v.jailed);
+                }
+                put_u64(out, r.active.len() as u64);
+                for (a, power) in &r.active {
+                    out.extend_from_slice(&a.0);
+                    put_u64(out, *power);
+                }
+                put_bool(out, r.reelect);
+            }
+            StakeValue::Shares(s) => {
+                put_u8(out, VALUE_SHARES);
+                put_u128(out, *s);
+            }
+            StakeValue::Unbonding(u) => {
+                put_u8(out, VALUE_UNBONDING);
+                put_u64(out, u.0.len() as u64);
+                for (a, amount) in &u.0 {
+                    out.extend_from_slice(&a.0);
+                    put_u64(out, *amount);
+                }
+            }
+        }
+    }
+}
+
+fn count(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+    let n = r.u64(what)?;
+    usize::try_from(n)
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or(DecodeError::InvalidValue {
+            what,
+            reason: "count over its limit",
+        })
+}
+
+fn u128_le(r: &mut Reader<'_>, what: &'static str) -> Result<u128, DecodeError> {
+    Ok(u128::from_le_bytes(r.array(what)?))
+}
+
+impl Decode for StakeValue {
+    const WHAT: &'static str = "stake value";
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.version(Self::WHAT, STAKE_VALUE_VERSION)?;
+        match r.u8("stake value tag")? {
+            VALUE_REGISTRY => {
+                let mut reg = Registry::default();
+                for _ in 0..count(r, "validator count", VALIDATORS_MAX)? {
+                    let a = Address(r.array("validator address")?);
+                    let info = ValidatorInfo {
+                        tokens: r.u64("validator tokens")?,
+                        shares: u128_le(r, "validator shares")?,
+                        commission_bps: u16::from_le_bytes(r.array("commission")?),
+                        jailed: r.bool("jailed")?,
+                    };
+                    if reg.validators.insert(a, info).is_some() {
+                        return Err(DecodeError::InvalidValue {
+                            what: "validator registry",
+                            reason: "a validator appears twice",
+                        });
+                    }
+                }
+                for _ in 0..count(r, "active count", VALIDATORS_MAX)? {
+                    reg.active
+                        .push((Address(r.array("active validator")?), r.u64("power")?));
+                }
+                reg.reelect = r.bool("reelect")?;
+                Ok(StakeValue::Registry(reg))
+            }
+            VALUE_SHARES => Ok(StakeValue::Shares(u128_le(r, "shares")?)),
+            VALUE_UNBONDING => {
+                let mut u = Unbonding::default();
+                for _ in 0..count(r, "unbonding count", UNBONDING_ENTRIES_MAX)? {
+                    let a = Address(r.array("unbonding owner")?);
+                    let amount = r.u64("unbonding amount")?;
+                    if u.0.insert(a, amount).is_some() {
+                        return Err(DecodeError::InvalidValue {
+                            what: "unbonding queue",
+                            reason: "an owner appears twice",
+                        });
+                    }
+                }
+                Ok(StakeValue::Unbonding(u))
+            }
+            tag => Err(DecodeError::UnknownTag {
+                what: "stake value",
+                tag,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::decode_exact;
+
+    #[test]
+    fn keys_and_values_round_trip() {
+        for key in [
+            StakeKey::Registry,
+            StakeKey::Delegation {
+                validator: Address([1; 32]),
+                delegator: Address([2; 32]),
+            },
+            StakeKey::Unbonding { release_height: 77 },
+        ] {
+            assert_eq!(StakeKey::from_key_bytes(&key.to_key_bytes()), Ok(key));
+        }
+        let mut reg = Registry::default();
+        reg.validators.insert(
+            Address([3; 32]),
+            ValidatorInfo {
+                tokens: 10,
+                shares: 20,
+                commission_bps: 500,
+                jailed: true,
+            },
+        );
+        reg.active.push((Address([3; 32]), 10));
+        reg.reelect = true;
+        let mut unbonding = Unbonding::default();
+        unbonding.0.insert(Address([4; 32]), 99);
+        for v in [
+            StakeValue::Registry(reg),
+            StakeValue::Shares(u128::MAX),
+            StakeValue::Unbonding(unbonding),
+        ] {
+            assert_eq!(decode_exact::<StakeValue>(&v.to_bytes(), 1 << 20), Ok(v));
+        }
+    }
+
+    #[test]
+    fn shares_are_worth_their_part_of_the_pool() {
+        let v = ValidatorInfo {
+            tokens: 150,
+            shares: 100,
+            commission_bps: 0,
+            jailed: false,
+        };
+        assert_eq!(v.tokens_for(50), 75);
+        assert_eq!(v.tokens_for(100), 150);
+        assert_eq!(v.tokens_for(1), 1);
+    }
+}
