@@ -175,6 +175,68 @@ impl Api {
         self.metrics.snapshot()
     }
 
+    /// The validator registry and active set at the committed head.
+    pub fn validators(&self) -> Result<crate::rpc::ValidatorsView, ApiError> {
+        let reader = self.storage.reader().map_err(ApiError::internal)?;
+        let head = reader.head().map_err(ApiError::internal)?;
+        let registry = reader.registry().map_err(ApiError::internal)?;
+        let power_of = |a: &Address| {
+            registry
+                .active
+                .iter()
+                .find(|(x, _)| x == a)
+                .map(|(_, p)| *p)
+        };
+        Ok(crate::rpc::ValidatorsView {
+            height: head.height,
+            epoch_blocks: self.params.staking.epoch_blocks,
+            active_set_max: self.params.staking.active_set_max,
+            total_power: registry.active.iter().map(|(_, p)| *p).sum(),
+            validators: registry
+                .validators
+                .iter()
+                .map(|(a, v)| crate::rpc::ValidatorView {
+                    address: *a,
+                    tokens: v.tokens,
+                    commission_bps: v.commission_bps,
+                    jailed: v.jailed,
+                    power: power_of(a),
+                })
+                .collect(),
+        })
+    }
+
+    /// `delegator`'s delegations at the committed head (one read per registered validator, of
+    /// which there are at most `VALIDATORS_MAX`).
+    pub fn stake(&self, delegator: Address) -> Result<crate::rpc::StakeView, ApiError> {
+        use crate::execution::StateView;
+        use crate::types::{StakeKey, StakeValue};
+        let reader = self.storage.reader().map_err(ApiError::internal)?;
+        let head = reader.head().map_err(ApiError::internal)?;
+        let registry = reader.registry().map_err(ApiError::internal)?;
+        let mut delegations = Vec::new();
+        for (validator, v) in &registry.validators {
+            let key = StakeKey::Delegation {
+                validator: *validator,
+                delegator,
+            };
+            if let Some(StakeValue::Shares(shares)) =
+                reader.stake(&key).map_err(ApiError::internal)?
+            {
+                delegations.push(crate::rpc::DelegationView {
+                    validator: *validator,
+                    shares: shares.to_string(),
+                    tokens: v.tokens_for(shares),
+                });
+            }
+        }
+        Ok(crate::rpc::StakeView {
+            delegator,
+            height: head.height,
+            delegations,
+        })
+    }
+
     pub async fn account(&self, address: Address) -> Result<AccountView, ApiError> {
         let account = self.storage.account(&address).map_err(ApiError::internal)?;
         let pending_nonce = match self.mempool.send(NextNonce(address)).await {

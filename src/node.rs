@@ -114,16 +114,11 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
         }],
         min_fee: 1,
         staking: crate::devnet::devnet_staking(),
-        accounts: vec![
-            GenesisAccount {
-                address: keys::address_of(&faucet),
-                balance: DEV_FAUCET_BALANCE,
-            },
-            GenesisAccount {
-                address: keys::address_of(&validator),
-                balance: crate::devnet::DEVNET_VALIDATOR_BALANCE,
-            },
-        ],
+        // The faucet holds every balance; the validator earns the fees.
+        accounts: vec![GenesisAccount {
+            address: keys::address_of(&faucet),
+            balance: DEV_FAUCET_BALANCE,
+        }],
     };
     // Written last and atomically: its presence means the dev chain is fully prepared.
     let tmp = data_dir.join("genesis.toml.tmp");

@@ -3,6 +3,12 @@
 //! goes on and the validator catches up when it returns; with two killed finality halts without a
 //! fork, and resumes when they return; every node reports the same hash for every height, each
 //! block with a commit certificate of at least three validators.
+//!
+//! DPoS on the same network (`dpos_elections_rewards_unbonding_and_slashing`): validators 0..=2
+//! run; the test itself plays validator 3 and double-signs over p2p. A new validator registers
+//! and is elected at the epoch's end, a delegation raises a validator's power, an undelegation
+//! returns after the unbonding period, rewards compound, and the double signer is reported by the
+//! nodes, slashed, jailed and dropped from the set, while finality goes on.
 
 mod common;
 
@@ -17,6 +23,9 @@ use mameynode::rpc::client::RpcClient;
 use mameynode::types::{BankCall, Payload, Transaction};
 
 const NODES: usize = 4;
+
+/// The two tests each run a whole devnet on the same ports: one at a time.
+static ONE_DEVNET: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 struct Devnet {
     dir: PathBuf,
@@ -125,6 +134,7 @@ fn devnet(tmp: &Path) -> Devnet {
 
 #[test]
 fn four_validators_survive_crashes_and_never_fork() {
+    let _one = ONE_DEVNET.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut net = devnet(tmp.path());
     for i in 0..NODES {
@@ -197,5 +207,271 @@ fn four_validators_survive_crashes_and_never_fork() {
             "height {height}: {} signatures",
             commit.signatures.len()
         );
+    }
+}
+
+/// Polls `check` every 100 ms until it holds or `limit` passes.
+fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn dpos_elections_rewards_unbonding_and_slashing() {
+    use mameynode::consensus::context::{
+        self as cx, sign_vote, BlockHash, NilOrVal, Round, VoteType,
+    };
+    use mameynode::consensus::engine::Message;
+    use mameynode::genesis::Genesis;
+    use mameynode::p2p::{self, PeerAddr, PeerMessage};
+    use mameynode::types::StakingCall;
+
+    let _one = ONE_DEVNET.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut net = devnet(tmp.path());
+    // Short epochs and unbonding, so that the test sees each within seconds.
+    let genesis_path = net.dir.join("genesis.toml");
+    let mut genesis = Genesis::load(&genesis_path).expect("genesis");
+    genesis.staking.epoch_blocks = 8;
+    genesis.staking.unbonding_blocks = 8;
+    std::fs::write(&genesis_path, genesis.to_toml()).expect("write genesis");
+    let keys_of: Vec<_> = (0..NODES)
+        .map(|i| keys::read(&net.dir.join(format!("node-{i}/validator.key"))).expect("key"))
+        .collect();
+    let addr = |i: usize| keys::address_of(&keys_of[i]);
+    let honest = [0, 1, 2];
+    for i in honest {
+        net.start(i);
+    }
+    net.wait_height(&honest, 2, Duration::from_secs(60));
+    let c = net.client(0);
+    let faucet = keys::read(&net.dir.join("faucet.key")).expect("faucet key");
+    let faucet_addr = keys::address_of(&faucet);
+    let mut faucet_nonce = 0;
+    let send = |key: &ed25519_dalek::SigningKey, nonce: u64, payload: Payload| {
+        let tx = Transaction::sign(key, DEVNET_CHAIN_ID, nonce, 1, payload);
+        let id = net.client(1).send_transaction(&tx).expect("send");
+        wait_for(
+            "a staking transaction commits",
+            Duration::from_secs(60),
+            || {
+                net.client(0).transaction(&id).is_ok_and(|v| {
+                    assert_ne!(
+                        v.status,
+                        mameynode::rpc::TxStatus::Rejected,
+                        "rejected: {:?}",
+                        v.error
+                    );
+                    matches!(
+                        v.status,
+                        mameynode::rpc::TxStatus::Committed | mameynode::rpc::TxStatus::Finalized
+                    )
+                })
+            },
+        );
+    };
+    let power = |a: mameynode::types::Address| {
+        c.validators()
+            .expect("validators")
+            .validators
+            .iter()
+            .find(|v| v.address == a)
+            .and_then(|v| v.power)
+    };
+    assert_eq!(power(addr(3)), Some(devnet::DEVNET_VALIDATOR_STAKE));
+
+    // A new validator registers (a small stake: its node never runs, and the others keep more
+    // than two thirds) and is elected at the end of the epoch.
+    let newcomer = keys::generate();
+    let newcomer_addr = keys::address_of(&newcomer);
+    send(
+        &faucet,
+        faucet_nonce,
+        Payload::Bank(BankCall::Transfer {
+            to: newcomer_addr,
+            amount: 10_000_000,
+        }),
+    );
+    faucet_nonce += 1;
+    send(
+        &newcomer,
+        0,
+        Payload::Staking(StakingCall::RegisterValidator {
+            commission_bps: 500,
+            amount: 1_000_000,
+        }),
+    );
+    assert_eq!(power(newcomer_addr), None, "elected only at an epoch's end");
+    wait_for("the newcomer is elected", Duration::from_secs(60), || {
+        power(newcomer_addr).is_some()
+    });
+
+    // The faucet delegates to validator 0: its power grows at the next election.
+    let delegated = 500_000_000;
+    send(
+        &faucet,
+        faucet_nonce,
+        Payload::Staking(StakingCall::Delegate {
+            validator: addr(0),
+            amount: delegated,
+        }),
+    );
+    faucet_nonce += 1;
+    wait_for(
+        "the delegation raises validator 0's power",
+        Duration::from_secs(60),
+        || power(addr(0)).is_some_and(|p| p >= devnet::DEVNET_VALIDATOR_STAKE + delegated),
+    );
+    let stake = c.stake(&faucet_addr).expect("stake");
+    assert_eq!(stake.delegations.len(), 1);
+    assert!(stake.delegations[0].tokens >= delegated, "{stake:?}");
+    // Rewards compound: validator 0's stake grows block by block.
+    let tokens0 = |c: &RpcClient| {
+        c.validators()
+            .expect("validators")
+            .validators
+            .iter()
+            .find(|v| v.address == addr(0))
+            .map(|v| v.tokens)
+            .expect("validator 0")
+    };
+    let before = tokens0(&c);
+    net.wait_height(
+        &honest,
+        net.max_height(&honest) + 2,
+        Duration::from_secs(30),
+    );
+    assert!(tokens0(&c) > before, "no rewards");
+
+    // Undelegation: the tokens come back after the unbonding period, not before.
+    let undelegated = 100_000_000;
+    send(
+        &faucet,
+        faucet_nonce,
+        Payload::Staking(StakingCall::Undelegate {
+            validator: addr(0),
+            amount: undelegated,
+        }),
+    );
+    let unbonding_from = c.account(&faucet_addr).expect("faucet").balance;
+    wait_for(
+        "the unbonded tokens return",
+        Duration::from_secs(60),
+        || {
+            c.account(&faucet_addr)
+                .is_ok_and(|a| a.balance == unbonding_from + undelegated)
+        },
+    );
+
+    // The test plays validator 3 and signs two different prevotes for the next heights.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (inbound, _keep) = tokio::sync::mpsc::channel(1024);
+    let p2p = {
+        let _guard = rt.enter();
+        p2p::start(
+            p2p::P2pSettings {
+                listen: format!(
+                    "127.0.0.1:{}",
+                    devnet::ports(3, net.offset).expect("ports").p2p
+                )
+                .parse()
+                .expect("socket"),
+                peers: honest
+                    .iter()
+                    .map(|&j| PeerAddr {
+                        address: addr(j),
+                        socket: format!(
+                            "127.0.0.1:{}",
+                            devnet::ports(j, net.offset).expect("ports").p2p
+                        )
+                        .parse()
+                        .expect("socket"),
+                    })
+                    .collect(),
+                frame_bytes_max: 32 << 20,
+                send_queue_max: 1024,
+                connections_max: 16,
+            },
+            keys_of[3].clone(),
+            (0..NODES).map(addr).collect(),
+            inbound,
+        )
+        .expect("p2p as validator 3")
+    };
+    let culprit = cx::Address(addr(3).0);
+    wait_for(
+        "the double signer is jailed",
+        Duration::from_secs(90),
+        || {
+            let h = net.max_height(&honest);
+            for height in h..=h + 2 {
+                for value in [1u8, 2] {
+                    let vote = sign_vote(
+                        &keys_of[3],
+                        cx::Vote {
+                            height: cx::Height(height),
+                            round: Round::new(0),
+                            value: NilOrVal::Val(BlockHash([value; 32])),
+                            kind: VoteType::Prevote,
+                            validator: culprit,
+                        },
+                    );
+                    p2p.broadcast(&PeerMessage::Consensus(Message::Vote(vote)));
+                }
+            }
+            c.validators()
+                .expect("validators")
+                .validators
+                .iter()
+                .any(|v| v.address == addr(3) && v.jailed && v.power.is_none())
+        },
+    );
+    let jailed = c
+        .validators()
+        .expect("validators")
+        .validators
+        .into_iter()
+        .find(|v| v.address == addr(3))
+        .expect("validator 3");
+    assert!(
+        jailed.tokens < devnet::DEVNET_VALIDATOR_STAKE,
+        "slashed: {jailed:?}"
+    );
+    drop(p2p);
+
+    // Finality goes on without it, and every later block is signed by the remaining set only.
+    let from = net.max_height(&honest);
+    net.wait_height(&honest, from + 3, Duration::from_secs(60));
+    let top = (0..3).filter_map(|i| net.height(i)).min().unwrap_or(0);
+    let remaining: Vec<_> = honest.iter().map(|&i| addr(i)).collect();
+    for height in from + 1..=top {
+        let blocks: Vec<_> = honest
+            .iter()
+            .map(|&i| net.client(i).block(height).expect("block"))
+            .collect();
+        for b in &blocks[1..] {
+            assert_eq!(b.hash, blocks[0].hash, "nodes disagree at height {height}");
+        }
+        let commit = blocks[0].commit.as_ref().expect("certificate");
+        for s in &commit.signatures {
+            assert!(
+                remaining.contains(&s.validator),
+                "height {height} signed by {:?}",
+                s.validator
+            );
+        }
+    }
+    // The same registry everywhere.
+    let views: Vec<_> = honest
+        .iter()
+        .map(|&i| net.client(i).validators().expect("validators"))
+        .collect();
+    for v in &views[1..] {
+        if v.height == views[0].height {
+            assert_eq!(v, &views[0]);
+        }
     }
 }

@@ -16,7 +16,7 @@ use mameynode::sigverify::{
     verifier_for, Backend, BatchVerifier, CpuVerifier, GpuConfig, GpuVerifier, SigItem,
     VerifierSettings,
 };
-use mameynode::types::{Address, BankCall, Hash, Payload, Transaction};
+use mameynode::types::{Address, BankCall, Hash, Payload, StakingCall, Transaction};
 
 const DEFAULT_RPC: &str = "http://127.0.0.1:8545";
 
@@ -36,6 +36,11 @@ enum Command {
     Keys(KeysCommand),
     /// Sign and send a transfer of the native asset; prints the transaction id.
     Transfer(TransferArgs),
+    /// Staking (DPoS): register a validator, delegate, undelegate; show an address's stake.
+    #[command(subcommand)]
+    Stake(StakeCommand),
+    /// Print the validator registry and the active set as JSON.
+    Validators(RpcArg),
     /// Print an account as JSON.
     Account(AccountArgs),
     /// Print a transaction's status as JSON.
@@ -54,6 +59,42 @@ enum Command {
     /// A local network of several validators.
     #[command(subcommand)]
     Devnet(DevnetCommand),
+}
+
+#[derive(Subcommand)]
+enum StakeCommand {
+    /// Make the key's account a validator candidate, bonding --amount of its own; it joins the
+    /// active set at an epoch's end if its stake is among the top K.
+    Register {
+        /// Part of rewards the validator keeps, in basis points (0..=10000).
+        #[arg(long)]
+        commission_bps: u16,
+        #[arg(long)]
+        amount: u64,
+        #[command(flatten)]
+        tx: TxOptions,
+    },
+    /// Bond --amount of the key's balance to a validator.
+    Delegate {
+        #[arg(long)]
+        validator: Address,
+        #[arg(long)]
+        amount: u64,
+        #[command(flatten)]
+        tx: TxOptions,
+    },
+    /// Unbond --amount of the key's stake with a validator; it returns to the balance after the
+    /// chain's unbonding period.
+    Undelegate {
+        #[arg(long)]
+        validator: Address,
+        #[arg(long)]
+        amount: u64,
+        #[command(flatten)]
+        tx: TxOptions,
+    },
+    /// Print an address's delegations as JSON.
+    Show(AccountArgs),
 }
 
 #[derive(Subcommand)]
@@ -171,15 +212,22 @@ struct RpcArg {
 
 #[derive(Args)]
 struct TransferArgs {
-    /// Key file of the sender.
-    #[arg(long)]
-    key: PathBuf,
     /// Recipient address (mamey1...).
     #[arg(long)]
     to: Address,
     /// Amount in base units.
     #[arg(long)]
     amount: u64,
+    #[command(flatten)]
+    tx: TxOptions,
+}
+
+/// How a transaction is signed, sent and waited for.
+#[derive(Args)]
+struct TxOptions {
+    /// Key file of the sender.
+    #[arg(long)]
+    key: PathBuf,
     /// Fee in base units (default: the chain's minimum fee).
     #[arg(long)]
     fee: Option<u64>,
@@ -255,7 +303,44 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Transfer(a) => transfer(a),
+        Command::Transfer(a) => send(
+            a.tx,
+            Payload::Bank(BankCall::Transfer {
+                to: a.to,
+                amount: a.amount,
+            }),
+        ),
+        Command::Stake(StakeCommand::Register {
+            commission_bps,
+            amount,
+            tx,
+        }) => send(
+            tx,
+            Payload::Staking(StakingCall::RegisterValidator {
+                commission_bps,
+                amount,
+            }),
+        ),
+        Command::Stake(StakeCommand::Delegate {
+            validator,
+            amount,
+            tx,
+        }) => send(
+            tx,
+            Payload::Staking(StakingCall::Delegate { validator, amount }),
+        ),
+        Command::Stake(StakeCommand::Undelegate {
+            validator,
+            amount,
+            tx,
+        }) => send(
+            tx,
+            Payload::Staking(StakingCall::Undelegate { validator, amount }),
+        ),
+        Command::Stake(StakeCommand::Show(a)) => {
+            print_json(&RpcClient::new(&a.rpc.rpc).stake(&a.address)?)
+        }
+        Command::Validators(a) => print_json(&RpcClient::new(&a.rpc).validators()?),
         Command::Account(a) => print_json(&RpcClient::new(&a.rpc.rpc).account(&a.address)?),
         Command::Tx(a) => print_json(&RpcClient::new(&a.rpc.rpc).transaction(&a.id)?),
         Command::Block(a) => print_json(&RpcClient::new(&a.rpc.rpc).block(a.height)?),
@@ -451,7 +536,8 @@ fn keys_command(k: KeysCommand) -> Result<()> {
     Ok(())
 }
 
-fn transfer(a: TransferArgs) -> Result<()> {
+/// Signs and sends one transaction; prints its id, and with --wait waits for its outcome.
+fn send(a: TxOptions, payload: Payload) -> Result<()> {
     let key = keys::read(&a.key)?;
     let client = RpcClient::new(&a.rpc.rpc);
     let status = client.status()?;
@@ -464,10 +550,7 @@ fn transfer(a: TransferArgs) -> Result<()> {
         status.chain_id,
         nonce,
         a.fee.unwrap_or(status.min_fee),
-        Payload::Bank(BankCall::Transfer {
-            to: a.to,
-            amount: a.amount,
-        }),
+        payload,
     );
     let id = client.send_transaction(&tx)?;
     println!("{id}");

@@ -104,6 +104,14 @@ impl RpcClient {
         self.call("mamey_getAccount", json!([address.to_string()]))
     }
 
+    pub fn validators(&self) -> Result<super::ValidatorsView, ClientError> {
+        self.call("mamey_getValidators", json!([]))
+    }
+
+    pub fn stake(&self, delegator: &Address) -> Result<super::StakeView, ClientError> {
+        self.call("mamey_getStake", json!([delegator.to_string()]))
+    }
+
     pub fn send_transaction(&self, tx: &TxEnvelope) -> Result<Hash, ClientError> {
         self.call("mamey_sendTransaction", json!([hex::encode(&tx.bytes)]))
     }

@@ -69,6 +69,48 @@ pub struct AccountView {
     pub pending_nonce: u64,
 }
 
+/// One registered validator in `mamey_getValidators`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorView {
+    pub address: Address,
+    /// Bonded tokens (self-delegation, delegations and compounded rewards).
+    pub tokens: u64,
+    pub commission_bps: u16,
+    /// Jailed for double signing: never elected again.
+    pub jailed: bool,
+    /// Voting power in the current set, if the validator is in it.
+    pub power: Option<u64>,
+}
+
+/// `mamey_getValidators` result: the registry and the active set at the committed head (the
+/// set that finalizes the next height).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorsView {
+    pub height: u64,
+    pub epoch_blocks: u64,
+    pub active_set_max: u32,
+    pub total_power: u64,
+    pub validators: Vec<ValidatorView>,
+}
+
+/// One delegation in `mamey_getStake`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegationView {
+    pub validator: Address,
+    /// Shares of the validator's pool, as a decimal string (they can exceed 2^53).
+    pub shares: String,
+    /// What the shares are worth now, in tokens.
+    pub tokens: u64,
+}
+
+/// `mamey_getStake` result: an address's delegations at the committed head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StakeView {
+    pub delegator: Address,
+    pub height: u64,
+    pub delegations: Vec<DelegationView>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TxStatus {

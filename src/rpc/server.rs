@@ -143,6 +143,13 @@ fn module(api: Arc<Api>) -> Result<RpcModule<Api>, jsonrpsee::core::RegisterMeth
         let height = height_param(&p)?;
         api.block(height).map_err(api_error)
     })?;
+    m.register_method("mamey_getValidators", |_p, api, _| {
+        api.validators().map_err(api_error)
+    })?;
+    m.register_method("mamey_getStake", |p, api, _| {
+        let address = parse_address(&string_param(&p, "delegator address")?, "params[0]")?;
+        api.stake(address).map_err(api_error)
+    })?;
     m.register_method("mamey_ingestInfo", |_p, api, _| {
         Ok::<_, ErrorObjectOwned>(api.ingest_info.clone())
     })?;
