@@ -109,7 +109,7 @@ pub fn elect(registry: &Registry, k: usize) -> Vec<(Address, u64)> {
         .take(k)
         .map(|(a, v)| (*a, v.tokens))
         .collect();
-    set.sort_by(|a, b| a.0.cmp(&b.0));
+    set.sort_by_key(|(a, _)| *a);
     set
 }
 
