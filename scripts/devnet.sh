@@ -2,6 +2,7 @@
 # A local network of N validators on this machine (see docs/ARCHITECTURE.md, "Consensus").
 #
 #   scripts/devnet.sh up 4 ./devnet      # create ./devnet (mameynode devnet init) if missing, start 4 nodes
+#                                        # (FOLLOWERS=1 adds a follower: a full node that does not vote)
 #   scripts/devnet.sh status ./devnet    # height and head hash of every node
 #   scripts/devnet.sh down ./devnet      # stop every node (SIGTERM; the data stays)
 #   scripts/devnet.sh kill 2 ./devnet    # kill -9 node 2 (to watch finality go on without it)
@@ -74,8 +75,9 @@ case "$cmd" in
     n=$2 dir=$3
     build
     if [ ! -d "$dir" ]; then
-      "$BIN" devnet init --validators "$n" --out "$dir" --port-offset "$PORT_OFFSET" >/dev/null
-      echo "created $dir ($n validators; faucet key $dir/faucet.key)" >&2
+      "$BIN" devnet init --validators "$n" --followers "${FOLLOWERS:-0}" --out "$dir" \
+        --port-offset "$PORT_OFFSET" >/dev/null
+      echo "created $dir ($n validators, ${FOLLOWERS:-0} followers; faucet key $dir/faucet.key)" >&2
     fi
     for node in $(nodes_in "$dir"); do start_node "$dir" "${node##*-}"; done
     sleep 3

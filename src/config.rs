@@ -331,6 +331,10 @@ pub struct ConsensusConfig {
     pub timeout_max_ms: u64,
     /// Largest write-ahead log of one height; past it the node stops rather than sign unlogged.
     pub wal_bytes_max: u64,
+    /// Follow the chain without being a genesis validator (a full node for RPC): the key is only
+    /// this node's p2p identity. Validators list the follower in their `p2p.peers`, so that they
+    /// send it consensus messages and blocks; it checks every certificate and block itself.
+    pub follower: bool,
 }
 
 impl Default for ConsensusConfig {
@@ -345,6 +349,7 @@ impl Default for ConsensusConfig {
             rebroadcast_ms: 1_000,
             timeout_max_ms: 60_000,
             wal_bytes_max: 64 << 20,
+            follower: false,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! voting power, and the faucet funded) and `DIR/faucet.key`. Node `i` listens on 127.0.0.1 at
 //! JSON-RPC 8545+i, gRPC 50051+i, QUIC ingest 9000+2i, QUIC p2p 9001+2i and metrics 9100+i, each
 //! plus `port_offset` (so that several devnets, or tests, can run side by side), and dials every
-//! other node's p2p port.
+//! other node's p2p port. Followers (`--followers M`) are nodes `n..n + M`: not in genesis, with
+//! `consensus.follower = true`, dialling the validators, which dial them too.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,7 +43,9 @@ pub const DEVNET_VALIDATORS_MAX: usize = 64;
 
 #[derive(Debug, Error)]
 pub enum DevnetError {
-    #[error("a devnet needs 1 to {DEVNET_VALIDATORS_MAX} validators, not {0}")]
+    #[error(
+        "a devnet needs 1 to {DEVNET_VALIDATORS_MAX} nodes (and at least one validator), not {0}"
+    )]
     Size(usize),
     #[error("{0} already exists; remove it or choose another --out")]
     Exists(PathBuf),
@@ -84,11 +87,16 @@ fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// Writes a devnet of `n` validators under `out` (which must not exist yet). Returns each node's
-/// config file.
-pub fn init(n: usize, out: &Path, port_offset: u16) -> Result<Vec<PathBuf>, DevnetError> {
-    if n == 0 || n > DEVNET_VALIDATORS_MAX {
-        return Err(DevnetError::Size(n));
+/// Writes a devnet of `n` validators and `followers` followers (nodes `n..n + followers`: full
+/// nodes that do not vote) under `out` (which must not exist yet). Returns each node's config file.
+pub fn init(
+    n: usize,
+    followers: usize,
+    out: &Path,
+    port_offset: u16,
+) -> Result<Vec<PathBuf>, DevnetError> {
+    if n == 0 || n + followers > DEVNET_VALIDATORS_MAX {
+        return Err(DevnetError::Size(n + followers));
     }
     if out.exists() {
         return Err(DevnetError::Exists(out.to_path_buf()));
@@ -100,14 +108,16 @@ pub fn init(n: usize, out: &Path, port_offset: u16) -> Result<Vec<PathBuf>, Devn
     std::fs::create_dir_all(out).map_err(io(out))?;
     let faucet = keys::generate();
     keys::write(&out.join("faucet.key"), &faucet)?;
-    let mut validators = Vec::with_capacity(n);
-    for i in 0..n {
+    // Keys of every node: validators first, then followers (whose key is only their identity).
+    let mut nodes = Vec::with_capacity(n + followers);
+    for i in 0..n + followers {
         let dir = out.join(format!("node-{i}"));
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let key = keys::generate();
         keys::write(&dir.join("validator.key"), &key)?;
-        validators.push(keys::address_of(&key));
+        nodes.push(keys::address_of(&key));
     }
+    let validators = &nodes[..n];
     let genesis = Genesis {
         chain_id: DEVNET_CHAIN_ID,
         timestamp_ms: crate::pipeline::now_ms(),
@@ -135,8 +145,8 @@ pub fn init(n: usize, out: &Path, port_offset: u16) -> Result<Vec<PathBuf>, Devn
     };
     let genesis_path = out.join("genesis.toml");
     std::fs::write(&genesis_path, genesis.to_toml()).map_err(io(&genesis_path))?;
-    let mut configs = Vec::with_capacity(n);
-    for i in 0..n {
+    let mut configs = Vec::with_capacity(n + followers);
+    for i in 0..n + followers {
         let p = ports(i, port_offset)?;
         let mut c = NodeConfig {
             data_dir: PathBuf::from("data"),
@@ -149,12 +159,15 @@ pub fn init(n: usize, out: &Path, port_offset: u16) -> Result<Vec<PathBuf>, Devn
         c.quic.listen = local(p.quic);
         c.p2p.listen = local(p.p2p);
         c.metrics.listen = Some(local(p.metrics));
-        c.p2p.peers = (0..n)
+        c.consensus.follower = i >= n;
+        // Validators talk to every other node; a follower to the validators.
+        let talks_to = if i < n { n + followers } else { n };
+        c.p2p.peers = (0..talks_to)
             .filter(|&j| j != i)
             .map(|j| {
                 Ok(format!(
                     "{}@{}",
-                    validators[j],
+                    nodes[j],
                     local(ports(j, port_offset)?.p2p)
                 ))
             })
@@ -175,26 +188,32 @@ mod tests {
     fn init_writes_configs_that_load_and_agree() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let out = tmp.path().join("net");
-        let configs = init(4, &out, 10).expect("init");
-        assert_eq!(configs.len(), 4);
+        let configs = init(4, 1, &out, 10).expect("init");
+        assert_eq!(configs.len(), 5);
         let genesis = Genesis::load(&out.join("genesis.toml")).expect("genesis");
         assert_eq!(genesis.validator_set().len(), 4);
         for (i, path) in configs.iter().enumerate() {
             let c = NodeConfig::load(path).expect("config loads");
             c.validate().expect("config is valid");
             assert_eq!(c.rpc.listen.port(), 8545 + 10 + i as u16);
-            assert_eq!(c.p2p.peers.len(), 3);
+            // Validators talk to the 3 others and the follower; the follower to the 4 validators.
+            assert_eq!(c.p2p.peers.len(), 4);
+            assert_eq!(c.consensus.follower, i == 4);
             let key = keys::read(&c.validator_key_path()).expect("key");
-            assert_eq!(keys::address_of(&key), genesis.validators[i].address);
+            let address = keys::address_of(&key);
+            assert_eq!(
+                genesis.validators.iter().any(|v| v.address == address),
+                i < 4
+            );
             assert_eq!(
                 c.genesis_path(),
                 out.join(format!("node-{i}")).join("../genesis.toml")
             );
         }
-        assert!(matches!(init(4, &out, 10), Err(DevnetError::Exists(_))));
+        assert!(matches!(init(4, 0, &out, 10), Err(DevnetError::Exists(_))));
         assert!(matches!(
-            init(0, &tmp.path().join("x"), 0),
-            Err(DevnetError::Size(0))
+            init(0, 1, &tmp.path().join("x"), 0),
+            Err(DevnetError::Size(1))
         ));
     }
 }

@@ -48,7 +48,7 @@ pub enum NodeError {
         configured: Hash,
     },
     #[error(
-        "the validator key {key_file} (address {address}) is not one of this chain's validators ({expected})"
+        "the validator key {key_file} (address {address}) is not one of this chain's validators ({expected}); to run a node that follows the chain without voting, set consensus.follower = true"
     )]
     NotTheValidator {
         key_file: PathBuf,
@@ -139,7 +139,9 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
     let validator_file = config.validator_key_path();
     let validator = keys::read(&validator_file)?;
     let own = keys::address_of(&validator);
-    if !genesis.validator_set().iter().any(|v| v.address == own) {
+    if config.consensus.follower {
+        tracing::info!(address = %own, "following the chain (consensus.follower): this node does not vote");
+    } else if !genesis.validator_set().iter().any(|v| v.address == own) {
         return Err(NodeError::NotTheValidator {
             key_file: validator_file,
             address: own.to_string(),
@@ -203,6 +205,12 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
             .map(|p| p.parse())
             .collect::<Result<Vec<crate::p2p::PeerAddr>, _>>()
             .map_err(|e| NodeError::Consensus(e.to_string()))?;
+        let accepted = genesis
+            .validator_set()
+            .iter()
+            .map(|v| v.address)
+            .chain(peers.iter().map(|p| p.address))
+            .collect();
         let handle = crate::p2p::start(
             crate::p2p::P2pSettings {
                 listen: config.p2p.listen,
@@ -212,7 +220,9 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
                 connections_max: config.p2p.connections_max,
             },
             validator.clone(),
-            genesis.validator_set().iter().map(|v| v.address).collect(),
+            // Connections are accepted from the genesis validators and the configured peers
+            // (followers among them).
+            accepted,
             peer_tx,
         )
         .map_err(|e| NodeError::Consensus(e.to_string()))?;

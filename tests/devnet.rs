@@ -1,5 +1,6 @@
-//! Four validators as real processes on loopback (`mameynode devnet init`, then `mameynode run
-//! --config` for each): a transfer is final on every node; with one validator killed (-9) finality
+//! Four validators and a follower as real processes on loopback (`mameynode devnet init
+//! --followers 1`, then `mameynode run --config` for each): a transfer sent to the follower is
+//! final on every node; with one validator killed (-9) finality
 //! goes on and the validator catches up when it returns; with two killed finality halts without a
 //! fork, and resumes when they return; every node reports the same hash for every height, each
 //! block with a commit certificate of at least three validators.
@@ -23,6 +24,8 @@ use mameynode::rpc::client::RpcClient;
 use mameynode::types::{BankCall, Payload, Transaction};
 
 const NODES: usize = 4;
+/// Node 4 follows the chain without voting (`consensus.follower`).
+const FOLLOWER: usize = NODES;
 
 /// The two tests each run a whole devnet on the same ports: one at a time.
 static ONE_DEVNET: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -102,11 +105,11 @@ impl Devnet {
 
 impl Drop for Devnet {
     fn drop(&mut self) {
-        for i in 0..NODES {
+        for i in 0..=NODES {
             self.kill(i);
         }
         if std::thread::panicking() {
-            for i in 0..NODES {
+            for i in 0..=NODES {
                 let text = std::fs::read_to_string(self.log(i)).unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(30).collect();
                 eprintln!("---- node-{i} log (last lines) ----");
@@ -123,11 +126,11 @@ fn devnet(tmp: &Path) -> Devnet {
     // runs apart.
     let offset = 2_000 + (std::process::id() % 50) as u16 * 20;
     let dir = tmp.join("net");
-    let configs = devnet::init(NODES, &dir, offset).expect("devnet init");
+    let configs = devnet::init(NODES, 1, &dir, offset).expect("devnet init");
     Devnet {
         dir,
         configs,
-        children: (0..NODES).map(|_| None).collect(),
+        children: (0..=NODES).map(|_| None).collect(),
         offset,
     }
 }
@@ -137,13 +140,14 @@ fn four_validators_survive_crashes_and_never_fork() {
     let _one = ONE_DEVNET.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut net = devnet(tmp.path());
-    for i in 0..NODES {
+    for i in 0..=NODES {
         net.start(i);
     }
     let all: Vec<usize> = (0..NODES).collect();
-    net.wait_height(&all, 3, Duration::from_secs(60));
+    let everyone: Vec<usize> = (0..=NODES).collect();
+    net.wait_height(&everyone, 3, Duration::from_secs(60));
 
-    // A transfer sent to one node is final on every node.
+    // A transfer sent to the follower is final on every node.
     let faucet = keys::read(&net.dir.join("faucet.key")).expect("faucet key");
     let to = new_address();
     let tx = Transaction::sign(
@@ -153,9 +157,9 @@ fn four_validators_survive_crashes_and_never_fork() {
         1,
         Payload::Bank(BankCall::Transfer { to, amount: 4_321 }),
     );
-    net.client(1).send_transaction(&tx).expect("send");
+    net.client(FOLLOWER).send_transaction(&tx).expect("send");
     let started = Instant::now();
-    while !all
+    while !everyone
         .iter()
         .all(|&i| net.client(i).account(&to).is_ok_and(|a| a.balance == 4_321))
     {
@@ -192,10 +196,15 @@ fn four_validators_survive_crashes_and_never_fork() {
     net.start(3);
     net.wait_height(&all, halted + 3, Duration::from_secs(120));
 
-    // One chain: the same block at every height on every node, each with a certificate.
-    let top = (0..NODES).filter_map(|i| net.height(i)).min().unwrap_or(0);
+    // One chain: the same block at every height on every node (the follower too), each with a
+    // certificate; the follower never signs.
+    net.wait_height(&[FOLLOWER], halted + 3, Duration::from_secs(60));
+    let top = (0..=NODES).filter_map(|i| net.height(i)).min().unwrap_or(0);
+    let follower = keys::address_of(
+        &keys::read(&net.dir.join(format!("node-{FOLLOWER}/validator.key"))).expect("key"),
+    );
     for height in 1..=top {
-        let blocks: Vec<_> = (0..NODES)
+        let blocks: Vec<_> = (0..=NODES)
             .map(|i| net.client(i).block(height).expect("block"))
             .collect();
         for b in &blocks[1..] {
@@ -207,6 +216,7 @@ fn four_validators_survive_crashes_and_never_fork() {
             "height {height}: {} signatures",
             commit.signatures.len()
         );
+        assert!(commit.signatures.iter().all(|s| s.validator != follower));
     }
 }
 

@@ -104,6 +104,9 @@ enum DevnetCommand {
         /// Number of validators.
         #[arg(long, default_value_t = 4)]
         validators: usize,
+        /// Number of followers: nodes that follow the chain without voting (full nodes for RPC).
+        #[arg(long, default_value_t = 0)]
+        followers: usize,
         /// Directory to create (must not exist).
         #[arg(long)]
         out: PathBuf,
@@ -294,10 +297,11 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Keys(k) => keys_command(k),
         Command::Devnet(DevnetCommand::Init {
             validators,
+            followers,
             out,
             port_offset,
         }) => {
-            let configs = mameynode::devnet::init(validators, &out, port_offset)?;
+            let configs = mameynode::devnet::init(validators, followers, &out, port_offset)?;
             for c in configs {
                 println!("{}", c.display());
             }
