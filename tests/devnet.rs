@@ -9,7 +9,8 @@
 //! run; the test itself plays validator 3 and double-signs over p2p. A new validator registers
 //! and is elected at the epoch's end, a delegation raises a validator's power, an undelegation
 //! returns after the unbonding period, rewards compound, and the double signer is reported by the
-//! nodes, slashed, jailed and dropped from the set, while finality goes on.
+//! nodes, slashed, jailed and dropped from the set, while finality goes on; when it then sends
+//! decisions with invalid certificates, every node bans it.
 
 mod common;
 
@@ -450,6 +451,33 @@ fn dpos_elections_rewards_unbonding_and_slashing() {
         jailed.tokens < devnet::DEVNET_VALIDATOR_STAKE,
         "slashed: {jailed:?}"
     );
+    // Decisions with empty certificates are something no honest peer sends: each node counts
+    // them and bans the sender.
+    wait_for("every node bans the peer", Duration::from_secs(60), || {
+        let h = net.max_height(&honest);
+        for height in [h, h + 1] {
+            for _ in 0..8 {
+                let decision = mameynode::consensus::engine::Decision {
+                    height: cx::Height(height),
+                    round: Round::new(0),
+                    value: cx::Value(BlockHash([9; 32])),
+                    certificate: cx::CommitCertificate {
+                        height: cx::Height(height),
+                        round: Round::new(0),
+                        value_id: BlockHash([9; 32]),
+                        commit_signatures: vec![],
+                    },
+                };
+                p2p.broadcast(&PeerMessage::Consensus(Message::Decision(Box::new(
+                    decision,
+                ))));
+            }
+        }
+        honest.iter().all(|&i| {
+            std::fs::read_to_string(net.log(i))
+                .is_ok_and(|log| log.contains("peer banned for misbehaving"))
+        })
+    });
     drop(p2p);
 
     // Finality goes on without it, and every later block is signed by the remaining set only.

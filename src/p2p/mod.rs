@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signer, SigningKey};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -160,15 +160,47 @@ pub struct P2pSettings {
     pub connections_max: usize,
 }
 
+/// Peers banned for misbehaving, until when. Keys are authenticated peers (at most the accepted
+/// set), so the map is bounded.
+#[derive(Clone, Default)]
+struct Bans(Arc<std::sync::Mutex<BTreeMap<Address, Instant>>>);
+
+impl Bans {
+    fn is_banned(&self, peer: &Address) -> bool {
+        let mut bans = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match bans.get(peer) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                bans.remove(peer);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
 /// Sends to peers. Cloning is cheap.
 #[derive(Clone)]
 pub struct P2pHandle {
     peers: Arc<BTreeMap<Address, mpsc::Sender<Arc<Vec<u8>>>>>,
     local_addr: SocketAddr,
     frame_bytes_max: usize,
+    bans: Bans,
 }
 
 impl P2pHandle {
+    /// Drops `peer`'s inbound connection at its next frame and refuses it for `duration`: for a
+    /// peer that keeps sending what an honest validator never sends (forged signatures, invalid
+    /// certificates or blocks).
+    pub fn ban(&self, peer: &Address, duration: Duration) {
+        tracing::warn!(%peer, secs = duration.as_secs(), "peer banned for misbehaving");
+        self.bans
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(*peer, Instant::now() + duration);
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -362,9 +394,11 @@ pub fn start(
     })?;
     let key = Arc::new(key);
     let validators = Arc::new(validators);
+    let bans = Bans::default();
 
     // Inbound: authenticate, then read frames.
     {
+        let bans = bans.clone();
         let endpoint = endpoint.clone();
         let key = key.clone();
         let limit = Arc::new(Semaphore::new(settings.connections_max));
@@ -376,10 +410,11 @@ pub fn start(
                     continue;
                 };
                 let (key, validators, inbound) = (key.clone(), validators.clone(), inbound.clone());
+                let bans = bans.clone();
                 tokio::spawn(async move {
                     let _permit = permit;
                     if let Ok(conn) = incoming.await {
-                        serve_inbound(conn, &key, &validators, inbound, frame_max).await;
+                        serve_inbound(conn, &key, &validators, &bans, inbound, frame_max).await;
                     }
                 });
             }
@@ -397,6 +432,7 @@ pub fn start(
         peers: Arc::new(peers),
         local_addr,
         frame_bytes_max: settings.frame_bytes_max,
+        bans,
     })
 }
 
@@ -404,6 +440,7 @@ async fn serve_inbound(
     conn: quinn::Connection,
     key: &SigningKey,
     validators: &BTreeSet<Address>,
+    bans: &Bans,
     inbound: mpsc::Sender<(Address, PeerMessage)>,
     frame_max: usize,
 ) {
@@ -413,6 +450,10 @@ async fn serve_inbound(
     };
     let peer = match read_hello(&mut recv).await {
         Some(h) => match check_hello(&h, ROLE_DIALER, &ekm) {
+            Some(a) if bans.is_banned(&a) => {
+                conn.close(4u8.into(), b"banned");
+                return;
+            }
             Some(a) if validators.contains(&a) => a,
             _ => {
                 conn.close(1u8.into(), b"not a validator");
@@ -446,6 +487,10 @@ async fn serve_inbound(
         }
         let mut frame = vec![0u8; len];
         if recv.read_exact(&mut frame).await.is_err() {
+            return;
+        }
+        if bans.is_banned(&peer) {
+            conn.close(4u8.into(), b"banned");
             return;
         }
         match decode_exact::<PeerMessage>(&frame, frame_max) {
@@ -530,6 +575,63 @@ mod tests {
         let mut forged = h;
         forged[1..33].copy_from_slice(&SigningKey::from_bytes(&[2; 32]).verifying_key().to_bytes());
         assert_eq!(check_hello(&forged, ROLE_DIALER, &ekm), None, "key");
+    }
+
+    /// A banned peer's connection is dropped at its next frame and it is refused when it dials
+    /// again, until the ban ends.
+    #[tokio::test]
+    async fn a_banned_peer_is_dropped_and_refused() {
+        let (a_key, b_key) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
+        let (a_addr, b_addr) = (
+            crate::keys::address_of(&a_key),
+            crate::keys::address_of(&b_key),
+        );
+        let settings = |peers| P2pSettings {
+            listen: "127.0.0.1:0".parse().expect("socket"),
+            peers,
+            frame_bytes_max: 1 << 20,
+            send_queue_max: 64,
+            connections_max: 4,
+        };
+        let (a_tx, mut a_rx) = mpsc::channel(64);
+        let a = start(settings(vec![]), a_key, [b_addr].into(), a_tx).expect("a");
+        let (b_tx, _b_rx) = mpsc::channel(64);
+        let b = start(
+            settings(vec![PeerAddr {
+                address: a_addr,
+                socket: a.local_addr(),
+            }]),
+            b_key,
+            [a_addr].into(),
+            b_tx,
+        )
+        .expect("b");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            b.broadcast(&PeerMessage::BlockRequest(1));
+            if let Ok(Some((from, _))) =
+                tokio::time::timeout(Duration::from_millis(100), a_rx.recv()).await
+            {
+                assert_eq!(from, b_addr);
+                break;
+            }
+            assert!(Instant::now() < deadline, "b never reached a");
+        }
+        a.ban(&b_addr, Duration::from_secs(60));
+        // What was already on its way may still arrive; after that, nothing does.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        while a_rx.try_recv().is_ok() {}
+        for _ in 0..20 {
+            b.broadcast(&PeerMessage::BlockRequest(2));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            a_rx.try_recv().is_err(),
+            "a banned peer's messages still arrive"
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ use crate::codec::{decode_exact, Encode};
 use crate::consensus::context::SignedProposal;
 use crate::consensus::context::{BlockHash, Height, Round, TimeoutKind, ValidatorSet, Value};
 use crate::consensus::engine::Message;
-use crate::consensus::engine::{Decision, Effect, Engine, EngineConfig, Input};
+use crate::consensus::engine::{ConsensusError, Decision, Effect, Engine, EngineConfig, Input};
 use crate::consensus::wal::WalFile;
 use crate::execution::ChainParams;
 use crate::metrics::PipelineMetrics;
@@ -61,6 +61,11 @@ const PROPOSAL_BYTES_MAX: usize = 1 << 30;
 const REPLAYS_PER_HEIGHT_MAX: usize = 64;
 /// Proposals waiting for their block body.
 const WAITING_PROPOSALS_MAX: usize = 64;
+/// Messages only a dishonest peer sends (forged signatures, invalid certificates, proposals out of
+/// turn, invalid blocks) that get it banned.
+const STRIKES_MAX: u32 = 16;
+/// How long a misbehaving peer stays banned.
+const BAN_DURATION: std::time::Duration = std::time::Duration::from_secs(600);
 /// How often a missing decided block is requested again.
 const BLOCK_REQUEST_INTERVAL: std::time::Duration = std::time::Duration::from_millis(300);
 
@@ -111,6 +116,8 @@ pub struct ConsensusActor {
     /// Validators already reported for double signing, and the nonce of the next report.
     reported: std::collections::BTreeSet<crate::consensus::context::Address>,
     report_nonce: u64,
+    /// Misbehaviour counted per peer (authenticated, so bounded by the accepted peers).
+    strikes: BTreeMap<crate::types::Address, u32>,
     /// Peers' proposals whose block has not arrived yet.
     waiting: Vec<(crate::types::Address, SignedProposal)>,
     /// A decision whose block this node does not hold yet.
@@ -221,6 +228,7 @@ impl ConsensusActor {
             key,
             reported: std::collections::BTreeSet::new(),
             report_nonce: 0,
+            strikes: BTreeMap::new(),
             waiting: Vec::new(),
             undelivered: None,
             replays: (0, 0),
@@ -263,9 +271,36 @@ impl ConsensusActor {
                 return;
             }
         }
+        let from = match &input {
+            Input::Message { from, .. } => Some(crate::types::Address(from.0)),
+            _ => None,
+        };
         match self.engine.handle(input) {
             Ok(effects) => self.perform(effects, ctx),
-            Err(e) => tracing::debug!(error = %e, "consensus input refused"),
+            Err(e) => {
+                tracing::debug!(error = %e, "consensus input refused");
+                let dishonest = matches!(
+                    e,
+                    ConsensusError::BadSignature(_)
+                        | ConsensusError::BadCertificate(_)
+                        | ConsensusError::WrongProposer { .. }
+                );
+                if let (Some(from), true) = (from, dishonest) {
+                    self.strike(&from);
+                }
+            }
+        }
+    }
+
+    /// Counts a message no honest peer sends; past `STRIKES_MAX` the peer is banned. A peer
+    /// leaving the set, or a round or height this node has not reached, is not misbehaviour.
+    fn strike(&mut self, peer: &crate::types::Address) {
+        let Some(p2p) = &self.p2p else { return };
+        let n = self.strikes.entry(*peer).or_insert(0);
+        *n += 1;
+        if *n >= STRIKES_MAX {
+            self.strikes.remove(peer);
+            p2p.ban(peer, BAN_DURATION);
         }
     }
 
@@ -466,7 +501,7 @@ impl ConsensusActor {
     }
 
     /// A block from a peer: held if it executes to exactly itself on the committed state.
-    fn peer_block(&mut self, block: Block, ctx: &mut Context<Self>) {
+    fn peer_block(&mut self, from: &crate::types::Address, block: Block, ctx: &mut Context<Self>) {
         let height = block.header.height;
         if height != self.engine.height().0
             && self.undelivered.as_ref().map(|d| d.height.0) != Some(height)
@@ -501,11 +536,13 @@ impl ConsensusActor {
         // checked here, every signature, before it is executed.
         if !signatures_valid(&block) {
             tracing::warn!(height, block = %hash, "peer block carries an invalid signature; ignored");
+            self.strike(from);
             return;
         }
         let commit = match replay_block(&self.storage, &self.params, self.parallel_txs_min, block) {
             Ok(Some(c)) => c,
             Ok(None) => {
+                // Also a block built on a parent this node has not committed yet: not counted.
                 tracing::warn!(height, block = %hash, "peer block does not execute to itself; ignored");
                 return;
             }
@@ -592,7 +629,9 @@ impl ConsensusActor {
             // and proposals of the next height are checked against the new committed state.
             match message {
                 PeerMessage::BlockRequest(h) => self.serve_block_request(&from, h),
-                PeerMessage::Block(b) if self.undelivered.is_some() => self.peer_block(*b, ctx),
+                PeerMessage::Block(b) if self.undelivered.is_some() => {
+                    self.peer_block(&from, *b, ctx)
+                }
                 m => {
                     if self.held.len() < HELD_INPUTS_MAX {
                         self.held.push_back(Held::Peer(from, m));
@@ -602,7 +641,7 @@ impl ConsensusActor {
             return;
         }
         match message {
-            PeerMessage::Block(b) => self.peer_block(*b, ctx),
+            PeerMessage::Block(b) => self.peer_block(&from, *b, ctx),
             PeerMessage::BlockRequest(h) => self.serve_block_request(&from, h),
             // Transactions go to ingest (the node routes them there), not to consensus.
             PeerMessage::Transactions(_) => {}
