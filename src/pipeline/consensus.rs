@@ -99,6 +99,8 @@ pub struct ConsensusSetup {
     pub wanted: Arc<AtomicU64>,
     /// Where this validator submits evidence of double signing, as a transaction.
     pub ingest: Recipient<super::SubmitRaw>,
+    /// Transactions whose signatures this node verified at admission (with peers).
+    pub verified: Option<Arc<crate::sigverify::VerifiedIds>>,
 }
 
 pub struct ConsensusActor {
@@ -116,6 +118,7 @@ pub struct ConsensusActor {
     /// Validators already reported for double signing, and the nonce of the next report.
     reported: std::collections::BTreeSet<crate::consensus::context::Address>,
     report_nonce: u64,
+    verified: Option<Arc<crate::sigverify::VerifiedIds>>,
     /// Misbehaviour counted per peer (authenticated, so bounded by the accepted peers).
     strikes: BTreeMap<crate::types::Address, u32>,
     /// Peers' proposals whose block has not arrived yet.
@@ -229,6 +232,7 @@ impl ConsensusActor {
             reported: std::collections::BTreeSet::new(),
             report_nonce: 0,
             strikes: BTreeMap::new(),
+            verified: setup.verified,
             waiting: Vec::new(),
             undelivered: None,
             replays: (0, 0),
@@ -534,7 +538,7 @@ impl ConsensusActor {
         self.replays.1 += 1;
         // Ingest verified the signatures of this node's own transactions; a peer's block is
         // checked here, every signature, before it is executed.
-        if !signatures_valid(&block) {
+        if !signatures_valid(&block, self.verified.as_deref()) {
             tracing::warn!(height, block = %hash, "peer block carries an invalid signature; ignored");
             self.strike(from);
             return;
@@ -741,10 +745,21 @@ impl Handler<BlockCommitted> for ConsensusActor {
     }
 }
 
-/// Whether every transaction of `block` carries a valid signature (ZIP-215, batched on rayon).
-fn signatures_valid(block: &Block) -> bool {
+/// Whether every transaction of `block` carries a valid signature (ZIP-215, batched on rayon);
+/// those this node verified at admission are not verified again.
+fn signatures_valid(block: &Block, verified: Option<&crate::sigverify::VerifiedIds>) -> bool {
     use crate::sigverify::{BatchVerifier, CpuVerifier, SigItem};
-    let items: Vec<SigItem<'_>> = block.transactions.iter().map(|tx| tx.sig_item()).collect();
+    let known = match verified {
+        Some(v) => v.contains_each(block.transactions.iter().map(|tx| tx.id)),
+        None => vec![false; block.transactions.len()],
+    };
+    let items: Vec<SigItem<'_>> = block
+        .transactions
+        .iter()
+        .zip(known)
+        .filter(|(_, known)| !known)
+        .map(|(tx, _)| tx.sig_item())
+        .collect();
     CpuVerifier::default()
         .verify_batch(&items)
         .iter()

@@ -278,7 +278,15 @@ impl Pipeline {
                 Committer::new(storage, notifier, fatal, metrics)
             })
         };
+        // With peers, signatures verified at admission are remembered so that peers' blocks
+        // skip them (twice the mempool: admission to inclusion, with room).
+        let verified_ids = p2p.as_ref().map(|_| {
+            Arc::new(sigverify::VerifiedIds::new(
+                config.mempool.txs_max.max(1) * 2,
+            ))
+        });
         let verifier = {
+            let verified = verified_ids.clone();
             let mempool = mempool.clone();
             let sv = config.sigverify.clone();
             let metrics = metrics.clone();
@@ -290,6 +298,7 @@ impl Pipeline {
                     std::time::Duration::from_micros(sv.batch_deadline_us),
                     mempool,
                     metrics,
+                    verified,
                 )
             })
         };
@@ -319,6 +328,7 @@ impl Pipeline {
                 p2p,
                 wanted: wanted.clone(),
                 ingest: ingest.clone().recipient(),
+                verified: verified_ids,
             };
             let actor = ConsensusActor::new(
                 setup,

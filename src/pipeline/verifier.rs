@@ -9,7 +9,7 @@ use actix::prelude::*;
 
 use super::{Admit, MempoolActor, SubmitBatch, SubmitError};
 use crate::metrics::PipelineMetrics;
-use crate::sigverify::{BatchVerifier, SigItem};
+use crate::sigverify::{BatchVerifier, SigItem, VerifiedIds};
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -24,6 +24,8 @@ pub struct Verifier {
     pending_sigs: usize,
     flush_timer: Option<SpawnHandle>,
     metrics: Arc<PipelineMetrics>,
+    /// With peers: where valid signatures are remembered, so peers' blocks skip them.
+    verified: Option<Arc<VerifiedIds>>,
 }
 
 impl Verifier {
@@ -33,6 +35,7 @@ impl Verifier {
         deadline: Duration,
         mempool: Addr<MempoolActor>,
         metrics: Arc<PipelineMetrics>,
+        verified: Option<Arc<VerifiedIds>>,
     ) -> Self {
         metrics.telemetry.set_sigverify_backend(backend.backend());
         Self {
@@ -44,6 +47,7 @@ impl Verifier {
             pending_sigs: 0,
             flush_timer: None,
             metrics,
+            verified,
         }
     }
 
@@ -88,6 +92,15 @@ impl Verifier {
                     invalid += 1;
                 }
             }
+        }
+        if let Some(v) = &self.verified {
+            v.insert_all(
+                batches
+                    .iter()
+                    .flat_map(|b| b.slots.iter())
+                    .filter_map(|s| s.as_ref().ok())
+                    .map(|tx| tx.id),
+            );
         }
         self.metrics.sigverify.record(checked, invalid, started);
         let telemetry = &self.metrics.telemetry;

@@ -14,7 +14,10 @@
 
 mod cpu;
 pub mod gpu;
+pub mod verified;
 pub mod zip215;
+
+pub use verified::VerifiedIds;
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
