@@ -69,16 +69,10 @@ impl From<&TxError> for ErrorCode {
             TxError::NonceTooHigh { .. } => ErrorCode::NonceTooHigh,
             TxError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
             TxError::AmountOverflow | TxError::ZeroAmount => ErrorCode::InvalidAmount,
-            TxError::CommissionTooHigh { .. }
-            | TxError::SelfStakeTooLow { .. }
-            | TxError::AlreadyValidator(_)
-            | TxError::UnknownValidator(_)
-            | TxError::ValidatorJailed(_)
-            | TxError::TooManyValidators { .. }
-            | TxError::StakeTooSmall { .. }
-            | TxError::InsufficientStake { .. }
-            | TxError::InvalidEvidence(_)
-            | TxError::AlreadyJailed(_) => ErrorCode::StakingRefused,
+            e => {
+                debug_assert!(e.is_staking_refusal(), "{e:?} has no code of its own");
+                ErrorCode::StakingRefused
+            }
         }
     }
 }

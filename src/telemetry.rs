@@ -249,16 +249,10 @@ impl From<&TxError> for RejectReason {
             TxError::InsufficientFunds { .. } => RejectReason::InsufficientFunds,
             TxError::AmountOverflow => RejectReason::AmountOverflow,
             TxError::ZeroAmount => RejectReason::ZeroAmount,
-            TxError::CommissionTooHigh { .. }
-            | TxError::SelfStakeTooLow { .. }
-            | TxError::AlreadyValidator(_)
-            | TxError::UnknownValidator(_)
-            | TxError::ValidatorJailed(_)
-            | TxError::TooManyValidators { .. }
-            | TxError::StakeTooSmall { .. }
-            | TxError::InsufficientStake { .. }
-            | TxError::InvalidEvidence(_)
-            | TxError::AlreadyJailed(_) => RejectReason::StakingRefused,
+            e => {
+                debug_assert!(e.is_staking_refusal(), "{e:?} has no reason of its own");
+                RejectReason::StakingRefused
+            }
         }
     }
 }

@@ -258,6 +258,64 @@ fn dev_chain_walkthrough() {
         "block {height} does not list {id_text}: {block}"
     );
 
+    // Staking from the command line: the faucet delegates to the dev validator and sees it with
+    // `stake show`; `validators` lists the validator with its power; what the staking state
+    // refuses fails with its reason.
+    let validator = keys::address_of(&keys::read(&dir.join("dev/validator.key")).expect("key"));
+    let faucet_text = keys::address_of(&keys::read(&faucet_file).expect("faucet key")).to_string();
+    let faucet_path = faucet_file.to_str().expect("utf-8 path");
+    let stake_move = |verb: &str, amount: &str| {
+        cli(&[
+            "stake",
+            verb,
+            "--key",
+            faucet_path,
+            "--validator",
+            &validator.to_string(),
+            "--amount",
+            amount,
+            "--wait",
+            "--timeout-secs",
+            "30",
+            "--rpc",
+            &url,
+        ])
+    };
+    stdout_of(&stake_move("delegate", "1000"), "stake delegate");
+    let out = cli(&["stake", "show", &faucet_text, "--rpc", &url]);
+    let stake: Value = serde_json::from_str(&stdout_of(&out, "stake show")).expect("stake JSON");
+    let delegations = stake["delegations"].as_array().expect("delegations");
+    assert_eq!(delegations.len(), 1, "{stake}");
+    assert_eq!(
+        delegations[0]["validator"],
+        json!(validator.to_string()),
+        "{stake}"
+    );
+    assert!(
+        delegations[0]["tokens"].as_u64().is_some_and(|t| t >= 999),
+        "{stake}"
+    );
+    let out = cli(&["validators", "--rpc", &url]);
+    let validators: Value = serde_json::from_str(&stdout_of(&out, "validators")).expect("JSON");
+    assert_eq!(
+        validators["validators"][0]["address"],
+        json!(validator.to_string())
+    );
+    assert!(
+        validators["validators"][0]["power"].as_u64().is_some(),
+        "{validators}"
+    );
+    let out = stake_move("undelegate", "5000000");
+    assert!(
+        !out.status.success(),
+        "undelegating more than held succeeded"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("less than the 5000000 asked to undelegate"),
+        "{err}"
+    );
+
     // `status`: the height advances.
     let status = |what| -> Value {
         let out = cli(&["status", "--rpc", &url]);

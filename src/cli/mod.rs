@@ -61,6 +61,17 @@ enum Command {
     Devnet(DevnetCommand),
 }
 
+/// Stake moved to or from a validator.
+#[derive(Args)]
+struct StakeMove {
+    #[arg(long)]
+    validator: Address,
+    #[arg(long)]
+    amount: u64,
+    #[command(flatten)]
+    tx: TxOptions,
+}
+
 #[derive(Subcommand)]
 enum StakeCommand {
     /// Make the key's account a validator candidate, bonding --amount of its own; it joins the
@@ -75,24 +86,10 @@ enum StakeCommand {
         tx: TxOptions,
     },
     /// Bond --amount of the key's balance to a validator.
-    Delegate {
-        #[arg(long)]
-        validator: Address,
-        #[arg(long)]
-        amount: u64,
-        #[command(flatten)]
-        tx: TxOptions,
-    },
+    Delegate(StakeMove),
     /// Unbond --amount of the key's stake with a validator; it returns to the balance after the
     /// chain's unbonding period.
-    Undelegate {
-        #[arg(long)]
-        validator: Address,
-        #[arg(long)]
-        amount: u64,
-        #[command(flatten)]
-        tx: TxOptions,
-    },
+    Undelegate(StakeMove),
     /// Print an address's delegations as JSON.
     Show(AccountArgs),
 }
@@ -325,21 +322,19 @@ fn dispatch(command: Command) -> Result<()> {
                 amount,
             }),
         ),
-        Command::Stake(StakeCommand::Delegate {
-            validator,
-            amount,
-            tx,
-        }) => send(
-            tx,
-            Payload::Staking(StakingCall::Delegate { validator, amount }),
+        Command::Stake(StakeCommand::Delegate(m)) => send(
+            m.tx,
+            Payload::Staking(StakingCall::Delegate {
+                validator: m.validator,
+                amount: m.amount,
+            }),
         ),
-        Command::Stake(StakeCommand::Undelegate {
-            validator,
-            amount,
-            tx,
-        }) => send(
-            tx,
-            Payload::Staking(StakingCall::Undelegate { validator, amount }),
+        Command::Stake(StakeCommand::Undelegate(m)) => send(
+            m.tx,
+            Payload::Staking(StakingCall::Undelegate {
+                validator: m.validator,
+                amount: m.amount,
+            }),
         ),
         Command::Stake(StakeCommand::Show(a)) => {
             print_json(&RpcClient::new(&a.rpc.rpc).stake(&a.address)?)

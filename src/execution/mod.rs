@@ -89,6 +89,25 @@ pub enum TxError {
     AlreadyJailed(Address),
 }
 
+impl TxError {
+    /// A refusal by the staking module (as opposed to the bank's checks every transaction gets).
+    pub fn is_staking_refusal(&self) -> bool {
+        matches!(
+            self,
+            TxError::CommissionTooHigh { .. }
+                | TxError::SelfStakeTooLow { .. }
+                | TxError::AlreadyValidator(_)
+                | TxError::UnknownValidator(_)
+                | TxError::ValidatorJailed(_)
+                | TxError::TooManyValidators { .. }
+                | TxError::StakeTooSmall { .. }
+                | TxError::InsufficientStake { .. }
+                | TxError::InvalidEvidence(_)
+                | TxError::AlreadyJailed(_)
+        )
+    }
+}
+
 /// Read access to the committed state that a block executes on.
 pub trait StateView {
     type Error: std::error::Error + Send + Sync + 'static;
