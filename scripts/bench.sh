@@ -7,6 +7,7 @@
 #   scripts/bench.sh                        # 60 s at 30,000 tx/s offered, open loop
 #   RATE=60000 DURATION=60 scripts/bench.sh # overload: offer about twice the capacity
 #   MODE=closed WINDOW=20000 scripts/bench.sh
+#   NODE_CONFIG=tuned.toml scripts/bench.sh   # the dev node with settings from a config file
 #   RATE=100000 RECOVERY_RATE=25000 scripts/bench.sh  # overload, then 20 s at a normal load on the
 #                                                     # same node, to show it recovers at once
 #
@@ -22,6 +23,7 @@ MODE=${MODE:-open}
 WINDOW=${WINDOW:-20000}
 SIG_COUNT=${SIG_COUNT:-131072}
 RECOVERY_RATE=${RECOVERY_RATE:-}
+NODE_CONFIG=${NODE_CONFIG:-}
 RECOVERY_DURATION=${RECOVERY_DURATION:-20}
 OUT_DIR=${OUT_DIR:-$(mktemp -d -t mamey-bench-XXXXXX)}
 mkdir -p "$OUT_DIR"
@@ -39,7 +41,7 @@ DATA="$OUT_DIR/node"
 rm -rf "$DATA"
 say "starting a fresh dev node in $DATA"
 "$BIN/mameynode" run --dev --data-dir "$DATA" --rpc-listen 127.0.0.1:0 --quic-listen 127.0.0.1:0 \
-  2>"$OUT_DIR/node.log" &
+  ${NODE_CONFIG:+--config "$NODE_CONFIG"} 2>"$OUT_DIR/node.log" &
 NODE=$!
 SAMPLER=""
 cleanup() {

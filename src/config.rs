@@ -564,6 +564,15 @@ impl NodeConfig {
                 ),
             });
         }
+        // The others wait for a proposer's block at its turn; one that skips empty blocks would
+        // make every idle turn a timed-out round.
+        if !self.p2p.peers.is_empty() && !self.block.empty_blocks && !self.consensus.follower {
+            return Err(ConfigError::Invalid {
+                field: "block.empty_blocks",
+                reason: "false works only for a single validator: with peers, every proposer must                          propose at its turn, empty or not"
+                    .into(),
+            });
+        }
         for peer in &self.p2p.peers {
             if peer.parse::<crate::p2p::PeerAddr>().is_err() {
                 return Err(ConfigError::Invalid {
@@ -655,8 +664,19 @@ mod tests {
                 ..
             })
         ));
+        c.p2p.frame_bytes_max = crate::p2p::FRAME_BYTES_MAX_DEFAULT;
+        c.block.empty_blocks = false;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                field: "block.empty_blocks",
+                ..
+            })
+        ));
         c.p2p.peers.clear();
-        c.validate().expect("without peers no frame is sent");
+        c.p2p.frame_bytes_max = 1 << 20;
+        c.validate()
+            .expect("without peers no frame is sent, and empty blocks may be skipped");
     }
 
     #[test]
