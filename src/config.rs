@@ -240,9 +240,9 @@ impl Default for SigverifyConfig {
     fn default() -> Self {
         Self {
             backend: Backend::Cpu,
-            batch_size_max: 1024,
+            batch_size_max: 4_096,
             batch_deadline_us: 2_000,
-            chunk_size_max: 512,
+            chunk_size_max: 1_024,
             threads: 0,
             gpu_dispatch_size_max: 65_536,
             gpu_timeout_ms: 10_000,
