@@ -163,6 +163,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
 
     let db_path = config.db_path();
     let storage = Arc::new(Storage::open(&db_path, &config.storage.storage_config())?);
+    storage.start_indexer(std::time::Duration::from_millis(500));
     let (genesis_block, genesis_state, genesis_stake, genesis_lthash) = genesis.build();
     let genesis_hash = genesis_block.hash();
     if storage.is_initialized()? {

@@ -7,18 +7,26 @@
 //! | `accounts` | address (32 bytes)  | encoded [`Account`]                               |
 //! | `blocks`   | height (u64, BE)    | encoded [`Block`] (header and transactions)       |
 //! | `receipts` | height (u64, BE)    | receipts of that block, in block order            |
-//! | `txindex`  | tx id (32 bytes)    | height and position of the including block        |
+//! | `txindex`  | tx id (32 bytes)    | height and position of the including block (written behind commits, see below) |
 //! | `diffs`    | height (u64, BE)    | the accounts that block wrote, with their new value |
 //! | `commits`  | height (u64, BE)    | the consensus decision with its commit certificate (`consensus::wire`) |
-//! | `meta`     | name                | chain head, state LtHash, genesis                 |
+//! | `meta`     | name                | chain head, state LtHash, genesis, indexed height |
 //!
 //! Invariants:
 //! - Each block is committed in exactly one write transaction together with its state writes, its
-//!   receipts, its index entries, the new LtHash and the new head. LMDB commits are atomic, and by
+//!   receipts, the new LtHash and the new head. LMDB commits are atomic, and by
 //!   default synced, so after a crash (kill -9 at any moment) the store holds exactly the blocks up
 //!   to the head and the state after the head: never a half block.
 //! - Blocks are committed in order: block `h` is accepted only on top of head `h - 1` with the
 //!   matching parent hash.
+//! - The transaction index is derived data, kept off the commit path: a block's ids enter an
+//!   in-memory map of committed, not yet indexed transactions as soon as it is committed (every
+//!   lookup consults it), and [`Storage::index_pending`] (a background thread, see
+//!   [`Storage::start_indexer`]) writes them in key order, many blocks per write, together with the
+//!   `indexed` height. Random 32-byte keys inserted one block at a time dirtied most of the index's
+//!   pages at every commit; batched, they cost a fraction. After a crash, the blocks above the
+//!   `indexed` height are read back into the map at open: no committed transaction is ever missing
+//!   from lookups.
 //! - When the map is full the write fails as a whole with [`StorageError::MapFull`], which tells the
 //!   operator what to raise; nothing is corrupted and a restart with a larger map resumes.
 
@@ -221,6 +229,11 @@ pub struct BlockCommit<'a> {
 const META_HEAD: &[u8] = b"head";
 const META_LTHASH: &[u8] = b"lthash";
 const META_GENESIS: &[u8] = b"genesis";
+/// Height up to which every block's transactions are in `txindex`.
+const META_INDEXED: &[u8] = b"indexed";
+/// Index entries per write transaction of the indexer: bounds how long it holds LMDB's writer
+/// lock, which commits wait for.
+const INDEX_KEYS_PER_WRITE: usize = 16_384;
 
 /// A record size limit for decoding our own records: generous, but a corrupt length cannot allocate
 /// without bound.
@@ -238,6 +251,9 @@ pub struct Storage {
     meta: Database,
     map_size_mb: u64,
     path: PathBuf,
+    /// Committed transactions not yet in `txindex`, by id (bounded by what commits in one
+    /// indexer period).
+    unindexed: std::sync::RwLock<BTreeMap<TxId, TxLocation>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -279,7 +295,7 @@ impl Storage {
         let commits = create("commits")?;
         let stake = create("stake")?;
         let meta = create("meta")?;
-        Ok(Storage {
+        let storage = Storage {
             env,
             accounts,
             blocks,
@@ -291,7 +307,133 @@ impl Storage {
             meta,
             map_size_mb: config.map_size_mb,
             path: dir.to_path_buf(),
-        })
+            unindexed: std::sync::RwLock::new(BTreeMap::new()),
+        };
+        storage.recover_unindexed()?;
+        Ok(storage)
+    }
+
+    /// Reads the blocks above the indexed height back into the map of unindexed transactions.
+    fn recover_unindexed(&self) -> Result<()> {
+        let head = match self.head() {
+            Ok(h) => h.height,
+            Err(StorageError::Uninitialized) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let indexed = self.indexed_height()?;
+        for height in indexed + 1..=head {
+            let block = self.block(height)?.ok_or(StorageError::Corrupt {
+                table: "blocks",
+                source: DecodeError::InvalidValue {
+                    what: "block",
+                    reason: "missing below the head",
+                },
+            })?;
+            self.note_unindexed(&block);
+        }
+        Ok(())
+    }
+
+    fn indexed_height(&self) -> Result<Height> {
+        let txn = self.ro()?;
+        match txn.get(self.meta, &META_INDEXED) {
+            Ok(bytes) => <[u8; 8]>::try_from(bytes)
+                .map(u64::from_le_bytes)
+                .map_err(|_| StorageError::Corrupt {
+                    table: "meta",
+                    source: DecodeError::InvalidValue {
+                        what: "indexed height",
+                        reason: "wrong length",
+                    },
+                }),
+            Err(lmdb::Error::NotFound) => Ok(0),
+            Err(e) => Err(self.err("read")(e)),
+        }
+    }
+
+    fn note_unindexed(&self, block: &Block) {
+        let mut map = self.unindexed.write().unwrap_or_else(|e| e.into_inner());
+        for (i, tx) in block.transactions.iter().enumerate() {
+            map.insert(
+                tx.id,
+                TxLocation {
+                    height: block.header.height,
+                    index: i as u32,
+                },
+            );
+        }
+    }
+
+    fn unindexed_location(&self, id: &TxId) -> Option<TxLocation> {
+        self.unindexed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .copied()
+    }
+
+    /// Transactions committed and not yet in the on-disk index.
+    pub fn unindexed_len(&self) -> usize {
+        self.unindexed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Writes every committed, unindexed transaction to `txindex` in key order (a few write
+    /// transactions of at most `INDEX_KEYS_PER_WRITE`), then the indexed height, then forgets
+    /// them from memory. Returns how many were written.
+    pub fn index_pending(&self) -> Result<usize> {
+        let batch: Vec<(TxId, TxLocation)> = self
+            .unindexed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, loc)| (*id, *loc))
+            .collect();
+        // Blocks enter the map whole, so every height up to the highest here is complete.
+        let Some(top) = batch.iter().map(|(_, l)| l.height).max() else {
+            return Ok(0);
+        };
+        let chunks: Vec<&[(TxId, TxLocation)]> = batch.chunks(INDEX_KEYS_PER_WRITE).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let mut txn = self.env.begin_rw_txn().map_err(self.err("begin a write"))?;
+            for (id, loc) in chunk.iter() {
+                self.put(&mut txn, self.txindex, &id.0, &loc.to_bytes())?;
+            }
+            if i + 1 == chunks.len() {
+                let indexed = self.indexed_height()?.max(top);
+                self.put(&mut txn, self.meta, META_INDEXED, &indexed.to_le_bytes())?;
+            }
+            txn.commit().map_err(self.err("commit index entries"))?;
+        }
+        let mut map = self.unindexed.write().unwrap_or_else(|e| e.into_inner());
+        for (id, loc) in &batch {
+            if map.get(id) == Some(loc) {
+                map.remove(id);
+            }
+        }
+        Ok(batch.len())
+    }
+
+    /// Runs [`Storage::index_pending`] every `period` on a thread of its own, until the storage is
+    /// dropped. A failure is logged and retried: lookups still find the transactions in memory.
+    pub fn start_indexer(self: &std::sync::Arc<Self>, period: std::time::Duration) {
+        let weak = std::sync::Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("txindex".into())
+            .spawn(move || loop {
+                std::thread::sleep(period);
+                let Some(storage) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = storage.index_pending() {
+                    tracing::error!(error = %e, "cannot write the transaction index; retrying");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the indexer thread; the index stays in memory");
+        }
     }
 
     fn err(&self, op: &'static str) -> impl Fn(lmdb::Error) -> StorageError {
@@ -407,6 +549,9 @@ impl Storage {
     }
 
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>> {
+        if let Some(loc) = self.unindexed_location(id) {
+            return Ok(Some(loc));
+        }
         let txn = self.ro()?;
         self.get_decoded(&txn, self.txindex, &id.0, "txindex")
     }
@@ -454,6 +599,7 @@ impl Storage {
         }
         let new_head = self.write_block(&mut txn, commit)?;
         txn.commit().map_err(self.err("commit a block"))?;
+        self.note_unindexed(commit.block);
         Ok(new_head)
     }
 
@@ -513,27 +659,6 @@ impl Storage {
             &key,
             &Receipts(c.receipts.to_vec()).to_bytes(),
         )?;
-        // Transaction ids are random: inserting them in key order keeps consecutive inserts on
-        // neighbouring pages of the B-tree.
-        let mut index: Vec<(&TxId, TxLocation)> = c
-            .block
-            .transactions
-            .iter()
-            .enumerate()
-            .map(|(i, tx)| {
-                (
-                    &tx.id,
-                    TxLocation {
-                        height: header.height,
-                        index: i as u32,
-                    },
-                )
-            })
-            .collect();
-        index.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (id, loc) in index {
-            self.put(txn, self.txindex, &id.0, &loc.to_bytes())?;
-        }
         self.put(txn, self.meta, META_LTHASH, &c.lthash.to_bytes())?;
         let head = ChainHead {
             height: header.height,
@@ -558,7 +683,11 @@ pub struct StateReader<'s> {
 }
 
 impl StateReader<'_> {
+    /// Where a committed transaction is (possibly in a block newer than this snapshot).
     pub fn tx_location(&self, id: &TxId) -> Result<Option<TxLocation>> {
+        if let Some(loc) = self.storage.unindexed_location(id) {
+            return Ok(Some(loc));
+        }
         self.storage
             .get_decoded(&self.txn, self.storage.txindex, &id.0, "txindex")
     }

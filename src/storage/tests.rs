@@ -154,6 +154,56 @@ fn genesis_commit_reopen_and_read_back() {
     assert_eq!(full.root(), head.state_root);
 }
 
+/// The index is written behind commits: lookups find a committed transaction before, while and
+/// after it is indexed, and after a restart that lost the in-memory part.
+#[test]
+fn transactions_are_found_before_and_after_indexing_and_after_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id_at = |s: &Storage, h: u64, i: usize| {
+        s.block(h).expect("read").expect("block").transactions[i].id
+    };
+    let loc = |height, index| Some(TxLocation { height, index });
+    {
+        let s = open(dir.path(), 64);
+        let (block, state, stake, lthash) = genesis().build();
+        s.initialize(&block, &state, &stake, &lthash, "{}")
+            .expect("genesis");
+        commit_transfers(&s, 0, 3).expect("block 1");
+        assert_eq!(s.unindexed_len(), 3);
+        assert_eq!(s.tx_location(&id_at(&s, 1, 2)).expect("read"), loc(1, 2));
+        assert_eq!(s.index_pending().expect("index"), 3);
+        assert_eq!(s.unindexed_len(), 0);
+        assert_eq!(s.index_pending().expect("nothing left"), 0);
+        assert_eq!(
+            s.reader()
+                .expect("reader")
+                .tx_location(&id_at(&s, 1, 2))
+                .expect("read"),
+            loc(1, 2)
+        );
+        commit_transfers(&s, 3, 2).expect("block 2");
+        commit_transfers(&s, 5, 2).expect("block 3");
+        assert_eq!(s.unindexed_len(), 4);
+        // Dropped here without indexing blocks 2 and 3: as after kill -9.
+    }
+    let s = open(dir.path(), 64);
+    assert_eq!(
+        s.unindexed_len(),
+        4,
+        "blocks above the indexed height are read back"
+    );
+    assert_eq!(s.tx_location(&id_at(&s, 1, 0)).expect("read"), loc(1, 0));
+    assert_eq!(s.tx_location(&id_at(&s, 3, 1)).expect("read"), loc(3, 1));
+    assert_eq!(s.index_pending().expect("index"), 4);
+    assert_eq!(s.tx_location(&id_at(&s, 2, 1)).expect("read"), loc(2, 1));
+    assert_eq!(
+        s.tx_location(&Hash::sha256(b"never sent")).expect("read"),
+        None
+    );
+    drop(s);
+    assert_eq!(open(dir.path(), 64).unindexed_len(), 0);
+}
+
 #[test]
 fn out_of_order_block_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
