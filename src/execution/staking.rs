@@ -30,6 +30,7 @@ use super::bank::{check_sender, credit, debit_sender};
 use super::{BlockEnv, ChainParams, Overlay, StateView, TxError};
 use crate::consensus::wire::Evidence;
 use crate::types::stake::VALIDATORS_MAX;
+use crate::types::EVIDENCE_BYTES_MAX;
 use crate::types::{
     Address, Amount, Registry, StakeKey, StakeValue, StakingCall, Transaction, Unbonding,
     ValidatorInfo,
@@ -224,6 +225,17 @@ pub(super) fn apply<V: StateView>(
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
+    // The double signer named by evidence. `apply_tx` ran `check_static`, which verified the
+    // evidence (both signatures) a moment ago: here it is only decoded, once.
+    let culprit = match call {
+        StakingCall::ReportEquivocation { evidence } => {
+            match crate::codec::decode_exact::<Evidence>(evidence, EVIDENCE_BYTES_MAX) {
+                Ok(e) => Some(Address(e.validator().0)),
+                Err(e) => return Ok(Err(TxError::InvalidEvidence(e.into()))),
+            }
+        }
+        _ => None,
+    };
     let mut reg = registry(overlay)?.unwrap_or_default();
     // Checks.
     match call {
@@ -257,12 +269,8 @@ pub(super) fn apply<V: StateView>(
                 }));
             }
         }
-        StakingCall::ReportEquivocation { evidence } => {
-            // check_static has verified the evidence itself.
-            let culprit = match Evidence::decode_and_check(evidence) {
-                Ok(e) => Address(e.validator().0),
-                Err(e) => return Ok(Err(TxError::InvalidEvidence(e))),
-            };
+        StakingCall::ReportEquivocation { .. } => {
+            let culprit = culprit.expect("decoded above");
             match reg.validators.get(&culprit) {
                 None => return Ok(Err(TxError::UnknownValidator(culprit))),
                 Some(v) if v.jailed => return Ok(Err(TxError::AlreadyJailed(culprit))),
@@ -315,10 +323,8 @@ pub(super) fn apply<V: StateView>(
                 .expect("supply fits in u64 (genesis guarantees)");
             overlay.set_stake(qkey, Some(StakeValue::Unbonding(queue)));
         }
-        StakingCall::ReportEquivocation { evidence } => {
-            let culprit = Evidence::decode_and_check(evidence)
-                .map(|e| Address(e.validator().0))
-                .expect("checked above");
+        StakingCall::ReportEquivocation { .. } => {
+            let culprit = culprit.expect("decoded above");
             let v = reg.validators.get_mut(&culprit).expect("checked above");
             let burned = u64::try_from(
                 u128::from(v.tokens) * u128::from(params.staking.slash_bps) / u128::from(BPS_MAX),

@@ -335,7 +335,10 @@ impl Storage {
     }
 
     fn indexed_height(&self) -> Result<Height> {
-        let txn = self.ro()?;
+        self.indexed_height_in(&self.ro()?)
+    }
+
+    fn indexed_height_in(&self, txn: &impl lmdb::Transaction) -> Result<Height> {
         match txn.get(self.meta, &META_INDEXED) {
             Ok(bytes) => <[u8; 8]>::try_from(bytes)
                 .map(u64::from_le_bytes)
@@ -402,7 +405,7 @@ impl Storage {
                 self.put(&mut txn, self.txindex, &id.0, &loc.to_bytes())?;
             }
             if i + 1 == chunks.len() {
-                let indexed = self.indexed_height()?.max(top);
+                let indexed = self.indexed_height_in(&txn)?.max(top);
                 self.put(&mut txn, self.meta, META_INDEXED, &indexed.to_le_bytes())?;
             }
             txn.commit().map_err(self.err("commit index entries"))?;
