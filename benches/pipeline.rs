@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::SigningKey;
 use mameynode::codec::{decode_exact, Encode};
-use mameynode::execution::{
-    execute_block, execute_block_parallel, prefetch, touched_accounts, BlockEnv, ChainParams,
-};
+use mameynode::execution::{execute_block, execute_block_parallel, BlockEnv, ChainParams};
 use mameynode::genesis::{Genesis, GenesisAccount};
 use mameynode::sigverify::{BatchVerifier, CpuVerifier, SigItem};
 use mameynode::state::LtHash;
@@ -130,6 +128,7 @@ fn execution(c: &mut Criterion) {
         chain_id: CHAIN,
         min_fee: 1,
         staking: Default::default(),
+        banking: Default::default(),
     };
     let env = BlockEnv {
         height: 1,
@@ -153,11 +152,7 @@ fn execution(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("parallel", &label), |b| {
             b.iter_batched(
                 || txs.clone(),
-                |txs| {
-                    let base = prefetch(&state, &touched_accounts(&txs, &proposer))
-                        .unwrap_or_else(|e| match e {});
-                    execute_block_parallel(&base, &state, &lthash, &params, &env, txs)
-                },
+                |txs| execute_block_parallel(&state, &lthash, &params, &env, txs),
                 BatchSize::LargeInput,
             )
         });
@@ -171,6 +166,7 @@ fn lmdb_commit(c: &mut Criterion) {
         chain_id: CHAIN,
         min_fee: 1,
         staking: Default::default(),
+        banking: Default::default(),
     };
     let env = BlockEnv {
         height: 1,
@@ -187,6 +183,7 @@ fn lmdb_commit(c: &mut Criterion) {
             validators: vec![],
             min_fee: 1,
             staking: Default::default(),
+            banking: Default::default(),
             accounts: keys
                 .iter()
                 .map(|k| GenesisAccount {
@@ -229,7 +226,7 @@ fn lmdb_commit(c: &mut Criterion) {
                         block: &block,
                         receipts: &out.receipts,
                         writes: &out.writes,
-                        stake_writes: &out.stake_writes,
+                        state_writes: &out.state_writes,
                         lthash: &out.lthash,
                     })
                     .expect("commit")

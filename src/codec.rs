@@ -135,6 +135,21 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 
+    pub fn u128(&mut self, what: &'static str) -> Result<u128, DecodeError> {
+        Ok(u128::from_le_bytes(self.array(what)?))
+    }
+
+    /// Length-prefixed UTF-8 text of at most `max` bytes.
+    pub fn string(&mut self, what: &'static str, max: usize) -> Result<String, DecodeError> {
+        let bytes = self.bytes(what, max)?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError::InvalidValue {
+                what,
+                reason: "not UTF-8",
+            })
+    }
+
     pub fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
         match self.u8(what)? {
             0 => Ok(false),
@@ -207,6 +222,12 @@ pub fn put_u32(out: &mut Vec<u8>, v: u32) {
 }
 pub fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
+}
+pub fn put_u128(out: &mut Vec<u8>, v: u128) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+pub fn put_str(out: &mut Vec<u8>, v: &str) {
+    put_bytes(out, v.as_bytes());
 }
 pub fn put_bool(out: &mut Vec<u8>, v: bool) {
     out.push(u8::from(v));

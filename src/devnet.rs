@@ -132,6 +132,7 @@ pub fn init(
             .collect(),
         min_fee: 1,
         staking: devnet_staking(),
+        banking: Default::default(),
         accounts: std::iter::once(GenesisAccount {
             address: keys::address_of(&faucet),
             balance: DEVNET_FAUCET_BALANCE,

@@ -9,9 +9,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::execution::{ChainParams, StakingParams};
+use crate::execution::{BankingParams, ChainParams, StakingParams};
 use crate::state::LtHash;
-use crate::types::{block::tx_root, Account, Address, Amount, Block, BlockHeader, ChainId, Hash};
+use crate::types::{
+    block::tx_root, Account, Address, Amount, Block, BlockHeader, ChainId, Hash, StateWrites,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisAccount {
@@ -47,6 +49,9 @@ pub struct Genesis {
     /// DPoS parameters; defaults when absent.
     #[serde(default)]
     pub staking: StakingParams,
+    /// Banking parameters (issued assets); defaults when absent.
+    #[serde(default)]
+    pub banking: BankingParams,
     pub accounts: Vec<GenesisAccount>,
 }
 
@@ -67,7 +72,9 @@ pub enum GenesisError {
     #[error("validator {0} has a commission over 10000 basis points")]
     CommissionTooHigh(Address),
     #[error("{0}")]
-    Staking(#[from] crate::execution::staking::StakingParamsError),
+    Staking(#[from] crate::modules::staking::StakingParamsError),
+    #[error("{0}")]
+    Banking(String),
     #[error("total supply with {REWARD_BLOCKS_MIN} blocks of staking.block_reward overflows u64")]
     RewardOverflow,
     #[error("cannot read genesis file {path}: {source}")]
@@ -117,11 +124,12 @@ impl Genesis {
             if v.power == 0 {
                 return Err(GenesisError::ZeroPower(v.address));
             }
-            if v.commission_bps > crate::execution::staking::BPS_MAX {
+            if v.commission_bps > crate::modules::staking::BPS_MAX {
                 return Err(GenesisError::CommissionTooHigh(v.address));
             }
         }
         self.staking.validate()?;
+        self.banking.validate().map_err(GenesisError::Banking)?;
         let bonded: u128 = self
             .validator_set()
             .iter()
@@ -152,6 +160,7 @@ impl Genesis {
             chain_id: self.chain_id,
             min_fee: self.min_fee,
             staking: self.staking,
+            banking: self.banking,
         }
     }
 
@@ -161,17 +170,18 @@ impl Genesis {
             + self.validator_set().iter().map(|v| v.power).sum::<Amount>()
     }
 
-    /// The staking entries the chain starts with: every genesis validator registered with its
+    /// The module state the chain starts with: every genesis validator registered with its
     /// bonded power, and the active set elected from them.
-    pub fn stake(&self) -> crate::execution::StakeWrites {
+    pub fn module_state(&self) -> StateWrites {
+        use crate::codec::Encode;
         let validators: Vec<_> = self
             .validator_set()
             .iter()
             .map(|v| (v.address, v.power, v.commission_bps))
             .collect();
-        crate::execution::staking::genesis_entries(&validators, &self.staking)
+        crate::modules::staking::genesis_entries(&validators, &self.staking)
             .into_iter()
-            .map(|(k, v)| (k, Some(v)))
+            .map(|(k, v)| (crate::modules::staking::state_key(&k), Some(v.to_bytes())))
             .collect()
     }
 
@@ -194,20 +204,13 @@ impl Genesis {
 
     /// The genesis block with the state (accounts, staking entries) and commitment it starts the
     /// chain with. The state root commits to the validator set, so the genesis hash does too.
-    pub fn build(
-        &self,
-    ) -> (
-        Block,
-        BTreeMap<Address, Account>,
-        crate::execution::StakeWrites,
-        LtHash,
-    ) {
+    pub fn build(&self) -> (Block, BTreeMap<Address, Account>, StateWrites, LtHash) {
         let state = self.state();
-        let stake = self.stake();
+        let stake = self.module_state();
         let mut lthash = LtHash::of_state(state.iter());
         for (k, v) in &stake {
             if let Some(v) = v {
-                lthash.add(&LtHash::of_stake(k, v));
+                lthash.add(&LtHash::of_entry(k, v));
             }
         }
         let header = BlockHeader {

@@ -23,6 +23,7 @@ pub mod grpc;
 pub mod keys;
 pub mod mempool;
 pub mod metrics;
+pub mod modules;
 pub mod node;
 pub mod p2p;
 pub mod pipeline;

@@ -114,6 +114,7 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
         }],
         min_fee: 1,
         staking: crate::devnet::devnet_staking(),
+        banking: Default::default(),
         // The faucet holds every balance; the validator earns the fees.
         accounts: vec![GenesisAccount {
             address: keys::address_of(&faucet),

@@ -1,4 +1,4 @@
-//! The state commitment: a lattice hash (LtHash) over every account and every staking entry.
+//! The state commitment: a lattice hash (LtHash) over every account and every module state entry.
 //!
 //! `state_root = BLAKE3(L)` where `L = sum over accounts of E(address, account)` in `(Z/2^16)^1024`, and
 //! `E` expands BLAKE3(domain || address || encoded account) to 2048 bytes. Adding or removing an
@@ -10,7 +10,7 @@
 //! Invariant: `LtHash::of_state(S)` equals the hash maintained incrementally for `S` (tested).
 
 use crate::codec::Encode;
-use crate::types::{Account, Address, Hash, StakeKey, StakeValue};
+use crate::types::{Account, Address, Hash, StateKey};
 
 const LANES: usize = 1024;
 
@@ -47,13 +47,15 @@ impl LtHash {
         Self::expand(h)
     }
 
-    /// The element of one staking entry (a separate domain: no account collides with it).
-    pub fn of_stake(key: &StakeKey, value: &StakeValue) -> Self {
-        let mut h = blake3::Hasher::new_derive_key("mamey 2026 state lthash stake v1");
-        let key = key.to_key_bytes();
+    /// The element of one module state entry: a domain apart from accounts, and within it one
+    /// per module, since the key starts with the module's tag (and carries its length, so no
+    /// key/value split collides with another).
+    pub fn of_entry(key: &StateKey, value: &[u8]) -> Self {
+        let mut h = blake3::Hasher::new_derive_key("mamey 2026 state lthash module v1");
+        let key = key.as_bytes();
         h.update(&(key.len() as u64).to_le_bytes());
-        h.update(&key);
-        h.update(&value.to_bytes());
+        h.update(key);
+        h.update(value);
         Self::expand(h)
     }
 

@@ -164,6 +164,8 @@ pub enum RejectReason {
     ZeroAmount,
     /// The staking state refuses the call.
     StakingRefused,
+    /// A module refuses the call (its code is in the error; the label stays bounded).
+    ModuleRefused,
     AlreadyPending,
     AlreadyCommitted,
     NonceAlreadyPending,
@@ -182,7 +184,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 24] = [
+    pub const ALL: [RejectReason; 25] = [
         RejectReason::InvalidEncoding,
         RejectReason::TxTooLarge,
         RejectReason::TooManyTxs,
@@ -195,6 +197,7 @@ impl RejectReason {
         RejectReason::AmountOverflow,
         RejectReason::ZeroAmount,
         RejectReason::StakingRefused,
+        RejectReason::ModuleRefused,
         RejectReason::AlreadyPending,
         RejectReason::AlreadyCommitted,
         RejectReason::NonceAlreadyPending,
@@ -223,6 +226,7 @@ impl RejectReason {
             RejectReason::AmountOverflow => "amount_overflow",
             RejectReason::ZeroAmount => "zero_amount",
             RejectReason::StakingRefused => "staking_refused",
+            RejectReason::ModuleRefused => "module_refused",
             RejectReason::AlreadyPending => "already_pending",
             RejectReason::AlreadyCommitted => "already_committed",
             RejectReason::NonceAlreadyPending => "nonce_already_pending",
@@ -249,6 +253,7 @@ impl From<&TxError> for RejectReason {
             TxError::InsufficientFunds { .. } => RejectReason::InsufficientFunds,
             TxError::AmountOverflow => RejectReason::AmountOverflow,
             TxError::ZeroAmount => RejectReason::ZeroAmount,
+            TxError::Module(_) => RejectReason::ModuleRefused,
             e => {
                 debug_assert!(e.is_staking_refusal(), "{e:?} has no reason of its own");
                 RejectReason::StakingRefused

@@ -142,6 +142,7 @@ fn arb_account() -> impl Strategy<Value = Account> {
 
 fn arb_receipt() -> impl Strategy<Value = Receipt> {
     (any::<[u8; 32]>(), any::<u64>()).prop_map(|(id, fee_paid)| Receipt {
+        events: Vec::new(),
         tx_id: Hash(id),
         outcome: Outcome::Success,
         fee_paid,

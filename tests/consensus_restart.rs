@@ -43,6 +43,7 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         validators: vec![],
         min_fee: 1,
         staking: Default::default(),
+        banking: Default::default(),
         accounts: vec![GenesisAccount {
             address: keys::address_of(&SigningKey::from_bytes(&[8; 32])),
             balance: 1_000_000,

@@ -78,6 +78,7 @@ fn main() -> std::io::Result<()> {
         tx_id: txs[0].id,
         outcome: Outcome::Success,
         fee_paid: 10,
+        events: Vec::new(),
     };
     write(
         dir,

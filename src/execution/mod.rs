@@ -9,29 +9,31 @@
 //! *discarded*: it is left out of the block with its reason, and nothing it would have written is kept.
 //! A block proposed by someone else that contains a discarded transaction is invalid.
 //!
-//! After the transactions, the block's end (`staking::end_block`) pays block rewards, returns
-//! unbonded stake and, at epoch ends, elects the next active validator set.
+//! What each call does belongs to its module (`crate::modules`, one list of them); execution owns
+//! the order, the overlay of writes, all-or-nothing per transaction, the schedule of the parallel
+//! executor and the state commitment. After the transactions, every module's end-block hook runs
+//! (staking pays block rewards, returns unbonded stake and, at epoch ends, elects the next set).
 //!
-//! Supply invariant: every transaction conserves the sum of all balances and bonded, unbonding
-//! stake (fees move to the proposer); only block rewards add to it and only slashing burns.
+//! Supply invariant: every transaction conserves the sum of all native balances and bonded,
+//! unbonding stake (fees move to the proposer); only block rewards add to it and only slashing
+//! burns. Each issued asset's holdings sum to its supply, which only mint, burn and clawback change.
 
-mod bank;
 mod parallel;
-pub mod staking;
 
 use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::consensus::wire::{Evidence, EvidenceError};
+use crate::modules;
 use crate::state::LtHash;
 use crate::types::{
-    Account, Address, Amount, BankCall, ChainId, Height, Outcome, Payload, Receipt, StakeKey,
-    StakeValue, StakingCall, Transaction, TxEnvelope, TxId,
+    Account, Address, Amount, ChainId, Event, Height, Outcome, Receipt, StateKey, StateWrites,
+    Transaction, TxEnvelope, TxId,
 };
 
-pub use parallel::{execute_block_parallel, prefetch, touched_accounts};
-pub use staking::{elect, StakingParams};
+pub use crate::modules::banking::BankingParams;
+pub use crate::modules::staking::{elect, StakingParams};
+pub use parallel::{execute_block_parallel, prefetch, Prefetched};
 
 /// Chain parameters that execution depends on; fixed by genesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub struct ChainParams {
     pub chain_id: ChainId,
     pub min_fee: Amount,
     pub staking: StakingParams,
+    pub banking: BankingParams,
 }
 
 /// What a block's execution knows of the block itself.
@@ -47,6 +50,20 @@ pub struct BlockEnv {
     pub height: Height,
     /// Receives the fees.
     pub proposer: Address,
+}
+
+/// A module's refusal of a call: its stable code (in the module's block of 100, INTERFACES §10)
+/// and a message that names the object and the reason. Modules build these from their own typed
+/// errors, so nothing outside a module changes when it gains a refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct ModuleError {
+    /// Payload tag of the refusing module.
+    pub module: u8,
+    pub code: u32,
+    /// Short stable name of the refusal (a metrics label and a machine-readable reason).
+    pub reason: &'static str,
+    pub message: String,
 }
 
 /// Why a transaction cannot apply to a state. Also the reasons the mempool gives at admission, so a
@@ -84,9 +101,12 @@ pub enum TxError {
     #[error("stake with this validator is {held}, less than the {wanted} asked to undelegate")]
     InsufficientStake { held: Amount, wanted: Amount },
     #[error("invalid equivocation evidence: {0}")]
-    InvalidEvidence(EvidenceError),
+    InvalidEvidence(crate::consensus::wire::EvidenceError),
     #[error("validator {0} was already slashed and jailed for double signing")]
     AlreadyJailed(Address),
+    /// Any module's own refusal (issued assets, and every module after them).
+    #[error(transparent)]
+    Module(ModuleError),
 }
 
 impl TxError {
@@ -113,18 +133,30 @@ pub trait StateView {
     type Error: std::error::Error + Send + Sync + 'static;
     /// The account at `address`; an account never written reads as [`Account::default`].
     fn account(&self, address: &Address) -> Result<Account, Self::Error>;
-    /// The staking entry at `key`, if there is one.
-    fn stake(&self, key: &StakeKey) -> Result<Option<StakeValue>, Self::Error>;
+    /// The module state entry at `key`, if there is one.
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error>;
 }
 
-/// Accounts only (tests, benchmarks and the parallel executor's prefetched accounts): no staking
-/// entries.
+/// A state whose module entries can be walked in key order (queries over committed state).
+pub trait StateScan: StateView {
+    /// Up to `limit` entries whose keys start with `prefix`, in key order, after `start_after`
+    /// when given.
+    #[allow(clippy::type_complexity)]
+    fn scan(
+        &self,
+        prefix: &StateKey,
+        start_after: Option<&StateKey>,
+        limit: usize,
+    ) -> Result<Vec<(StateKey, Vec<u8>)>, Self::Error>;
+}
+
+/// Accounts only (tests and benchmarks): no module state.
 impl StateView for BTreeMap<Address, Account> {
     type Error = std::convert::Infallible;
     fn account(&self, address: &Address) -> Result<Account, Self::Error> {
         Ok(self.get(address).copied().unwrap_or_default())
     }
-    fn stake(&self, _key: &StakeKey) -> Result<Option<StakeValue>, Self::Error> {
+    fn get(&self, _key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error> {
         Ok(None)
     }
 }
@@ -133,7 +165,7 @@ impl StateView for BTreeMap<Address, Account> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemState {
     pub accounts: BTreeMap<Address, Account>,
-    pub stake: BTreeMap<StakeKey, StakeValue>,
+    pub state: BTreeMap<StateKey, Vec<u8>>,
 }
 
 impl MemState {
@@ -142,10 +174,10 @@ impl MemState {
         for (a, acc) in &out.writes {
             self.accounts.insert(*a, *acc);
         }
-        for (k, v) in &out.stake_writes {
+        for (k, v) in &out.state_writes {
             match v {
-                Some(v) => self.stake.insert(*k, v.clone()),
-                None => self.stake.remove(k),
+                Some(v) => self.state.insert(k.clone(), v.clone()),
+                None => self.state.remove(k),
             };
         }
     }
@@ -153,8 +185,8 @@ impl MemState {
     /// The commitment of this state from scratch.
     pub fn lthash(&self) -> LtHash {
         let mut h = LtHash::of_state(self.accounts.iter().filter(|(_, a)| !a.is_empty()));
-        for (k, v) in &self.stake {
-            h.add(&LtHash::of_stake(k, v));
+        for (k, v) in &self.state {
+            h.add(&LtHash::of_entry(k, v));
         }
         h
     }
@@ -165,15 +197,37 @@ impl StateView for MemState {
     fn account(&self, address: &Address) -> Result<Account, Self::Error> {
         Ok(self.accounts.get(address).copied().unwrap_or_default())
     }
-    fn stake(&self, key: &StakeKey) -> Result<Option<StakeValue>, Self::Error> {
-        Ok(self.stake.get(key).cloned())
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error> {
+        Ok(self.state.get(key).cloned())
+    }
+}
+
+impl StateScan for MemState {
+    fn scan(
+        &self,
+        prefix: &StateKey,
+        start_after: Option<&StateKey>,
+        limit: usize,
+    ) -> Result<Vec<(StateKey, Vec<u8>)>, Self::Error> {
+        use std::ops::Bound;
+        let lower = match start_after {
+            Some(k) => Bound::Excluded(k.clone()),
+            None => Bound::Included(prefix.clone()),
+        };
+        Ok(self
+            .state
+            .range((lower, Bound::Unbounded))
+            .take_while(|(k, _)| k.as_bytes().starts_with(prefix.as_bytes()))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 
 /// A state with a block's writes so far on top of `base`.
 struct Layered<'a, V> {
     accounts: &'a BTreeMap<Address, Account>,
-    stake: &'a BTreeMap<StakeKey, Option<StakeValue>>,
+    state: &'a StateWrites,
     base: &'a V,
 }
 
@@ -185,24 +239,39 @@ impl<V: StateView> StateView for Layered<'_, V> {
             None => self.base.account(address),
         }
     }
-    fn stake(&self, key: &StakeKey) -> Result<Option<StakeValue>, Self::Error> {
-        match self.stake.get(key) {
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error> {
+        match self.state.get(key) {
             Some(v) => Ok(v.clone()),
-            None => self.base.stake(key),
+            None => self.base.get(key),
         }
     }
 }
 
-/// Accounts read and written while executing one block, over an untouched base state.
+/// One state access of a call, recorded in debug builds to check it against the call's
+/// declaration (see [`modules::Access`]).
+#[cfg(debug_assertions)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Touch {
+    Account(Address),
+    Read(StateKey),
+    Write(StateKey),
+}
+
+/// Accounts and module state read and written while executing one block, over an untouched base
+/// state.
 ///
-/// Keeps each touched account's value before the block so that the state commitment can be updated
+/// Keeps each touched entry's value before the block so that the state commitment can be updated
 /// by difference, and so that a discarded transaction's writes can be dropped.
 pub struct Overlay<'v, V: StateView> {
     base: &'v V,
     before: BTreeMap<Address, Option<Account>>,
     after: BTreeMap<Address, Account>,
-    stake_before: BTreeMap<StakeKey, Option<StakeValue>>,
-    stake_after: BTreeMap<StakeKey, Option<StakeValue>>,
+    state_before: BTreeMap<StateKey, Option<Vec<u8>>>,
+    state_after: StateWrites,
+    journaling: bool,
+    journal: Vec<Undo>,
+    #[cfg(debug_assertions)]
+    pub(crate) touches: Vec<Touch>,
 }
 
 impl<'v, V: StateView> Overlay<'v, V> {
@@ -211,50 +280,54 @@ impl<'v, V: StateView> Overlay<'v, V> {
             base,
             before: BTreeMap::new(),
             after: BTreeMap::new(),
-            stake_before: BTreeMap::new(),
-            stake_after: BTreeMap::new(),
+            state_before: BTreeMap::new(),
+            state_after: BTreeMap::new(),
+            journaling: false,
+            journal: Vec::new(),
+            #[cfg(debug_assertions)]
+            touches: Vec::new(),
         }
     }
 
-    pub fn stake(&mut self, key: &StakeKey) -> Result<Option<StakeValue>, V::Error> {
-        if let Some(v) = self.stake_after.get(key) {
+    /// The module state entry at `key` as the block has it so far.
+    pub fn read(&mut self, key: &StateKey) -> Result<Option<Vec<u8>>, V::Error> {
+        #[cfg(debug_assertions)]
+        self.touches.push(Touch::Read(key.clone()));
+        if let Some(v) = self.state_after.get(key) {
             return Ok(v.clone());
         }
-        let v = self.base.stake(key)?;
-        self.stake_before.entry(*key).or_insert_with(|| v.clone());
+        if let Some(v) = self.state_before.get(key) {
+            return Ok(v.clone());
+        }
+        let v = self.base.get(key)?;
+        self.state_before.insert(key.clone(), v.clone());
         Ok(v)
     }
 
-    /// Writes (or, with `None`, deletes) a staking entry read before.
-    pub fn set_stake(&mut self, key: StakeKey, value: Option<StakeValue>) {
+    /// Writes (or, with `None`, deletes) a module state entry read before.
+    pub fn write(&mut self, key: StateKey, value: Option<Vec<u8>>) {
         debug_assert!(
-            self.stake_before.contains_key(&key),
-            "a staking entry is read before it is written"
+            self.state_before.contains_key(&key),
+            "a state entry is read before it is written"
         );
-        self.stake_after.insert(key, value);
+        #[cfg(debug_assertions)]
+        self.touches.push(Touch::Write(key.clone()));
+        let previous = self.state_after.insert(key.clone(), value);
+        if self.journaling {
+            self.journal.push(Undo::State(key, previous));
+        }
     }
 
     /// Turns what the overlay holds into writes and the commitment after them.
-    fn finish(self, base_lthash: &LtHash) -> (BTreeMap<Address, Account>, StakeWrites, LtHash) {
+    fn finish(self, base_lthash: &LtHash) -> (BTreeMap<Address, Account>, StateWrites, LtHash) {
         let (writes, mut lthash) = commit_overlay(self.before, self.after, base_lthash);
-        let mut stake_writes = BTreeMap::new();
-        for (key, new) in self.stake_after {
-            let old = self.stake_before.get(&key).cloned().flatten();
-            if old == new {
-                continue;
-            }
-            if let Some(old) = &old {
-                lthash.sub(&LtHash::of_stake(&key, old));
-            }
-            if let Some(new) = &new {
-                lthash.add(&LtHash::of_stake(&key, new));
-            }
-            stake_writes.insert(key, new);
-        }
-        (writes, stake_writes, lthash)
+        let state_writes = commit_state(&self.state_before, self.state_after, &mut lthash);
+        (writes, state_writes, lthash)
     }
 
     pub fn get(&mut self, address: &Address) -> Result<Account, V::Error> {
+        #[cfg(debug_assertions)]
+        self.touches.push(Touch::Account(*address));
         if let Some(a) = self.after.get(address) {
             return Ok(*a);
         }
@@ -270,12 +343,60 @@ impl<'v, V: StateView> Overlay<'v, V> {
             self.before.contains_key(&address),
             "an account is read before it is written"
         );
-        self.after.insert(address, account);
+        let previous = self.after.insert(address, account);
+        if self.journaling {
+            self.journal.push(Undo::Account(address, previous));
+        }
+    }
+
+    /// Starts recording what later writes replace, so that [`Overlay::rollback`] can undo them:
+    /// the runtime wraps every module call (but native transfers, which check before they
+    /// write) in one, so a call that fails midway leaves no trace.
+    pub(crate) fn savepoint(&mut self) -> Savepoint {
+        self.journaling = true;
+        Savepoint(self.journal.len())
+    }
+
+    /// Undoes every write since `sp`.
+    pub(crate) fn rollback(&mut self, sp: Savepoint) {
+        while self.journal.len() > sp.0 {
+            match self.journal.pop() {
+                Some(Undo::Account(a, Some(v))) => {
+                    self.after.insert(a, v);
+                }
+                Some(Undo::Account(a, None)) => {
+                    self.after.remove(&a);
+                }
+                Some(Undo::State(k, Some(v))) => {
+                    self.state_after.insert(k, v);
+                }
+                Some(Undo::State(k, None)) => {
+                    self.state_after.remove(&k);
+                }
+                None => break,
+            }
+        }
+        self.release(sp);
+    }
+
+    /// Keeps every write since `sp`.
+    pub(crate) fn release(&mut self, sp: Savepoint) {
+        self.journal.truncate(sp.0);
+        if sp.0 == 0 {
+            self.journaling = false;
+        }
     }
 }
 
-/// Staking entries a block changed: the new value, `None` for a deleted entry.
-pub type StakeWrites = BTreeMap<StakeKey, Option<StakeValue>>;
+/// A point in an overlay's journal (see [`Overlay::savepoint`]).
+pub(crate) struct Savepoint(usize);
+
+/// What a write replaced in an overlay: the previous written value, or `None` if the entry had
+/// not been written in this block.
+enum Undo {
+    Account(Address, Option<Account>),
+    State(StateKey, Option<Option<Vec<u8>>>),
+}
 
 /// Everything a block's execution produces.
 #[derive(Debug, Clone)]
@@ -285,16 +406,17 @@ pub struct BlockOutput {
     pub discarded: Vec<(TxId, TxError)>,
     /// Accounts whose value changed, with their new value; ordered by address.
     pub writes: BTreeMap<Address, Account>,
-    /// Staking entries that changed: their new value, or `None` where the entry is deleted.
-    pub stake_writes: StakeWrites,
+    /// Module state entries that changed: their new value, or `None` where the entry is deleted.
+    pub state_writes: StateWrites,
     /// The state commitment after the block.
     pub lthash: LtHash,
 }
 
-/// The checks that need no state: right chain, fee at least the minimum, a positive amount, and a
-/// cost (amount + fee) that fits. Ingest runs them, so a transaction that could never apply is
-/// refused on submission and never holds a nonce in the mempool; execution runs them again because
-/// a block from elsewhere is not trusted. Returns the cost.
+/// The checks that need no state: right chain, fee at least the minimum, and the module's own
+/// checks of its call (a positive amount, a cost that fits, ...). Ingest runs them, so a
+/// transaction that could never apply is refused on submission and never holds a nonce in the
+/// mempool; execution runs them again because a block from elsewhere is not trusted. Returns the
+/// cost in the native asset (fee and what the call moves out of the sender's balance).
 pub fn check_static(tx: &Transaction, params: &ChainParams) -> Result<Amount, TxError> {
     if tx.chain_id != params.chain_id {
         return Err(TxError::WrongChain {
@@ -308,35 +430,15 @@ pub fn check_static(tx: &Transaction, params: &ChainParams) -> Result<Amount, Tx
             got: tx.fee,
         });
     }
-    match &tx.payload {
-        Payload::Bank(BankCall::Transfer { amount, .. })
-        | Payload::Staking(StakingCall::Delegate { amount, .. })
-        | Payload::Staking(StakingCall::Undelegate { amount, .. }) => {
-            if *amount == 0 {
-                return Err(TxError::ZeroAmount);
-            }
-        }
-        Payload::Staking(StakingCall::RegisterValidator {
-            commission_bps,
-            amount,
-        }) => {
-            if *commission_bps > staking::BPS_MAX {
-                return Err(TxError::CommissionTooHigh {
-                    got: *commission_bps,
-                });
-            }
-            if *amount < params.staking.min_self_stake.max(1) {
-                return Err(TxError::SelfStakeTooLow {
-                    min: params.staking.min_self_stake.max(1),
-                    got: *amount,
-                });
-            }
-        }
-        Payload::Staking(StakingCall::ReportEquivocation { evidence }) => {
-            Evidence::decode_and_check(evidence).map_err(TxError::InvalidEvidence)?;
-        }
-    }
+    modules::check_static(tx, params)?;
     tx.cost().ok_or(TxError::AmountOverflow)
+}
+
+/// What a call returns when it applies: the fee it paid and its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub fee_paid: Amount,
+    pub events: Vec<Event>,
 }
 
 /// Applies one transaction to the overlay, all or nothing.
@@ -350,15 +452,44 @@ pub fn apply_tx<V: StateView>(
     if let Err(e) = check_static(t, params) {
         return Ok(Err(e));
     }
-    let result = match &t.payload {
-        Payload::Bank(call) => bank::apply(overlay, &env.proposer, t, call)?,
-        Payload::Staking(call) => staking::apply(overlay, params, env, t, call)?,
-    };
-    Ok(result.map(|fee_paid| Receipt {
+    #[cfg(debug_assertions)]
+    overlay.touches.clear();
+    let result = modules::apply(overlay, params, env, t)?;
+    #[cfg(debug_assertions)]
+    check_declared(&modules::access(t), t, &env.proposer, &overlay.touches);
+    Ok(result.map(|applied| Receipt {
         tx_id: tx.id,
         outcome: Outcome::Success,
-        fee_paid,
+        fee_paid: applied.fee_paid,
+        events: applied.events,
     }))
+}
+
+/// Debug builds: a call touched only what its module declared for it (the parallel schedule
+/// depends on it).
+#[cfg(debug_assertions)]
+fn check_declared(
+    access: &modules::Access,
+    tx: &Transaction,
+    proposer: &Address,
+    touches: &[Touch],
+) {
+    let modules::Access::Keys {
+        accounts,
+        reads,
+        writes,
+    } = access
+    else {
+        return;
+    };
+    for t in touches {
+        let ok = match t {
+            Touch::Account(a) => a == &tx.sender || a == proposer || accounts.contains(a),
+            Touch::Read(k) => reads.contains(k) || writes.contains(k),
+            Touch::Write(k) => writes.contains(k),
+        };
+        assert!(ok, "{tx:?} touched {t:?}, which its module did not declare");
+    }
 }
 
 /// Executes the block `txs` at `env` on `base`, whose commitment is `base_lthash`: the
@@ -396,19 +527,19 @@ fn execute_txs<V: StateView>(
             Err(e) => discarded.push((tx.id, e)),
         }
     }
-    let (writes, stake_writes, lthash) = overlay.finish(base_lthash);
+    let (writes, state_writes, lthash) = overlay.finish(base_lthash);
     Ok(BlockOutput {
         applied,
         receipts,
         discarded,
         writes,
-        stake_writes,
+        state_writes,
         lthash,
     })
 }
 
-/// The block's end (rewards, unbonding, elections) on top of what its transactions wrote to
-/// `base`; the same for every executor.
+/// The block's end (every module's end-block hook, in the order of the module list) on top of
+/// what its transactions wrote to `base`; the same for every executor.
 pub(crate) fn finish_block<V: StateView>(
     base: &V,
     mut out: BlockOutput,
@@ -417,16 +548,40 @@ pub(crate) fn finish_block<V: StateView>(
 ) -> Result<BlockOutput, V::Error> {
     let layered = Layered {
         accounts: &out.writes,
-        stake: &out.stake_writes,
+        state: &out.state_writes,
         base,
     };
     let mut overlay = Overlay::new(&layered);
-    staking::end_block(&mut overlay, params, env)?;
-    let (writes, stake_writes, lthash) = overlay.finish(&out.lthash);
+    modules::end_block(&mut overlay, params, env)?;
+    let (writes, state_writes, lthash) = overlay.finish(&out.lthash);
     out.writes.extend(writes);
-    out.stake_writes.extend(stake_writes);
+    out.state_writes.extend(state_writes);
     out.lthash = lthash;
     Ok(out)
+}
+
+/// Turns an overlay's module state before/after into the block's state writes (changed entries
+/// only), updating the commitment.
+pub(crate) fn commit_state(
+    before: &BTreeMap<StateKey, Option<Vec<u8>>>,
+    after: StateWrites,
+    lthash: &mut LtHash,
+) -> StateWrites {
+    let mut writes = BTreeMap::new();
+    for (key, new) in after {
+        let old = before.get(&key).cloned().flatten();
+        if old == new {
+            continue;
+        }
+        if let Some(old) = &old {
+            lthash.sub(&LtHash::of_entry(&key, old));
+        }
+        if let Some(new) = &new {
+            lthash.add(&LtHash::of_entry(&key, new));
+        }
+        writes.insert(key, new);
+    }
+    writes
 }
 
 /// Turns an overlay's before/after values into the block's writes (changed accounts only) and the

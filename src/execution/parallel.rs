@@ -1,18 +1,25 @@
-//! Parallel execution with a deterministic schedule.
+//! Parallel execution with a deterministic schedule, from the state each call declares.
 //!
-//! Transactions are grouped by the accounts they touch (sender and recipient, joined with a
-//! union-find): transactions in different groups touch disjoint accounts, so the groups run on rayon
-//! at the same time, each in block order. The one account every transaction touches, the proposer
-//! (fees), is kept out of the groups: fee credits commute, so each group reports its fee total and the
-//! proposer is credited once at the end. A block in which the proposer also sends or receives runs
-//! sequentially, since then its balance could be read mid-block. So does a block with staking
-//! calls: they share the validator registry (they are rare next to transfers). The block's end
-//! (`staking::end_block`) runs after the groups, on their merged writes, as in the oracle.
+//! Every module declares, from the call alone and before execution, the native accounts and the
+//! module state keys a call may read and write ([`modules::Access`]). Transactions are grouped
+//! with a union-find over what they write (Sealevel-style conflict groups): two transactions are
+//! in one group when one writes something the other reads or writes, directly or through others.
+//! Groups touch disjoint state, so they run on rayon at the same time, each in block order, on a
+//! snapshot of exactly the declared state read beforehand. A read outside the declaration finds
+//! nothing in the snapshot and stops the node (debug builds also check every call against its
+//! declaration as it runs): the scheduler fails closed, never open.
+//!
+//! The one account every transaction touches, the proposer (fees), is kept out of the groups: fee
+//! credits commute, so each group reports its fee total and the proposer is credited once at the
+//! end. A block runs sequentially when any call declares nothing ([`modules::Access::Serial`],
+//! e.g. staking, whose calls share the validator registry) or touches the proposer's account
+//! otherwise than through its fee. The block's end runs after the groups, on their merged writes,
+//! as in the oracle.
 //!
 //! The schedule is a pure function of the block, and the output is exactly that of the sequential
-//! oracle [`super::execute_block`] (property-tested in `tests.rs`).
+//! oracle [`super::execute_block`] (property-tested over every module's calls in `tests.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
@@ -20,27 +27,76 @@ use super::{
     apply_tx, commit_overlay, execute_block, finish_block, BlockEnv, BlockOutput, ChainParams,
     Overlay, StateView, TxError,
 };
+use crate::modules::{self, Access};
 use crate::state::LtHash;
-use crate::types::{Account, Address, Payload, Receipt, TxEnvelope, TxId};
+use crate::types::{Account, Address, Receipt, StateKey, StateWrites, TxEnvelope, TxId};
 
-/// Every account a block's execution may read or write.
-pub fn touched_accounts<'a>(
-    txs: impl IntoIterator<Item = &'a TxEnvelope>,
-    proposer: &Address,
-) -> BTreeSet<Address> {
-    let mut set = BTreeSet::new();
-    set.insert(*proposer);
-    for tx in txs {
-        set.insert(tx.tx.sender);
-        if let Some(to) = tx.tx.recipient() {
-            set.insert(*to);
-        }
-    }
-    set
+/// Exactly the state a block declared, read before its groups run, so that they can share it
+/// between threads without storage.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    accounts: BTreeMap<Address, Account>,
+    state: BTreeMap<StateKey, Option<Vec<u8>>>,
 }
 
-fn recipient(tx: &TxEnvelope) -> &Address {
-    tx.tx.recipient().unwrap_or(&tx.tx.sender)
+/// A read of state no call declared: a module's declaration is wrong. Executing on would let
+/// validators with different parallel settings compute different states, so this stops the node.
+fn undeclared(what: &dyn std::fmt::Debug) -> ! {
+    panic!("a call read {what:?}, which it did not declare: the module's access list is wrong")
+}
+
+impl StateView for Prefetched {
+    type Error = std::convert::Infallible;
+    fn account(&self, address: &Address) -> Result<Account, Self::Error> {
+        match self.accounts.get(address) {
+            Some(a) => Ok(*a),
+            None => undeclared(address),
+        }
+    }
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error> {
+        match self.state.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => undeclared(key),
+        }
+    }
+}
+
+/// Reads everything the declared accesses name (and the proposer), so that execution can run on
+/// threads without storage.
+pub fn prefetch<V: StateView>(
+    view: &V,
+    accesses: &[Access],
+    senders: impl Iterator<Item = Address>,
+    proposer: &Address,
+) -> Result<Prefetched, V::Error> {
+    let mut out = Prefetched::default();
+    let account = |out: &mut Prefetched, a: &Address| -> Result<(), V::Error> {
+        if !out.accounts.contains_key(a) {
+            out.accounts.insert(*a, view.account(a)?);
+        }
+        Ok(())
+    };
+    account(&mut out, proposer)?;
+    for (access, sender) in accesses.iter().zip(senders) {
+        account(&mut out, &sender)?;
+        let Access::Keys {
+            accounts,
+            reads,
+            writes,
+        } = access
+        else {
+            continue;
+        };
+        for a in accounts {
+            account(&mut out, a)?;
+        }
+        for k in reads.iter().chain(writes) {
+            if !out.state.contains_key(k) {
+                out.state.insert(k.clone(), view.get(k)?);
+            }
+        }
+    }
+    Ok(out)
 }
 
 struct UnionFind {
@@ -65,28 +121,63 @@ impl UnionFind {
     }
 }
 
-/// Groups of transaction indices that touch disjoint accounts, each in block order; groups are
-/// ordered by their first transaction.
-fn schedule(txs: &[TxEnvelope]) -> Vec<Vec<usize>> {
-    let mut index: HashMap<Address, usize> = HashMap::with_capacity(txs.len() * 2);
+/// One thing a transaction touches, for conflicts.
+#[derive(PartialEq, Eq, Hash)]
+enum Resource<'a> {
+    Account(&'a Address),
+    Key(&'a StateKey),
+}
+
+/// Groups of transaction indices whose declared state is disjoint, each in block order; groups
+/// are ordered by their first transaction. Every access must be [`Access::Keys`].
+fn schedule(txs: &[TxEnvelope], accesses: &[Access]) -> Vec<Vec<usize>> {
+    let mut index: HashMap<Resource<'_>, usize> = HashMap::with_capacity(txs.len() * 2);
     let mut uf = UnionFind { parent: Vec::new() };
-    let mut id = |a: &Address, uf: &mut UnionFind| {
-        *index.entry(*a).or_insert_with(|| {
+    fn node<'a>(
+        index: &mut HashMap<Resource<'a>, usize>,
+        r: Resource<'a>,
+        uf: &mut UnionFind,
+    ) -> usize {
+        *index.entry(r).or_insert_with(|| {
             uf.parent.push(uf.parent.len());
             uf.parent.len() - 1
         })
-    };
-    let pairs: Vec<(usize, usize)> = txs
-        .iter()
-        .map(|t| (id(&t.tx.sender, &mut uf), id(recipient(t), &mut uf)))
-        .collect();
-    for &(a, b) in &pairs {
-        uf.union(a, b);
+    }
+    // Pass 1: everything written (accounts count as written) gets a node, and a transaction's
+    // writes are one group.
+    let mut firsts = Vec::with_capacity(txs.len());
+    for (tx, access) in txs.iter().zip(accesses) {
+        let first = node(&mut index, Resource::Account(&tx.tx.sender), &mut uf);
+        firsts.push(first);
+        if let Access::Keys {
+            accounts, writes, ..
+        } = access
+        {
+            for a in accounts {
+                let n = node(&mut index, Resource::Account(a), &mut uf);
+                uf.union(first, n);
+            }
+            for k in writes {
+                let n = node(&mut index, Resource::Key(k), &mut uf);
+                uf.union(first, n);
+            }
+        }
+    }
+    // Pass 2: a read joins the group of whoever writes that key; keys only read conflict with
+    // nothing.
+    for (i, access) in accesses.iter().enumerate() {
+        if let Access::Keys { reads, .. } = access {
+            for k in reads {
+                if let Some(&n) = index.get(&Resource::Key(k)) {
+                    uf.union(firsts[i], n);
+                }
+            }
+        }
     }
     let mut group_of_root: HashMap<usize, usize> = HashMap::new();
     let mut groups: Vec<Vec<usize>> = Vec::new();
-    for (i, &(a, _)) in pairs.iter().enumerate() {
-        let root = uf.find(a);
+    for (i, &first) in firsts.iter().enumerate() {
+        let root = uf.find(first);
         let g = *group_of_root.entry(root).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1
@@ -100,17 +191,27 @@ struct GroupResult {
     outcomes: Vec<(usize, Result<Receipt, TxError>)>,
     before: BTreeMap<Address, Option<Account>>,
     after: BTreeMap<Address, Account>,
+    state_before: BTreeMap<StateKey, Option<Vec<u8>>>,
+    state_after: StateWrites,
     fees: u64,
 }
 
+/// Whether a block must run on the sequential path: a call that declares nothing, or one that
+/// touches the proposer's account beyond its fee.
+fn must_run_sequentially(txs: &[TxEnvelope], accesses: &[Access], proposer: &Address) -> bool {
+    txs.len() < 2
+        || txs.iter().zip(accesses).any(|(t, access)| match access {
+            Access::Serial => true,
+            Access::Keys { accounts, .. } => {
+                t.tx.sender == *proposer || accounts.contains(proposer)
+            }
+        })
+}
+
 /// Executes a block with the result of [`execute_block`] on `full`, using every core when the
-/// block allows.
-///
-/// `base` must hold every account in [`touched_accounts`] of `full` (others read as empty), so that
-/// it can be shared between threads: callers prefetch them from storage. The block's end and
-/// blocks that must run sequentially read `full` itself.
+/// block allows. Reads what the block declared from `full` first (on this thread: LMDB read
+/// transactions are single-threaded), then runs the groups on that snapshot.
 pub fn execute_block_parallel<V: StateView>(
-    base: &BTreeMap<Address, Account>,
     full: &V,
     base_lthash: &LtHash,
     params: &ChainParams,
@@ -118,31 +219,28 @@ pub fn execute_block_parallel<V: StateView>(
     txs: Vec<TxEnvelope>,
 ) -> Result<BlockOutput, V::Error> {
     let proposer = &env.proposer;
-    let sequential = txs.len() < 2
-        || txs.iter().any(|t| {
-            t.tx.sender == *proposer
-                || recipient(t) == proposer
-                || matches!(t.tx.payload, Payload::Staking(_))
-        });
-    if sequential {
+    let accesses: Vec<Access> = txs.iter().map(|t| modules::access(&t.tx)).collect();
+    if must_run_sequentially(&txs, &accesses, proposer) {
         return execute_block(full, base_lthash, params, env, txs);
     }
-    let groups = schedule(&txs);
+    let base = prefetch(full, &accesses, txs.iter().map(|t| t.tx.sender), proposer)?;
+    let groups = schedule(&txs, &accesses);
+    let proposer_before = base.account(proposer).unwrap_or_else(|e| match e {});
     let results: Vec<GroupResult> = groups
         .par_iter()
         .map(|group| {
-            let mut overlay = Overlay::new(base);
-            let proposer_before = base.get(proposer).copied().unwrap_or_default();
+            let mut overlay = Overlay::new(&base);
             let mut outcomes = Vec::with_capacity(group.len());
             for &i in group {
                 let r = apply_tx(&mut overlay, params, env, &txs[i])
                     .unwrap_or_else(|e: std::convert::Infallible| match e {});
                 outcomes.push((i, r));
             }
-            debug_assert!(overlay.stake_after.is_empty(), "transfers touch no stake");
             let Overlay {
                 mut before,
                 mut after,
+                state_before,
+                state_after,
                 ..
             } = overlay;
             // Take the proposer out: its credit is the sum of this group's fees.
@@ -154,14 +252,40 @@ pub fn execute_block_parallel<V: StateView>(
                 outcomes,
                 before,
                 after,
+                state_before,
+                state_after,
                 fees,
             }
         })
         .collect();
+    merge(
+        base_lthash,
+        params,
+        env,
+        full,
+        txs,
+        results,
+        proposer_before,
+    )
+}
 
+/// Puts the groups' results together in block order, credits the proposer once, and runs the
+/// block's end.
+fn merge<V: StateView>(
+    base_lthash: &LtHash,
+    params: &ChainParams,
+    env: &BlockEnv,
+    full: &V,
+    txs: Vec<TxEnvelope>,
+    results: Vec<GroupResult>,
+    proposer_before: Account,
+) -> Result<BlockOutput, V::Error> {
+    let proposer = &env.proposer;
     let mut outcomes: Vec<Option<Result<Receipt, TxError>>> = vec![None; txs.len()];
     let mut before = BTreeMap::new();
     let mut after = BTreeMap::new();
+    let mut state_before = BTreeMap::new();
+    let mut state_after = BTreeMap::new();
     let mut fees: u64 = 0;
     for g in results {
         for (i, r) in g.outcomes {
@@ -169,12 +293,14 @@ pub fn execute_block_parallel<V: StateView>(
         }
         before.extend(g.before);
         after.extend(g.after);
+        state_before.extend(g.state_before);
+        state_after.extend(g.state_after);
         fees = fees
             .checked_add(g.fees)
             .expect("supply is conserved and fits in u64");
     }
     if fees > 0 {
-        let p = base.get(proposer).copied().unwrap_or_default();
+        let p = proposer_before;
         before.insert(*proposer, if p.is_empty() { None } else { Some(p) });
         after.insert(
             *proposer,
@@ -200,29 +326,15 @@ pub fn execute_block_parallel<V: StateView>(
             Err(e) => discarded.push((tx.id, e)),
         }
     }
-    let (writes, lthash) = commit_overlay(before, after, base_lthash);
+    let (writes, mut lthash) = commit_overlay(before, after, base_lthash);
+    let state_writes = super::commit_state(&state_before, state_after, &mut lthash);
     let out = BlockOutput {
         applied,
         receipts,
         discarded,
         writes,
-        stake_writes: BTreeMap::new(),
+        state_writes,
         lthash,
     };
     finish_block(full, out, params, env)
-}
-
-/// Reads every account the block touches, so that execution can run on threads without storage.
-pub fn prefetch<V: StateView>(
-    view: &V,
-    accounts: &BTreeSet<Address>,
-) -> Result<BTreeMap<Address, Account>, V::Error> {
-    let mut out = BTreeMap::new();
-    for a in accounts {
-        let acc = view.account(a)?;
-        if !acc.is_empty() {
-            out.insert(*a, acc);
-        }
-    }
-    Ok(out)
 }

@@ -7,7 +7,9 @@ use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 
 use super::*;
-use crate::types::{BankCall, StakingCall, Transaction};
+use crate::codec::{decode_exact, Encode};
+use crate::modules::staking;
+use crate::types::{BankCall, Payload, StakeKey, StakeValue, StakingCall, Transaction};
 
 const CHAIN: ChainId = 7;
 
@@ -24,6 +26,7 @@ fn params() -> ChainParams {
         chain_id: CHAIN,
         min_fee: 1,
         staking: StakingParams::default(),
+        banking: Default::default(),
     }
 }
 
@@ -245,8 +248,7 @@ proptest! {
             .collect();
         let seq = execute_block(&state, &lthash, &params(), &at(&proposer), block.clone())
             .expect("infallible");
-        let base = prefetch(&state, &touched_accounts(&block, &proposer)).expect("infallible");
-        let par = execute_block_parallel(&base, &state, &lthash, &params(), &at(&proposer), block)
+        let par = execute_block_parallel(&state, &lthash, &params(), &at(&proposer), block)
             .expect("infallible");
         prop_assert_eq!(par.applied, seq.applied);
         prop_assert_eq!(par.receipts, seq.receipts);
@@ -260,11 +262,11 @@ proptest! {
 fn staking_state() -> MemState {
     let mut st = MemState {
         accounts: genesis(8, 10_000),
-        stake: BTreeMap::new(),
+        state: BTreeMap::new(),
     };
     let validators: Vec<_> = (8..11).map(|i| (addr(i), 100, 1_000)).collect();
     for (k, v) in staking::genesis_entries(&validators, &staking_params()) {
-        st.stake.insert(k, v);
+        st.state.insert(staking::state_key(&k), v.to_bytes());
     }
     st
 }
@@ -283,6 +285,7 @@ fn staking_params() -> StakingParams {
 fn staking_chain() -> ChainParams {
     ChainParams {
         staking: staking_params(),
+        banking: Default::default(),
         ..params()
     }
 }
@@ -291,10 +294,25 @@ fn staking_tx(from: u8, nonce: u64, call: StakingCall) -> TxEnvelope {
     Transaction::sign(&key(from), CHAIN, nonce, 1, Payload::Staking(call))
 }
 
+/// Every staking entry of a state, decoded.
+fn stake_values(st: &MemState) -> Vec<StakeValue> {
+    st.state
+        .iter()
+        .filter(|(k, _)| k.module() == 2)
+        .map(|(_, v)| decode_exact::<StakeValue>(v, usize::MAX).expect("staking value"))
+        .collect()
+}
+
+fn stake_get(st: &MemState, key: &StakeKey) -> Option<StakeValue> {
+    st.state
+        .get(&staking::state_key(key))
+        .map(|v| decode_exact::<StakeValue>(v, usize::MAX).expect("staking value"))
+}
+
 /// Sum of balances, bonded tokens and unbonding stake.
 fn total_supply(st: &MemState) -> u128 {
     let mut total: u128 = st.accounts.values().map(|a| u128::from(a.balance)).sum();
-    for v in st.stake.values() {
+    for v in stake_values(st) {
         match v {
             StakeValue::Registry(r) => {
                 total += r
@@ -311,7 +329,7 @@ fn total_supply(st: &MemState) -> u128 {
 }
 
 fn registry_of(st: &MemState) -> crate::types::Registry {
-    match st.stake.get(&StakeKey::Registry) {
+    match stake_get(st, &StakeKey::Registry) {
         Some(StakeValue::Registry(r)) => r.clone(),
         _ => panic!("no registry"),
     }
@@ -450,16 +468,12 @@ fn delegation_election_rewards_and_unbonding() {
         }
     ));
     let balance = st.accounts[&addr(1)].balance;
-    assert!(st
-        .stake
-        .contains_key(&StakeKey::Unbonding { release_height: 6 }));
+    assert!(stake_get(&st, &StakeKey::Unbonding { release_height: 6 }).is_some());
     run_block(&mut st, &mut lthash, 5, vec![]);
     assert_eq!(st.accounts[&addr(1)].balance, balance);
     run_block(&mut st, &mut lthash, 6, vec![]);
     assert_eq!(st.accounts[&addr(1)].balance, balance + 200);
-    assert!(!st
-        .stake
-        .contains_key(&StakeKey::Unbonding { release_height: 6 }));
+    assert!(stake_get(&st, &StakeKey::Unbonding { release_height: 6 }).is_none());
     assert_eq!(total_supply(&st), supply0 + 180);
 }
 
@@ -573,13 +587,12 @@ proptest! {
             let env = BlockEnv { height, proposer: addr(8 + (h as u8 % 3)) };
             let seq = execute_block(&st, &lthash, &staking_chain(), &env, block.clone())
                 .expect("infallible");
-            let base = prefetch(&st, &touched_accounts(&block, &env.proposer)).expect("infallible");
-            let par = execute_block_parallel(&base, &st, &lthash, &staking_chain(), &env, block)
+            let par = execute_block_parallel(&st, &lthash, &staking_chain(), &env, block)
                 .expect("infallible");
             prop_assert_eq!(&par.applied, &seq.applied);
             prop_assert_eq!(&par.discarded, &seq.discarded);
             prop_assert_eq!(&par.writes, &seq.writes);
-            prop_assert_eq!(&par.stake_writes, &seq.stake_writes);
+            prop_assert_eq!(&par.state_writes, &seq.state_writes);
             prop_assert_eq!(par.lthash.root(), seq.lthash.root());
             st.apply(&seq);
             lthash = seq.lthash.clone();

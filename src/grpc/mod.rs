@@ -46,7 +46,8 @@ pub fn status_of(e: &ApiError) -> Status {
         ErrorCode::NonceTooLow
         | ErrorCode::NonceTooHigh
         | ErrorCode::InsufficientFunds
-        | ErrorCode::NonceAlreadyPending => Code::FailedPrecondition,
+        | ErrorCode::NonceAlreadyPending
+        | ErrorCode::Module(_) => Code::FailedPrecondition,
         _ => Code::InvalidArgument,
     };
     let mut status = Status::new(code, e.message.clone());

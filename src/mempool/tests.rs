@@ -34,6 +34,7 @@ fn pool(config: MempoolConfig) -> Mempool {
             chain_id: 5,
             min_fee: 1,
             staking: Default::default(),
+            banking: Default::default(),
         },
     )
 }

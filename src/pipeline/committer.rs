@@ -72,7 +72,7 @@ impl Handler<CommitBlock> for Committer {
             block: &block,
             receipts: &output.receipts,
             writes: &output.writes,
-            stake_writes: &output.stake_writes,
+            state_writes: &output.state_writes,
             lthash: &output.lthash,
         });
         match result {

@@ -368,7 +368,7 @@ impl ConsensusActor {
     ) {
         let culprit = a.message.validator;
         tracing::warn!(validator = %culprit, height = a.message.height.0, "double signing detected");
-        if self.reported.len() >= crate::types::stake::VALIDATORS_MAX
+        if self.reported.len() >= crate::modules::staking::state::VALIDATORS_MAX
             || !self.reported.insert(culprit)
         {
             return;

@@ -8,9 +8,7 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 
 use super::{CommitBlock, Fatal, Proposed};
-use crate::execution::{
-    execute_block, execute_block_parallel, prefetch, touched_accounts, BlockEnv, ChainParams,
-};
+use crate::execution::{execute_block, execute_block_parallel, BlockEnv, ChainParams};
 use crate::metrics::PipelineMetrics;
 use crate::storage::{ChainHead, Storage, StorageError};
 use crate::types::{block::tx_root, Address, Block, BlockHeader, TxEnvelope, TxId};
@@ -58,9 +56,7 @@ pub fn build_block(
         proposer: *proposer,
     };
     let mut output = if txs.len() >= parallel_txs_min {
-        // LMDB read transactions are single-threaded: read what the block touches first.
-        let base = prefetch(&reader, &touched_accounts(&txs, proposer))?;
-        execute_block_parallel(&base, &reader, &base_lthash, params, &env, txs)?
+        execute_block_parallel(&reader, &base_lthash, params, &env, txs)?
     } else {
         execute_block(&reader, &base_lthash, params, &env, txs)?
     };

@@ -1,6 +1,6 @@
 //! Storage: the only module that touches LMDB.
 //!
-//! One LMDB environment under `DATA_DIR/db` with seven named databases:
+//! One LMDB environment under `DATA_DIR/db` with eight named databases:
 //!
 //! | database   | key                 | value                                             |
 //! |------------|---------------------|---------------------------------------------------|
@@ -9,6 +9,7 @@
 //! | `receipts` | height (u64, BE)    | receipts of that block, in block order            |
 //! | `txindex`  | tx id (32 bytes)    | height and position of the including block (written behind commits, see below) |
 //! | `diffs`    | height (u64, BE)    | the accounts that block wrote, with their new value |
+//! | `state`    | module state key (tag first) | the module's encoded value (staking, issued assets, ...) |
 //! | `commits`  | height (u64, BE)    | the consensus decision with its commit certificate (`consensus::wire`) |
 //! | `meta`     | name                | chain head, state LtHash, genesis, indexed height |
 //!
@@ -30,7 +31,9 @@
 //! - When the map is full the write fails as a whole with [`StorageError::MapFull`], which tells the
 //!   operator what to raise; nothing is corrupted and a restart with a larger map resumes.
 
-use std::collections::BTreeMap;
+mod history;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use lmdb::{
@@ -40,9 +43,10 @@ use lmdb::{
 use thiserror::Error;
 
 use crate::codec::{decode_exact, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
-use crate::execution::StateView;
+use crate::execution::{StateScan, StateView};
+use crate::modules::staking::state::{StakeKey, StakeValue};
 use crate::state::LtHash;
-use crate::types::{Account, Address, Block, Hash, Height, Receipt, StakeKey, StakeValue, TxId};
+use crate::types::{Account, Address, Block, Hash, Height, Receipt, StateKey, StateWrites, TxId};
 
 /// Storage settings.
 #[derive(Debug, Clone)]
@@ -221,8 +225,8 @@ pub struct BlockCommit<'a> {
     pub certificate: Option<&'a [u8]>,
     pub receipts: &'a [Receipt],
     pub writes: &'a BTreeMap<Address, Account>,
-    /// Staking entries written (`Some`) or deleted (`None`).
-    pub stake_writes: &'a crate::execution::StakeWrites,
+    /// Module state entries written (`Some`) or deleted (`None`).
+    pub state_writes: &'a StateWrites,
     pub lthash: &'a LtHash,
 }
 
@@ -231,6 +235,8 @@ const META_LTHASH: &[u8] = b"lthash";
 const META_GENESIS: &[u8] = b"genesis";
 /// Height up to which every block's transactions are in `txindex`.
 const META_INDEXED: &[u8] = b"indexed";
+/// Committed transactions that may wait in memory for the indexer before commits index in line.
+const UNINDEXED_TXS_MAX: usize = 4 << 20;
 /// Index entries per write transaction of the indexer: bounds how long it holds LMDB's writer
 /// lock, which commits wait for.
 const INDEX_KEYS_PER_WRITE: usize = 16_384;
@@ -247,13 +253,16 @@ pub struct Storage {
     txindex: Database,
     diffs: Database,
     commits: Database,
-    stake: Database,
+    state: Database,
+    history: Database,
     meta: Database,
     map_size_mb: u64,
     path: PathBuf,
     /// Committed transactions not yet in `txindex`, by id (bounded by what commits in one
     /// indexer period).
     unindexed: std::sync::RwLock<BTreeMap<TxId, TxLocation>>,
+    /// History entries of the same blocks, not yet in `history`.
+    unindexed_history: std::sync::RwLock<BTreeSet<history::HistoryKey>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -293,7 +302,8 @@ impl Storage {
         let txindex = create("txindex")?;
         let diffs = create("diffs")?;
         let commits = create("commits")?;
-        let stake = create("stake")?;
+        let state = create("state")?;
+        let history = create("history")?;
         let meta = create("meta")?;
         let storage = Storage {
             env,
@@ -303,11 +313,13 @@ impl Storage {
             txindex,
             diffs,
             commits,
-            stake,
+            state,
+            history,
             meta,
             map_size_mb: config.map_size_mb,
             path: dir.to_path_buf(),
             unindexed: std::sync::RwLock::new(BTreeMap::new()),
+            unindexed_history: std::sync::RwLock::new(BTreeSet::new()),
         };
         storage.recover_unindexed()?;
         Ok(storage)
@@ -329,7 +341,8 @@ impl Storage {
                     reason: "missing below the head",
                 },
             })?;
-            self.note_unindexed(&block);
+            let receipts = self.receipts(height)?;
+            self.note_unindexed(&block, &receipts);
         }
         Ok(())
     }
@@ -354,7 +367,12 @@ impl Storage {
         }
     }
 
-    fn note_unindexed(&self, block: &Block) {
+    fn note_unindexed(&self, block: &Block, receipts: &[Receipt]) {
+        let entries = history::block_entries(block, receipts);
+        self.unindexed_history
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(entries);
         let mut map = self.unindexed.write().unwrap_or_else(|e| e.into_inner());
         for (i, tx) in block.transactions.iter().enumerate() {
             map.insert(
@@ -398,6 +416,22 @@ impl Storage {
         let Some(top) = batch.iter().map(|(_, l)| l.height).max() else {
             return Ok(0);
         };
+        // Every history entry of the blocks in `batch` (entries of blocks committed since are at
+        // most written early, which lookups tolerate).
+        let history: Vec<history::HistoryKey> = self
+            .unindexed_history
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        for chunk in history.chunks(INDEX_KEYS_PER_WRITE) {
+            let mut txn = self.env.begin_rw_txn().map_err(self.err("begin a write"))?;
+            for k in chunk {
+                self.put(&mut txn, self.history, k, &[])?;
+            }
+            txn.commit().map_err(self.err("commit history entries"))?;
+        }
         let chunks: Vec<&[(TxId, TxLocation)]> = batch.chunks(INDEX_KEYS_PER_WRITE).collect();
         for (i, chunk) in chunks.iter().enumerate() {
             let mut txn = self.env.begin_rw_txn().map_err(self.err("begin a write"))?;
@@ -410,6 +444,14 @@ impl Storage {
             }
             txn.commit().map_err(self.err("commit index entries"))?;
         }
+        let mut set = self
+            .unindexed_history
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for k in &history {
+            set.remove(k);
+        }
+        drop(set);
         let mut map = self.unindexed.write().unwrap_or_else(|e| e.into_inner());
         for (id, loc) in &batch {
             if map.get(id) == Some(loc) {
@@ -505,9 +547,9 @@ impl Storage {
         self.reader()?.registry()
     }
 
-    /// A staking entry at the committed head.
-    pub fn stake(&self, key: &StakeKey) -> Result<Option<StakeValue>> {
-        self.reader()?.stake(key)
+    /// A module state entry at the committed head.
+    pub fn state_entry(&self, key: &StateKey) -> Result<Option<Vec<u8>>> {
+        self.reader()?.get(key)
     }
 
     /// A consistent snapshot of the state for executing a block or answering several reads.
@@ -564,7 +606,7 @@ impl Storage {
         &self,
         genesis_block: &Block,
         accounts: &BTreeMap<Address, Account>,
-        stake: &crate::execution::StakeWrites,
+        state: &StateWrites,
         lthash: &LtHash,
         genesis_json: &str,
     ) -> Result<ChainHead> {
@@ -579,7 +621,7 @@ impl Storage {
                 certificate: None,
                 receipts: &[],
                 writes: accounts,
-                stake_writes: stake,
+                state_writes: state,
                 lthash,
             },
         )?;
@@ -602,7 +644,19 @@ impl Storage {
         }
         let new_head = self.write_block(&mut txn, commit)?;
         txn.commit().map_err(self.err("commit a block"))?;
-        self.note_unindexed(commit.block);
+        self.note_unindexed(commit.block, commit.receipts);
+        // Bounded memory: when the indexer falls this far behind (its writes keep failing, or
+        // it cannot keep up), commits index in line until it has caught up.
+        if self.unindexed_len() > UNINDEXED_TXS_MAX {
+            tracing::warn!(
+                unindexed = self.unindexed_len(),
+                "the transaction index fell behind; indexing before the next commit"
+            );
+            // The block is committed either way; a failure here shows again at the next commit.
+            if let Err(e) = self.index_pending() {
+                tracing::error!(error = %e, "cannot write the transaction index");
+            }
+        }
         Ok(new_head)
     }
 
@@ -637,11 +691,11 @@ impl Storage {
             account.encode_to(&mut buf);
             self.put(txn, self.accounts, &address.0, &buf)?;
         }
-        for (key, value) in c.stake_writes {
-            let k = key.to_key_bytes();
+        for (key, value) in c.state_writes {
+            let k = key.as_bytes();
             match value {
-                Some(v) => self.put(txn, self.stake, &k, &v.to_bytes())?,
-                None => match txn.del(self.stake, &k, None) {
+                Some(v) => self.put(txn, self.state, k, v)?,
+                None => match txn.del(self.state, &k, None) {
                     Ok(()) | Err(lmdb::Error::NotFound) => {}
                     Err(e) => return Err(self.err("delete")(e)),
                 },
@@ -722,10 +776,18 @@ impl StateReader<'_> {
 impl StateReader<'_> {
     /// The validator registry and active set at this snapshot's head.
     pub fn registry(&self) -> Result<crate::types::Registry> {
-        match self.stake(&StakeKey::Registry)? {
+        let entry = self.get(&crate::modules::staking::state_key(&StakeKey::Registry))?;
+        let value = entry
+            .map(|b| decode_exact::<StakeValue>(&b, RECORD_LEN_MAX))
+            .transpose()
+            .map_err(|source| StorageError::Corrupt {
+                table: "state",
+                source,
+            })?;
+        match value {
             Some(StakeValue::Registry(r)) => Ok(r),
             _ => Err(StorageError::Corrupt {
-                table: "stake",
+                table: "state",
                 source: DecodeError::InvalidValue {
                     what: "validator registry",
                     reason: "missing (a data directory from before staking: create it again)",
@@ -743,9 +805,47 @@ impl StateView for StateReader<'_> {
             .get_decoded(&self.txn, self.storage.accounts, &address.0, "accounts")?
             .unwrap_or_default())
     }
-    fn stake(&self, key: &StakeKey) -> Result<Option<StakeValue>> {
-        self.storage
-            .get_decoded(&self.txn, self.storage.stake, &key.to_key_bytes(), "stake")
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>> {
+        match self.txn.get(self.storage.state, &key.as_bytes()) {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(lmdb::Error::NotFound) => Ok(None),
+            Err(e) => Err(self.storage.err("read")(e)),
+        }
+    }
+}
+
+impl StateScan for StateReader<'_> {
+    fn scan(
+        &self,
+        prefix: &StateKey,
+        start_after: Option<&StateKey>,
+        limit: usize,
+    ) -> Result<Vec<(StateKey, Vec<u8>)>> {
+        use lmdb::Cursor as _;
+        let mut cursor = self
+            .txn
+            .open_ro_cursor(self.storage.state)
+            .map_err(self.storage.err("open a cursor"))?;
+        let start = start_after.unwrap_or(prefix).as_bytes();
+        let mut out = Vec::new();
+        for item in cursor.iter_from(start) {
+            let (k, v) = item.map_err(self.storage.err("scan"))?;
+            if !k.starts_with(prefix.as_bytes()) || out.len() >= limit {
+                break;
+            }
+            if Some(k) == start_after.map(StateKey::as_bytes) {
+                continue;
+            }
+            let key = StateKey::from_bytes(k).ok_or(StorageError::Corrupt {
+                table: "state",
+                source: DecodeError::InvalidValue {
+                    what: "state key",
+                    reason: "empty or too long",
+                },
+            })?;
+            out.push((key, v.to_vec()));
+        }
+        Ok(out)
     }
 }
 

@@ -22,6 +22,7 @@ fn genesis() -> Genesis {
         validators: vec![],
         min_fee: 1,
         staking: Default::default(),
+        banking: Default::default(),
         accounts: vec![GenesisAccount {
             address: addr(0),
             balance: 1_000_000_000,
@@ -47,6 +48,7 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         chain_id: 9,
         min_fee: 1,
         staking: Default::default(),
+        banking: Default::default(),
     };
     let txs = (0..n)
         .map(|i| {
@@ -90,7 +92,7 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         block: &block,
         receipts: &out.receipts,
         writes: &out.writes,
-        stake_writes: &out.stake_writes,
+        state_writes: &out.state_writes,
         lthash: &out.lthash,
     })
 }
@@ -147,9 +149,12 @@ fn genesis_commit_reopen_and_read_back() {
         .collect();
     // The commitment covers the accounts and the staking entries, read back from the store.
     let mut full = LtHash::of_state(state.iter());
-    for (key, _) in g.stake() {
-        let value = s.stake(&key).expect("read").expect("genesis staking entry");
-        full.add(&LtHash::of_stake(&key, &value));
+    for (key, _) in g.module_state() {
+        let value = s
+            .state_entry(&key)
+            .expect("read")
+            .expect("genesis staking entry");
+        full.add(&LtHash::of_entry(&key, &value));
     }
     assert_eq!(full.root(), head.state_root);
 }
@@ -218,7 +223,7 @@ fn out_of_order_block_is_refused() {
             block: &block,
             receipts: &[],
             writes: &state,
-            stake_writes: &stake,
+            state_writes: &stake,
             lthash: &lthash,
         })
         .expect_err("not the next block");

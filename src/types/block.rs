@@ -1,6 +1,7 @@
 use crate::codec::{put_bytes, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
 
-use super::{Address, Amount, ChainId, Hash, Height, TxEnvelope, TxId, TX_SIZE_MAX};
+use super::module_state::{put_events, read_events};
+use super::{Address, Amount, ChainId, Event, Hash, Height, TxEnvelope, TxId, TX_SIZE_MAX};
 
 /// Encoding version of blocks and block headers.
 pub const BLOCK_VERSION: u8 = 1;
@@ -167,9 +168,14 @@ pub struct Receipt {
     pub tx_id: TxId,
     pub outcome: Outcome,
     pub fee_paid: Amount,
+    /// What the transaction did, as its module reports it (none for native transfers: their one
+    /// movement is the transaction itself).
+    pub events: Vec<Event>,
 }
 
-const RECEIPT_VERSION: u8 = 1;
+/// Version 2 added events. Data directories from before it are not read (their state root
+/// differs too): create them again.
+const RECEIPT_VERSION: u8 = 2;
 
 impl Encode for Receipt {
     fn encode_to(&self, out: &mut Vec<u8>) {
@@ -182,6 +188,7 @@ impl Encode for Receipt {
             },
         );
         put_u64(out, self.fee_paid);
+        put_events(out, &self.events);
     }
 }
 
@@ -199,10 +206,13 @@ impl Decode for Receipt {
                 })
             }
         };
+        let fee_paid = r.u64("receipt fee")?;
+        let events = read_events(r)?;
         Ok(Receipt {
             tx_id,
             outcome,
-            fee_paid: r.u64("receipt fee")?,
+            fee_paid,
+            events,
         })
     }
 }

@@ -3,9 +3,9 @@ use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey};
 
-use crate::codec::{decode_exact, put_bytes, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+use crate::codec::{decode_exact, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
 
-use super::{Address, Amount, ChainId, Hash};
+use super::{Address, Amount, ChainId, Hash, Payload};
 
 /// Encoding version of [`Transaction`].
 pub const TX_VERSION: u8 = 1;
@@ -25,136 +25,6 @@ pub struct Signature(pub [u8; SIGNATURE_LEN]);
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Signature({})", hex::encode(self.0))
-    }
-}
-
-/// A call into one of the node's application modules. New modules get new tags; the tag values are
-/// part of the protocol and never reused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Payload {
-    Bank(BankCall),
-    Staking(StakingCall),
-}
-
-/// Calls into the native bank module.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BankCall {
-    /// Move `amount` of the native asset from the sender to `to`.
-    Transfer { to: Address, amount: Amount },
-}
-
-/// Largest equivocation evidence a transaction may carry (two signed votes need about 300 bytes).
-pub const EVIDENCE_BYTES_MAX: usize = 1024;
-
-/// Calls into the staking (DPoS) module; see `crate::execution::staking`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StakingCall {
-    /// Make the sender a validator candidate, bonding `amount` of its own as self-delegation;
-    /// `commission_bps` (basis points) of its rewards go to it before the rest is shared.
-    RegisterValidator { commission_bps: u16, amount: Amount },
-    /// Bond `amount` of the sender's balance to `validator`.
-    Delegate { validator: Address, amount: Amount },
-    /// Unbond `amount` of the sender's stake with `validator`; it returns to the sender's balance
-    /// after the unbonding period.
-    Undelegate { validator: Address, amount: Amount },
-    /// Proof that a validator signed two different votes for one height, round and kind: the
-    /// consensus wire encoding of the two signed votes. Slashes and jails the validator.
-    ReportEquivocation { evidence: Vec<u8> },
-}
-
-const PAYLOAD_TAG_BANK: u8 = 1;
-const PAYLOAD_TAG_STAKING: u8 = 2;
-const BANK_TAG_TRANSFER: u8 = 1;
-const STAKING_TAG_REGISTER: u8 = 1;
-const STAKING_TAG_DELEGATE: u8 = 2;
-const STAKING_TAG_UNDELEGATE: u8 = 3;
-const STAKING_TAG_EVIDENCE: u8 = 4;
-
-impl Encode for Payload {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        match self {
-            Payload::Bank(BankCall::Transfer { to, amount }) => {
-                put_u8(out, PAYLOAD_TAG_BANK);
-                put_u8(out, BANK_TAG_TRANSFER);
-                out.extend_from_slice(&to.0);
-                put_u64(out, *amount);
-            }
-            Payload::Staking(call) => {
-                put_u8(out, PAYLOAD_TAG_STAKING);
-                match call {
-                    StakingCall::RegisterValidator {
-                        commission_bps,
-                        amount,
-                    } => {
-                        put_u8(out, STAKING_TAG_REGISTER);
-                        out.extend_from_slice(&commission_bps.to_le_bytes());
-                        put_u64(out, *amount);
-                    }
-                    StakingCall::Delegate { validator, amount } => {
-                        put_u8(out, STAKING_TAG_DELEGATE);
-                        out.extend_from_slice(&validator.0);
-                        put_u64(out, *amount);
-                    }
-                    StakingCall::Undelegate { validator, amount } => {
-                        put_u8(out, STAKING_TAG_UNDELEGATE);
-                        out.extend_from_slice(&validator.0);
-                        put_u64(out, *amount);
-                    }
-                    StakingCall::ReportEquivocation { evidence } => {
-                        put_u8(out, STAKING_TAG_EVIDENCE);
-                        put_bytes(out, evidence);
-                    }
-                }
-            }
-        }
-    }
-}
-
-impl Decode for Payload {
-    const WHAT: &'static str = "payload";
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        match r.u8("payload module tag")? {
-            PAYLOAD_TAG_BANK => match r.u8("bank call tag")? {
-                BANK_TAG_TRANSFER => Ok(Payload::Bank(BankCall::Transfer {
-                    to: Address(r.array("transfer recipient")?),
-                    amount: r.u64("transfer amount")?,
-                })),
-                tag => Err(DecodeError::UnknownTag {
-                    what: "bank call",
-                    tag,
-                }),
-            },
-            PAYLOAD_TAG_STAKING => {
-                let call = match r.u8("staking call tag")? {
-                    STAKING_TAG_REGISTER => StakingCall::RegisterValidator {
-                        commission_bps: u16::from_le_bytes(r.array("commission")?),
-                        amount: r.u64("self-delegation amount")?,
-                    },
-                    STAKING_TAG_DELEGATE => StakingCall::Delegate {
-                        validator: Address(r.array("validator")?),
-                        amount: r.u64("delegation amount")?,
-                    },
-                    STAKING_TAG_UNDELEGATE => StakingCall::Undelegate {
-                        validator: Address(r.array("validator")?),
-                        amount: r.u64("undelegation amount")?,
-                    },
-                    STAKING_TAG_EVIDENCE => StakingCall::ReportEquivocation {
-                        evidence: r.bytes("evidence", EVIDENCE_BYTES_MAX)?.to_vec(),
-                    },
-                    tag => {
-                        return Err(DecodeError::UnknownTag {
-                            what: "staking call",
-                            tag,
-                        })
-                    }
-                };
-                Ok(Payload::Staking(call))
-            }
-            tag => Err(DecodeError::UnknownTag {
-                what: "payload module",
-                tag,
-            }),
-        }
     }
 }
 
@@ -211,26 +81,14 @@ impl Transaction {
         self.payload.encode_to(out);
     }
 
-    /// What the sender's balance must cover: fee plus what the payload moves out.
+    /// What the sender's native balance must cover: fee plus what the payload moves out of it.
     pub fn cost(&self) -> Option<Amount> {
-        match &self.payload {
-            Payload::Bank(BankCall::Transfer { amount, .. })
-            | Payload::Staking(StakingCall::RegisterValidator { amount, .. })
-            | Payload::Staking(StakingCall::Delegate { amount, .. }) => {
-                self.fee.checked_add(*amount)
-            }
-            Payload::Staking(
-                StakingCall::Undelegate { .. } | StakingCall::ReportEquivocation { .. },
-            ) => Some(self.fee),
-        }
+        self.fee.checked_add(self.payload.native_debit())
     }
 
-    /// The account that receives what this transaction moves, if it is not the sender's.
+    /// The account that receives native funds from this transaction, if it is not the sender's.
     pub fn recipient(&self) -> Option<&Address> {
-        match &self.payload {
-            Payload::Bank(BankCall::Transfer { to, .. }) => Some(to),
-            Payload::Staking(_) => None,
-        }
+        self.payload.native_recipient()
     }
 }
 
@@ -319,6 +177,7 @@ impl TxEnvelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::{BankCall, StakingCall};
 
     #[test]
     fn smallest_encoding_is_a_validator_registration() {

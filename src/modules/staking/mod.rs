@@ -24,17 +24,200 @@
 //! Not covered: stake that is unbonding is not slashed; a validator's self-delegation may fall
 //! below `min_self_stake` without consequence; evidence does not expire.
 
+pub mod state;
+
 use serde::{Deserialize, Serialize};
 
-use super::bank::{check_sender, credit, debit_sender};
-use super::{BlockEnv, ChainParams, Overlay, StateView, TxError};
+use super::banking::native::{check_sender, credit, debit_sender};
+use super::Module;
+use crate::codec::{decode_exact, put_bytes, put_u64, put_u8, DecodeError, Reader};
 use crate::consensus::wire::Evidence;
-use crate::types::stake::VALIDATORS_MAX;
-use crate::types::EVIDENCE_BYTES_MAX;
-use crate::types::{
-    Address, Amount, Registry, StakeKey, StakeValue, StakingCall, Transaction, Unbonding,
-    ValidatorInfo,
-};
+use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
+use crate::types::{Address, Amount, StateKey, Transaction};
+use state::{Registry, StakeKey, StakeValue, Unbonding, ValidatorInfo, VALIDATORS_MAX};
+
+/// Largest equivocation evidence a transaction may carry (two signed votes need about 300 bytes).
+pub const EVIDENCE_BYTES_MAX: usize = 1024;
+
+/// Calls into the staking (DPoS) module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StakingCall {
+    /// Make the sender a validator candidate, bonding `amount` of its own as self-delegation;
+    /// `commission_bps` (basis points) of its rewards go to it before the rest is shared.
+    RegisterValidator { commission_bps: u16, amount: Amount },
+    /// Bond `amount` of the sender's balance to `validator`.
+    Delegate { validator: Address, amount: Amount },
+    /// Unbond `amount` of the sender's stake with `validator`; it returns to the sender's balance
+    /// after the unbonding period.
+    Undelegate { validator: Address, amount: Amount },
+    /// Proof that a validator signed two different votes for one height, round and kind: the
+    /// consensus wire encoding of the two signed votes. Slashes and jails the validator.
+    ReportEquivocation { evidence: Vec<u8> },
+}
+
+const STAKING_TAG_REGISTER: u8 = 1;
+const STAKING_TAG_DELEGATE: u8 = 2;
+const STAKING_TAG_UNDELEGATE: u8 = 3;
+const STAKING_TAG_EVIDENCE: u8 = 4;
+
+/// The staking module (payload tag 2).
+pub struct Staking;
+
+impl Module for Staking {
+    const TAG: u8 = 2;
+    const NAME: &'static str = "staking";
+    type Call = StakingCall;
+
+    fn encode_call(call: &StakingCall, out: &mut Vec<u8>) {
+        match call {
+            StakingCall::RegisterValidator {
+                commission_bps,
+                amount,
+            } => {
+                put_u8(out, STAKING_TAG_REGISTER);
+                out.extend_from_slice(&commission_bps.to_le_bytes());
+                put_u64(out, *amount);
+            }
+            StakingCall::Delegate { validator, amount } => {
+                put_u8(out, STAKING_TAG_DELEGATE);
+                out.extend_from_slice(&validator.0);
+                put_u64(out, *amount);
+            }
+            StakingCall::Undelegate { validator, amount } => {
+                put_u8(out, STAKING_TAG_UNDELEGATE);
+                out.extend_from_slice(&validator.0);
+                put_u64(out, *amount);
+            }
+            StakingCall::ReportEquivocation { evidence } => {
+                put_u8(out, STAKING_TAG_EVIDENCE);
+                put_bytes(out, evidence);
+            }
+        }
+    }
+
+    fn decode_call(r: &mut Reader<'_>) -> Result<StakingCall, DecodeError> {
+        Ok(match r.u8("staking call tag")? {
+            STAKING_TAG_REGISTER => StakingCall::RegisterValidator {
+                commission_bps: u16::from_le_bytes(r.array("commission")?),
+                amount: r.u64("self-delegation amount")?,
+            },
+            STAKING_TAG_DELEGATE => StakingCall::Delegate {
+                validator: Address(r.array("validator")?),
+                amount: r.u64("delegation amount")?,
+            },
+            STAKING_TAG_UNDELEGATE => StakingCall::Undelegate {
+                validator: Address(r.array("validator")?),
+                amount: r.u64("undelegation amount")?,
+            },
+            STAKING_TAG_EVIDENCE => StakingCall::ReportEquivocation {
+                evidence: r.bytes("evidence", EVIDENCE_BYTES_MAX)?.to_vec(),
+            },
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "staking call",
+                    tag,
+                })
+            }
+        })
+    }
+
+    fn check_static(
+        call: &StakingCall,
+        _tx: &Transaction,
+        params: &ChainParams,
+    ) -> Result<(), TxError> {
+        match call {
+            StakingCall::Delegate { amount, .. } | StakingCall::Undelegate { amount, .. } => {
+                if *amount == 0 {
+                    return Err(TxError::ZeroAmount);
+                }
+            }
+            StakingCall::RegisterValidator {
+                commission_bps,
+                amount,
+            } => {
+                if *commission_bps > BPS_MAX {
+                    return Err(TxError::CommissionTooHigh {
+                        got: *commission_bps,
+                    });
+                }
+                let min = params.staking.min_self_stake.max(1);
+                if *amount < min {
+                    return Err(TxError::SelfStakeTooLow { min, got: *amount });
+                }
+            }
+            StakingCall::ReportEquivocation { evidence } => {
+                Evidence::decode_and_check(evidence).map_err(TxError::InvalidEvidence)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn native_debit(call: &StakingCall) -> Amount {
+        match call {
+            StakingCall::RegisterValidator { amount, .. }
+            | StakingCall::Delegate { amount, .. } => *amount,
+            StakingCall::Undelegate { .. } | StakingCall::ReportEquivocation { .. } => 0,
+        }
+    }
+
+    /// Staking calls check everything before they write.
+    fn may_fail_after_writing(_call: &StakingCall) -> bool {
+        false
+    }
+
+    fn apply<V: StateView>(
+        overlay: &mut Overlay<'_, V>,
+        params: &ChainParams,
+        env: &BlockEnv,
+        tx: &Transaction,
+        call: &StakingCall,
+    ) -> Result<Result<Applied, TxError>, V::Error> {
+        Ok(
+            apply(overlay, params, env, tx, call)?.map(|fee_paid| Applied {
+                fee_paid,
+                events: Vec::new(),
+            }),
+        )
+    }
+
+    fn end_block<V: StateView>(
+        overlay: &mut Overlay<'_, V>,
+        params: &ChainParams,
+        env: &BlockEnv,
+    ) -> Result<(), V::Error> {
+        end_block(overlay, params, env)
+    }
+}
+
+/// Where a staking entry lives in the generic module state.
+pub fn state_key(key: &StakeKey) -> StateKey {
+    StateKey::new(Staking::TAG, &[&key.to_key_bytes()])
+}
+
+/// A staking entry of a committed state, decoded (queries).
+pub fn read_entry<S: StateView>(state: &S, key: &StakeKey) -> Result<Option<StakeValue>, S::Error> {
+    Ok(state.get(&state_key(key))?.map(|bytes| {
+        decode_exact::<StakeValue>(&bytes, usize::MAX)
+            .expect("staking entries in the state were encoded by this module")
+    }))
+}
+
+/// A staking entry at `key`, decoded.
+fn stake_get<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    key: &StakeKey,
+) -> Result<Option<StakeValue>, V::Error> {
+    Ok(overlay.read(&state_key(key))?.map(|bytes| {
+        decode_exact::<StakeValue>(&bytes, usize::MAX)
+            .expect("staking entries in the state were encoded by this module")
+    }))
+}
+
+fn stake_set<V: StateView>(overlay: &mut Overlay<'_, V>, key: StakeKey, value: Option<StakeValue>) {
+    use crate::codec::Encode;
+    overlay.write(state_key(&key), value.map(|v| v.to_bytes()));
+}
 
 /// 100% in basis points.
 pub const BPS_MAX: u16 = 10_000;
@@ -146,25 +329,29 @@ pub fn genesis_entries(
 }
 
 fn registry<V: StateView>(overlay: &mut Overlay<'_, V>) -> Result<Option<Registry>, V::Error> {
-    Ok(match overlay.stake(&StakeKey::Registry)? {
+    Ok(match stake_get(overlay, &StakeKey::Registry)? {
         Some(StakeValue::Registry(r)) => Some(r),
         _ => None,
     })
 }
 
 fn set_registry<V: StateView>(overlay: &mut Overlay<'_, V>, r: Registry) {
-    overlay.set_stake(StakeKey::Registry, Some(StakeValue::Registry(r)));
+    stake_set(overlay, StakeKey::Registry, Some(StakeValue::Registry(r)));
 }
 
 fn shares<V: StateView>(overlay: &mut Overlay<'_, V>, key: &StakeKey) -> Result<u128, V::Error> {
-    Ok(match overlay.stake(key)? {
+    Ok(match stake_get(overlay, key)? {
         Some(StakeValue::Shares(s)) => s,
         _ => 0,
     })
 }
 
 fn set_shares<V: StateView>(overlay: &mut Overlay<'_, V>, key: StakeKey, shares: u128) {
-    overlay.set_stake(key, (shares > 0).then_some(StakeValue::Shares(shares)));
+    stake_set(
+        overlay,
+        key,
+        (shares > 0).then_some(StakeValue::Shares(shares)),
+    );
 }
 
 fn delegation(validator: Address, delegator: Address) -> StakeKey {
@@ -208,7 +395,7 @@ fn bond<V: StateView>(
 }
 
 /// Applies a staking call: checks everything, then writes. Returns the fee paid.
-pub(super) fn apply<V: StateView>(
+fn apply<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     params: &ChainParams,
     env: &BlockEnv,
@@ -229,7 +416,7 @@ pub(super) fn apply<V: StateView>(
     // evidence (both signatures) a moment ago: here it is only decoded, once.
     let culprit = match call {
         StakingCall::ReportEquivocation { evidence } => {
-            match crate::codec::decode_exact::<Evidence>(evidence, EVIDENCE_BYTES_MAX) {
+            match decode_exact::<Evidence>(evidence, EVIDENCE_BYTES_MAX) {
                 Ok(e) => Some(Address(e.validator().0)),
                 Err(e) => return Ok(Err(TxError::InvalidEvidence(e.into()))),
             }
@@ -313,7 +500,7 @@ pub(super) fn apply<V: StateView>(
             set_shares(overlay, key, held - burn);
             let release_height = env.height + params.staking.unbonding_blocks;
             let qkey = StakeKey::Unbonding { release_height };
-            let mut queue = match overlay.stake(&qkey)? {
+            let mut queue = match stake_get(overlay, &qkey)? {
                 Some(StakeValue::Unbonding(u)) => u,
                 _ => Unbonding::default(),
             };
@@ -321,7 +508,7 @@ pub(super) fn apply<V: StateView>(
             *owed = owed
                 .checked_add(*amount)
                 .expect("supply fits in u64 (genesis guarantees)");
-            overlay.set_stake(qkey, Some(StakeValue::Unbonding(queue)));
+            stake_set(overlay, qkey, Some(StakeValue::Unbonding(queue)));
         }
         StakingCall::ReportEquivocation { .. } => {
             let culprit = culprit.expect("decoded above");
@@ -341,7 +528,7 @@ pub(super) fn apply<V: StateView>(
 }
 
 /// The end of a block: rewards, unbonded stake returned, and the election when one is due.
-pub(super) fn end_block<V: StateView>(
+fn end_block<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     params: &ChainParams,
     env: &BlockEnv,
@@ -364,11 +551,11 @@ pub(super) fn end_block<V: StateView>(
     let qkey = StakeKey::Unbonding {
         release_height: env.height,
     };
-    if let Some(StakeValue::Unbonding(queue)) = overlay.stake(&qkey)? {
+    if let Some(StakeValue::Unbonding(queue)) = stake_get(overlay, &qkey)? {
         for (owner, amount) in &queue.0 {
             credit(overlay, owner, *amount)?;
         }
-        overlay.set_stake(qkey, None);
+        stake_set(overlay, qkey, None);
     }
     if reg.reelect || env.height % p.epoch_blocks == 0 {
         let set = elect(&reg, p.active_set_max as usize);

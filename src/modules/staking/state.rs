@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::codec::{put_bool, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
 
-use super::{Address, Amount, Height};
+use crate::types::{Address, Amount, Height};
 
 /// Largest number of registered validators (candidates), active or not.
 pub const VALIDATORS_MAX: usize = 1_024;

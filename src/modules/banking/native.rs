@@ -1,25 +1,11 @@
-//! The native bank: balances, transfers, nonces and fees.
+//! The native asset: balances, transfers, nonces and fees (the accounts; the hot path).
 
-use crate::types::{Account, Address, Amount, BankCall, Transaction};
-
-use super::{Overlay, StateView, TxError};
-
-/// Applies a bank call: checks everything first, then writes, so a failure leaves no trace.
-/// Returns the fee paid.
-pub(super) fn apply<V: StateView>(
-    overlay: &mut Overlay<'_, V>,
-    proposer: &Address,
-    tx: &Transaction,
-    call: &BankCall,
-) -> Result<Result<Amount, TxError>, V::Error> {
-    match call {
-        BankCall::Transfer { to, amount } => apply_transfer(overlay, proposer, tx, to, *amount),
-    }
-}
+use crate::execution::{Overlay, StateView, TxError};
+use crate::types::{Account, Address, Amount, Transaction};
 
 /// Transfer `amount` from the sender to `to`, paying `fee` to the block's proposer. The static
 /// checks (chain, fee, amount) have passed.
-fn apply_transfer<V: StateView>(
+pub(crate) fn apply_transfer<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     proposer: &Address,
     tx: &Transaction,
@@ -41,7 +27,7 @@ fn apply_transfer<V: StateView>(
 
 /// The sender's account if `tx` may spend `amount` plus its fee from it: the right nonce and the
 /// funds. Writes nothing.
-pub(super) fn check_sender<V: StateView>(
+pub(crate) fn check_sender<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     tx: &Transaction,
     amount: Amount,
@@ -72,7 +58,7 @@ pub(super) fn check_sender<V: StateView>(
 }
 
 /// Takes `amount` plus the fee from the sender that [`check_sender`] returned and uses its nonce.
-pub(super) fn debit_sender<V: StateView>(
+pub(crate) fn debit_sender<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     tx: &Transaction,
     mut sender: Account,
@@ -84,7 +70,7 @@ pub(super) fn debit_sender<V: StateView>(
 }
 
 /// Adds `amount` to an account's balance.
-pub(super) fn credit<V: StateView>(
+pub(crate) fn credit<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     to: &Address,
     amount: Amount,

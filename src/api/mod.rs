@@ -27,36 +27,60 @@ const SUBMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Stable error codes (documented in docs/API.md); they never change meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
 pub enum ErrorCode {
-    InvalidParams = -32602,
-    Internal = -32603,
-    InvalidEncoding = 1000,
-    TxTooLarge = 1001,
-    WrongChain = 1002,
-    BadSignature = 1003,
-    NonceTooLow = 1004,
-    NonceTooHigh = 1005,
-    InsufficientFunds = 1006,
-    FeeTooLow = 1007,
-    AlreadyKnown = 1008,
-    NonceAlreadyPending = 1009,
-    InvalidAmount = 1010,
-    TooManyTxs = 1011,
-    MempoolFull = 2000,
-    SenderQueueFull = 2001,
-    Busy = 2002,
-    ShuttingDown = 2003,
-    RateLimited = 2004,
-    NotFound = 3000,
+    InvalidParams,
+    Internal,
+    InvalidEncoding,
+    TxTooLarge,
+    WrongChain,
+    BadSignature,
+    NonceTooLow,
+    NonceTooHigh,
+    InsufficientFunds,
+    FeeTooLow,
+    AlreadyKnown,
+    NonceAlreadyPending,
+    InvalidAmount,
+    TooManyTxs,
+    MempoolFull,
+    SenderQueueFull,
+    Busy,
+    ShuttingDown,
+    RateLimited,
+    NotFound,
     /// A staking call that the staking state refuses (unknown or jailed validator, stake too
     /// small, registry full, invalid evidence...); the message says which.
-    StakingRefused = 1012,
+    StakingRefused,
+    /// A module's refusal, with the module's own code (10100-11199, INTERFACES §10).
+    Module(u32),
 }
 
 impl ErrorCode {
     pub fn code(self) -> i32 {
-        self as i32
+        match self {
+            ErrorCode::InvalidParams => -32602,
+            ErrorCode::Internal => -32603,
+            ErrorCode::InvalidEncoding => 1000,
+            ErrorCode::TxTooLarge => 1001,
+            ErrorCode::WrongChain => 1002,
+            ErrorCode::BadSignature => 1003,
+            ErrorCode::NonceTooLow => 1004,
+            ErrorCode::NonceTooHigh => 1005,
+            ErrorCode::InsufficientFunds => 1006,
+            ErrorCode::FeeTooLow => 1007,
+            ErrorCode::AlreadyKnown => 1008,
+            ErrorCode::NonceAlreadyPending => 1009,
+            ErrorCode::InvalidAmount => 1010,
+            ErrorCode::TooManyTxs => 1011,
+            ErrorCode::MempoolFull => 2000,
+            ErrorCode::SenderQueueFull => 2001,
+            ErrorCode::Busy => 2002,
+            ErrorCode::ShuttingDown => 2003,
+            ErrorCode::RateLimited => 2004,
+            ErrorCode::NotFound => 3000,
+            ErrorCode::StakingRefused => 1012,
+            ErrorCode::Module(code) => code as i32,
+        }
     }
 }
 
@@ -69,6 +93,7 @@ impl From<&TxError> for ErrorCode {
             TxError::NonceTooHigh { .. } => ErrorCode::NonceTooHigh,
             TxError::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
             TxError::AmountOverflow | TxError::ZeroAmount => ErrorCode::InvalidAmount,
+            TxError::Module(m) => ErrorCode::Module(m.code),
             e => {
                 debug_assert!(e.is_staking_refusal(), "{e:?} has no code of its own");
                 ErrorCode::StakingRefused
@@ -203,8 +228,7 @@ impl Api {
     /// `delegator`'s delegations at the committed head (one read per registered validator, of
     /// which there are at most `VALIDATORS_MAX`).
     pub fn stake(&self, delegator: Address) -> Result<crate::rpc::StakeView, ApiError> {
-        use crate::execution::StateView;
-        use crate::types::{StakeKey, StakeValue};
+        use crate::modules::staking::{read_entry, state::StakeKey, state::StakeValue};
         let reader = self.storage.reader().map_err(ApiError::internal)?;
         let head = reader.head().map_err(ApiError::internal)?;
         let registry = reader.registry().map_err(ApiError::internal)?;
@@ -215,7 +239,7 @@ impl Api {
                 delegator,
             };
             if let Some(StakeValue::Shares(shares)) =
-                reader.stake(&key).map_err(ApiError::internal)?
+                read_entry(&reader, &key).map_err(ApiError::internal)?
             {
                 delegations.push(crate::rpc::DelegationView {
                     validator: *validator,

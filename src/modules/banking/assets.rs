@@ -1,0 +1,818 @@
+//! Issued assets: checks, declared state and apply of every asset call, and their events.
+//!
+//! Each call reads what it needs, checks, then writes; the runtime's savepoint undoes a multi-send
+//! that fails at a later output. The sender's nonce and native fee are checked first and charged
+//! last, so a refused call costs nothing and changes nothing.
+
+use super::calls::{
+    asset_id, AssetId, BankCall, Output, Renounce, DECIMALS_MAX, NAME_LEN_MAX, SYMBOL_LEN_MAX,
+    URI_LEN_MAX,
+};
+use super::error::BankingError;
+use super::native::{check_sender, credit, debit_sender};
+use super::state::{asset_key, held_key, holding_key, AssetInfo, Holding};
+use super::{Banking, BankingParams};
+use crate::codec::{decode_exact, Encode};
+use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
+use crate::modules::{Access, Module};
+use crate::types::{Address, AssetAmount, Event, Transaction};
+
+/// The checks of an asset call that need no state.
+pub(super) fn check_static(call: &BankCall, params: &BankingParams) -> Result<(), BankingError> {
+    let positive = |a: AssetAmount| {
+        if a == 0 {
+            Err(BankingError::ZeroAmount)
+        } else {
+            Ok(())
+        }
+    };
+    match call {
+        BankCall::Transfer { .. } => Ok(()),
+        BankCall::CreateAsset {
+            symbol,
+            name,
+            decimals,
+            max_supply,
+            initial_supply,
+            metadata_uri,
+            ..
+        } => {
+            let symbol_ok = !symbol.is_empty()
+                && symbol.len() <= SYMBOL_LEN_MAX
+                && symbol
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !symbol_ok {
+                return Err(BankingError::InvalidSymbol(symbol.clone()));
+            }
+            if *decimals > DECIMALS_MAX {
+                return Err(BankingError::InvalidDecimals(*decimals));
+            }
+            if name.len() > NAME_LEN_MAX || metadata_uri.len() > URI_LEN_MAX {
+                return Err(BankingError::InvalidText);
+            }
+            if let Some(max) = max_supply {
+                positive(*max)?;
+                if initial_supply > max {
+                    return Err(BankingError::MaxSupplyExceeded {
+                        symbol: symbol.clone(),
+                        supply: 0,
+                        amount: *initial_supply,
+                        max: *max,
+                    });
+                }
+            }
+            Ok(())
+        }
+        BankCall::Mint { amount, .. }
+        | BankCall::Burn { amount, .. }
+        | BankCall::TransferAsset { amount, .. }
+        | BankCall::Clawback { amount, .. } => positive(*amount),
+        BankCall::MultiSend { outputs } => {
+            if outputs.is_empty() {
+                return Err(BankingError::NoOutputs);
+            }
+            let max = params.multi_send_outputs_max as usize;
+            if outputs.len() > max {
+                return Err(BankingError::TooManyOutputs {
+                    got: outputs.len(),
+                    max,
+                });
+            }
+            for o in outputs {
+                positive(o.amount)?;
+                if o.asset.is_none() && u64::try_from(o.amount).is_err() {
+                    return Err(BankingError::AmountOverflow {
+                        symbol: "native".into(),
+                    });
+                }
+            }
+            Ok(())
+        }
+        BankCall::UpdateMetadata {
+            name, metadata_uri, ..
+        } => {
+            if name.len() > NAME_LEN_MAX || metadata_uri.len() > URI_LEN_MAX {
+                return Err(BankingError::InvalidText);
+            }
+            Ok(())
+        }
+        BankCall::SetFrozen { .. }
+        | BankCall::SetGlobalFrozen { .. }
+        | BankCall::SetAuthorized { .. }
+        | BankCall::SetIssuer { .. }
+        | BankCall::Renounce { .. } => Ok(()),
+    }
+}
+
+/// The state a banking call may touch (besides the sender's account and the proposer's fee).
+pub(super) fn access(call: &BankCall, sender: &Address) -> Access {
+    let mut accounts = Vec::new();
+    let mut reads = Vec::new();
+    let mut writes = Vec::new();
+    // A holding and its index entry are written together.
+    let holder = |writes: &mut Vec<_>, asset: &AssetId, who: &Address| {
+        writes.push(holding_key(asset, who));
+        writes.push(held_key(who, asset));
+    };
+    match call {
+        BankCall::Transfer { to, .. } => accounts.push(*to),
+        BankCall::CreateAsset { symbol, .. } => {
+            let id = asset_id(sender, symbol);
+            writes.push(asset_key(&id));
+            holder(&mut writes, &id, sender);
+        }
+        BankCall::Mint { asset, to, .. } => {
+            writes.push(asset_key(asset));
+            holder(&mut writes, asset, to);
+        }
+        BankCall::Burn { asset, .. } => {
+            writes.push(asset_key(asset));
+            holder(&mut writes, asset, sender);
+        }
+        BankCall::Clawback { asset, from, .. } => {
+            writes.push(asset_key(asset));
+            holder(&mut writes, asset, from);
+        }
+        BankCall::TransferAsset { asset, to, .. } => {
+            reads.push(asset_key(asset));
+            holder(&mut writes, asset, sender);
+            holder(&mut writes, asset, to);
+        }
+        BankCall::MultiSend { outputs } => {
+            for o in outputs {
+                match &o.asset {
+                    None => accounts.push(o.to),
+                    Some(asset) => {
+                        reads.push(asset_key(asset));
+                        holder(&mut writes, asset, sender);
+                        holder(&mut writes, asset, &o.to);
+                    }
+                }
+            }
+        }
+        BankCall::SetFrozen {
+            asset, holder: h, ..
+        }
+        | BankCall::SetAuthorized {
+            asset, holder: h, ..
+        } => {
+            reads.push(asset_key(asset));
+            holder(&mut writes, asset, h);
+        }
+        BankCall::SetGlobalFrozen { asset, .. }
+        | BankCall::SetIssuer { asset, .. }
+        | BankCall::UpdateMetadata { asset, .. }
+        | BankCall::Renounce { asset, .. } => writes.push(asset_key(asset)),
+    }
+    Access::Keys {
+        accounts,
+        reads,
+        writes,
+    }
+}
+
+/// Banking's typed events; stored as generic [`Event`]s.
+enum BankingEvent<'a> {
+    AssetCreated {
+        asset: &'a AssetId,
+        info: &'a AssetInfo,
+    },
+    Minted {
+        asset: &'a AssetId,
+        to: &'a Address,
+        amount: AssetAmount,
+    },
+    Burned {
+        asset: &'a AssetId,
+        from: &'a Address,
+        amount: AssetAmount,
+    },
+    /// `asset` `None`: the native asset (a multi-send's native output).
+    Transfer {
+        asset: Option<&'a AssetId>,
+        from: &'a Address,
+        to: &'a Address,
+        amount: AssetAmount,
+    },
+    Frozen {
+        asset: &'a AssetId,
+        holder: &'a Address,
+        frozen: bool,
+    },
+    GlobalFrozen {
+        asset: &'a AssetId,
+        frozen: bool,
+    },
+    Clawback {
+        asset: &'a AssetId,
+        from: &'a Address,
+        amount: AssetAmount,
+    },
+    Authorized {
+        asset: &'a AssetId,
+        holder: &'a Address,
+        authorized: bool,
+    },
+    IssuerChanged {
+        asset: &'a AssetId,
+        from: &'a Address,
+        to: &'a Address,
+    },
+    MetadataUpdated {
+        asset: &'a AssetId,
+    },
+    Renounced {
+        asset: &'a AssetId,
+        what: Renounce,
+    },
+}
+
+impl BankingEvent<'_> {
+    fn into_event(self) -> Event {
+        let id = |a: &AssetId| ("asset".to_string(), a.to_hex());
+        let addr = |k: &str, a: &Address| (k.to_string(), a.to_string());
+        let amount = |v: AssetAmount| ("amount".to_string(), v.to_string());
+        let (kind, attributes, addresses): (&str, Vec<(String, String)>, Vec<Address>) = match self
+        {
+            BankingEvent::AssetCreated { asset, info } => (
+                "asset_created",
+                vec![
+                    id(asset),
+                    ("symbol".into(), info.symbol.clone()),
+                    addr("issuer", &info.issuer),
+                    ("decimals".into(), info.decimals.to_string()),
+                ],
+                vec![info.issuer],
+            ),
+            BankingEvent::Minted {
+                asset,
+                to,
+                amount: a,
+            } => (
+                "minted",
+                vec![id(asset), addr("to", to), amount(a)],
+                vec![*to],
+            ),
+            BankingEvent::Burned {
+                asset,
+                from,
+                amount: a,
+            } => (
+                "burned",
+                vec![id(asset), addr("from", from), amount(a)],
+                vec![*from],
+            ),
+            BankingEvent::Transfer {
+                asset,
+                from,
+                to,
+                amount: a,
+            } => (
+                "transfer",
+                vec![
+                    (
+                        "asset".into(),
+                        asset.map_or_else(|| "native".to_string(), |a| a.to_hex()),
+                    ),
+                    addr("from", from),
+                    addr("to", to),
+                    amount(a),
+                ],
+                vec![*from, *to],
+            ),
+            BankingEvent::Frozen {
+                asset,
+                holder,
+                frozen,
+            } => (
+                if frozen { "frozen" } else { "unfrozen" },
+                vec![id(asset), addr("holder", holder)],
+                vec![*holder],
+            ),
+            BankingEvent::GlobalFrozen { asset, frozen } => (
+                if frozen {
+                    "global_frozen"
+                } else {
+                    "global_unfrozen"
+                },
+                vec![id(asset)],
+                vec![],
+            ),
+            BankingEvent::Clawback {
+                asset,
+                from,
+                amount: a,
+            } => (
+                "clawback",
+                vec![id(asset), addr("from", from), amount(a)],
+                vec![*from],
+            ),
+            BankingEvent::Authorized {
+                asset,
+                holder,
+                authorized,
+            } => (
+                if authorized { "authorized" } else { "revoked" },
+                vec![id(asset), addr("holder", holder)],
+                vec![*holder],
+            ),
+            BankingEvent::IssuerChanged { asset, from, to } => (
+                "issuer_changed",
+                vec![id(asset), addr("from", from), addr("to", to)],
+                vec![*from, *to],
+            ),
+            BankingEvent::MetadataUpdated { asset } => {
+                ("metadata_updated", vec![id(asset)], vec![])
+            }
+            BankingEvent::Renounced { asset, what } => (
+                "policy_renounced",
+                vec![
+                    id(asset),
+                    (
+                        "what".into(),
+                        match what {
+                            Renounce::Freeze => "freeze",
+                            Renounce::Mint => "mint",
+                            Renounce::Changes => "changes",
+                        }
+                        .into(),
+                    ),
+                ],
+                vec![],
+            ),
+        };
+        Event {
+            module: Banking::TAG,
+            kind: kind.to_string(),
+            attributes,
+            addresses,
+        }
+    }
+}
+
+/// Reads and writes of banking state through the overlay, and the events of one call.
+struct Ctx<'o, 'v, V: StateView> {
+    overlay: &'o mut Overlay<'v, V>,
+    sender: Address,
+    events: Vec<Event>,
+}
+
+type Step<T> = Result<T, BankingError>;
+
+impl<V: StateView> Ctx<'_, '_, V> {
+    fn asset(&mut self, id: &AssetId) -> Result<Step<AssetInfo>, V::Error> {
+        Ok(match self.overlay.read(&asset_key(id))? {
+            Some(bytes) => Ok(decode_exact::<AssetInfo>(&bytes, usize::MAX)
+                .expect("assets in the state were encoded by this module")),
+            None => Err(BankingError::UnknownAsset(*id)),
+        })
+    }
+
+    fn set_asset(&mut self, id: &AssetId, info: &AssetInfo) {
+        self.overlay.write(asset_key(id), Some(info.to_bytes()));
+    }
+
+    fn holding(&mut self, id: &AssetId, holder: &Address) -> Result<Holding, V::Error> {
+        Ok(self
+            .overlay
+            .read(&holding_key(id, holder))?
+            .map(|bytes| {
+                decode_exact::<Holding>(&bytes, usize::MAX)
+                    .expect("holdings in the state were encoded by this module")
+            })
+            .unwrap_or_default())
+    }
+
+    /// Writes a holding, and its index entry when the holder is new to the asset.
+    fn set_holding(&mut self, id: &AssetId, holder: &Address, h: &Holding) -> Result<(), V::Error> {
+        let index = held_key(holder, id);
+        if self.overlay.read(&index)?.is_none() {
+            self.overlay.write(index, Some(Vec::new()));
+        }
+        self.overlay
+            .write(holding_key(id, holder), Some(h.to_bytes()));
+        Ok(())
+    }
+
+    fn emit(&mut self, e: BankingEvent<'_>) {
+        self.events.push(e.into_event());
+    }
+
+    fn require_issuer(&self, info: &AssetInfo) -> Step<()> {
+        if info.issuer != self.sender {
+            return Err(BankingError::NotIssuer {
+                symbol: info.symbol.clone(),
+                issuer: info.issuer,
+                sender: self.sender,
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves `amount` of `id` from `from` to `to` under the asset's policy.
+    fn transfer(
+        &mut self,
+        id: &AssetId,
+        from: &Address,
+        to: &Address,
+        amount: AssetAmount,
+    ) -> Result<Step<()>, V::Error> {
+        let info = match self.asset(id)? {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(e)),
+        };
+        let symbol = || info.symbol.clone();
+        let (from_issuer, to_issuer) = (*from == info.issuer, *to == info.issuer);
+        let mut src = self.holding(id, from)?;
+        let freezable = info.policy.freezable;
+        if freezable && info.global_frozen && !from_issuer && !to_issuer {
+            return Ok(Err(BankingError::AssetFrozen { symbol: symbol() }));
+        }
+        if freezable && src.frozen && !to_issuer {
+            return Ok(Err(BankingError::HolderFrozen {
+                symbol: symbol(),
+                holder: *from,
+            }));
+        }
+        if src.amount < amount {
+            return Ok(Err(BankingError::InsufficientAssetBalance {
+                symbol: symbol(),
+                holder: *from,
+                held: src.amount,
+                needed: amount,
+            }));
+        }
+        src.amount -= amount;
+        self.set_holding(id, from, &src)?;
+        // Read after the debit, so a transfer to oneself sees it.
+        let mut dst = self.holding(id, to)?;
+        if freezable && dst.frozen && !from_issuer {
+            return Ok(Err(BankingError::HolderFrozen {
+                symbol: symbol(),
+                holder: *to,
+            }));
+        }
+        if info.policy.auth_required && !to_issuer && !dst.authorized {
+            return Ok(Err(BankingError::NotAuthorized {
+                symbol: symbol(),
+                holder: *to,
+            }));
+        }
+        dst.amount = dst
+            .amount
+            .checked_add(amount)
+            .expect("holdings sum to the supply, which fits in u128");
+        self.set_holding(id, to, &dst)?;
+        self.emit(BankingEvent::Transfer {
+            asset: Some(id),
+            from,
+            to,
+            amount,
+        });
+        Ok(Ok(()))
+    }
+
+    /// Adds `amount` of `id` to `to`'s holding and to the supply.
+    fn mint(
+        &mut self,
+        id: &AssetId,
+        info: &mut AssetInfo,
+        to: &Address,
+        amount: AssetAmount,
+    ) -> Result<Step<()>, V::Error> {
+        let overflow = || BankingError::AmountOverflow {
+            symbol: info.symbol.clone(),
+        };
+        let Some(supply) = info.supply.checked_add(amount) else {
+            return Ok(Err(overflow()));
+        };
+        if let Some(max) = info.max_supply {
+            if supply > max {
+                return Ok(Err(BankingError::MaxSupplyExceeded {
+                    symbol: info.symbol.clone(),
+                    supply: info.supply,
+                    amount,
+                    max,
+                }));
+            }
+        }
+        let mut h = self.holding(id, to)?;
+        if info.policy.auth_required && *to != info.issuer && !h.authorized {
+            return Ok(Err(BankingError::NotAuthorized {
+                symbol: info.symbol.clone(),
+                holder: *to,
+            }));
+        }
+        h.amount += amount;
+        info.supply = supply;
+        self.set_holding(id, to, &h)?;
+        self.emit(BankingEvent::Minted {
+            asset: id,
+            to,
+            amount,
+        });
+        Ok(Ok(()))
+    }
+
+    /// Takes `amount` of `id` from `from` out of existence.
+    fn destroy(
+        &mut self,
+        id: &AssetId,
+        info: &mut AssetInfo,
+        from: &Address,
+        amount: AssetAmount,
+    ) -> Result<Step<()>, V::Error> {
+        let mut h = self.holding(id, from)?;
+        if h.amount < amount {
+            return Ok(Err(BankingError::InsufficientAssetBalance {
+                symbol: info.symbol.clone(),
+                holder: *from,
+                held: h.amount,
+                needed: amount,
+            }));
+        }
+        h.amount -= amount;
+        info.supply -= amount;
+        self.set_holding(id, from, &h)?;
+        Ok(Ok(()))
+    }
+}
+
+/// Applies an asset call (everything but the native transfer).
+pub(super) fn apply<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    env: &BlockEnv,
+    tx: &Transaction,
+    call: &BankCall,
+) -> Result<Result<Applied, TxError>, V::Error> {
+    let native = Banking::native_debit(call);
+    let sender = match check_sender(overlay, tx, native)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    debit_sender(overlay, tx, sender, native);
+    let mut ctx = Ctx {
+        overlay,
+        sender: tx.sender,
+        events: Vec::new(),
+    };
+    if let Err(e) = apply_call(&mut ctx, env, call)? {
+        return Ok(Err(e.into()));
+    }
+    let events = ctx.events;
+    credit(overlay, &env.proposer, tx.fee)?;
+    Ok(Ok(Applied {
+        fee_paid: tx.fee,
+        events,
+    }))
+}
+
+/// The call's own work, after the sender paid; a refusal is undone by the runtime's savepoint.
+fn apply_call<V: StateView>(
+    ctx: &mut Ctx<'_, '_, V>,
+    env: &BlockEnv,
+    call: &BankCall,
+) -> Result<Step<()>, V::Error> {
+    macro_rules! step {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            }
+        };
+    }
+    let sender = ctx.sender;
+    match call {
+        BankCall::Transfer { .. } => unreachable!("native transfers take the fast path"),
+        BankCall::CreateAsset {
+            symbol,
+            name,
+            decimals,
+            max_supply,
+            initial_supply,
+            policy,
+            metadata_uri,
+        } => {
+            let id = asset_id(&sender, symbol);
+            if ctx.overlay.read(&asset_key(&id))?.is_some() {
+                return Ok(Err(BankingError::AssetExists {
+                    issuer: sender,
+                    symbol: symbol.clone(),
+                    id,
+                }));
+            }
+            let mut info = AssetInfo {
+                symbol: symbol.clone(),
+                name: name.clone(),
+                decimals: *decimals,
+                max_supply: *max_supply,
+                supply: 0,
+                issuer: sender,
+                policy: *policy,
+                global_frozen: false,
+                locked: false,
+                metadata_uri: metadata_uri.clone(),
+                created_height: env.height,
+            };
+            ctx.emit(BankingEvent::AssetCreated {
+                asset: &id,
+                info: &info,
+            });
+            if *initial_supply > 0 {
+                step!(ctx.mint(&id, &mut info, &sender, *initial_supply)?);
+            }
+            ctx.set_asset(&id, &info);
+        }
+        BankCall::Mint { asset, to, amount } => {
+            let mut info = step!(ctx.asset(asset)?);
+            step!(ctx.require_issuer(&info));
+            if !info.policy.mintable {
+                return Ok(Err(BankingError::NotMintable {
+                    symbol: info.symbol,
+                }));
+            }
+            step!(ctx.mint(asset, &mut info, to, *amount)?);
+            ctx.set_asset(asset, &info);
+        }
+        BankCall::Burn { asset, amount } => {
+            let mut info = step!(ctx.asset(asset)?);
+            if sender != info.issuer && !info.policy.holder_burnable {
+                return Ok(Err(BankingError::NotBurnable {
+                    symbol: info.symbol,
+                }));
+            }
+            if info.policy.freezable && ctx.holding(asset, &sender)?.frozen {
+                return Ok(Err(BankingError::HolderFrozen {
+                    symbol: info.symbol,
+                    holder: sender,
+                }));
+            }
+            step!(ctx.destroy(asset, &mut info, &sender, *amount)?);
+            ctx.set_asset(asset, &info);
+            ctx.emit(BankingEvent::Burned {
+                asset,
+                from: &sender,
+                amount: *amount,
+            });
+        }
+        BankCall::Clawback {
+            asset,
+            from,
+            amount,
+        } => {
+            let mut info = step!(ctx.asset(asset)?);
+            step!(ctx.require_issuer(&info));
+            if !info.policy.clawback {
+                return Ok(Err(BankingError::NoClawback {
+                    symbol: info.symbol,
+                }));
+            }
+            step!(ctx.destroy(asset, &mut info, from, *amount)?);
+            ctx.set_asset(asset, &info);
+            ctx.emit(BankingEvent::Clawback {
+                asset,
+                from,
+                amount: *amount,
+            });
+        }
+        BankCall::TransferAsset { asset, to, amount } => {
+            step!(ctx.transfer(asset, &sender, to, *amount)?);
+        }
+        BankCall::MultiSend { outputs } => step!(multi_send(ctx, outputs)?),
+        BankCall::SetFrozen {
+            asset,
+            holder,
+            frozen,
+        } => {
+            let info = step!(ctx.asset(asset)?);
+            step!(ctx.require_issuer(&info));
+            if !info.policy.freezable {
+                return Ok(Err(BankingError::NotFreezable {
+                    symbol: info.symbol,
+                }));
+            }
+            let mut h = ctx.holding(asset, holder)?;
+            h.frozen = *frozen;
+            ctx.set_holding(asset, holder, &h)?;
+            ctx.emit(BankingEvent::Frozen {
+                asset,
+                holder,
+                frozen: *frozen,
+            });
+        }
+        BankCall::SetGlobalFrozen { asset, frozen } => {
+            let mut info = step!(ctx.asset(asset)?);
+            step!(ctx.require_issuer(&info));
+            if !info.policy.freezable {
+                return Ok(Err(BankingError::NotFreezable {
+                    symbol: info.symbol,
+                }));
+            }
+            info.global_frozen = *frozen;
+            ctx.set_asset(asset, &info);
+            ctx.emit(BankingEvent::GlobalFrozen {
+                asset,
+                frozen: *frozen,
+            });
+        }
+        BankCall::SetAuthorized {
+            asset,
+            holder,
+            authorized,
+        } => {
+            let info = step!(ctx.asset(asset)?);
+            step!(ctx.require_issuer(&info));
+            if !info.policy.auth_required {
+                return Ok(Err(BankingError::NoAuthRequired {
+                    symbol: info.symbol,
+                }));
+            }
+            let mut h = ctx.holding(asset, holder)?;
+            h.authorized = *authorized;
+            ctx.set_holding(asset, holder, &h)?;
+            ctx.emit(BankingEvent::Authorized {
+                asset,
+                holder,
+                authorized: *authorized,
+            });
+        }
+        BankCall::SetIssuer { asset, issuer } => {
+            let mut info = step!(ctx.asset(asset)?);
+            step!(ctx.require_issuer(&info));
+            if info.locked {
+                return Ok(Err(BankingError::Locked {
+                    symbol: info.symbol,
+                }));
+            }
+            let old = info.issuer;
+            info.issuer = *issuer;
+            ctx.set_asset(asset, &info);
+            ctx.emit(BankingEvent::IssuerChanged {
+                asset,
+                from: &old,
+                to: issuer,
+            });
+        }
+        BankCall::UpdateMetadata {
+            asset,
+            name,
+            metadata_uri,
+        } => {
+            let mut info = step!(ctx.asset(asset)?);
+            step!(ctx.require_issuer(&info));
+            if info.locked {
+                return Ok(Err(BankingError::Locked {
+                    symbol: info.symbol,
+                }));
+            }
+            info.name = name.clone();
+            info.metadata_uri = metadata_uri.clone();
+            ctx.set_asset(asset, &info);
+            ctx.emit(BankingEvent::MetadataUpdated { asset });
+        }
+        BankCall::Renounce { asset, what } => {
+            let mut info = step!(ctx.asset(asset)?);
+            step!(ctx.require_issuer(&info));
+            match what {
+                Renounce::Freeze => {
+                    info.policy.freezable = false;
+                    info.global_frozen = false;
+                }
+                Renounce::Mint => info.policy.mintable = false,
+                Renounce::Changes => info.locked = true,
+            }
+            ctx.set_asset(asset, &info);
+            ctx.emit(BankingEvent::Renounced { asset, what: *what });
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Every output in order; the sender paid the native outputs' total with its fee.
+fn multi_send<V: StateView>(
+    ctx: &mut Ctx<'_, '_, V>,
+    outputs: &[Output],
+) -> Result<Step<()>, V::Error> {
+    let sender = ctx.sender;
+    for o in outputs {
+        match &o.asset {
+            None => {
+                let amount = u64::try_from(o.amount).expect("check_static bounds native outputs");
+                credit(ctx.overlay, &o.to, amount)?;
+                ctx.emit(BankingEvent::Transfer {
+                    asset: None,
+                    from: &sender,
+                    to: &o.to,
+                    amount: o.amount,
+                });
+            }
+            Some(asset) => {
+                if let Err(e) = ctx.transfer(asset, &sender, &o.to, o.amount)? {
+                    return Ok(Err(e));
+                }
+            }
+        }
+    }
+    Ok(Ok(()))
+}

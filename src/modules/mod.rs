@@ -1,0 +1,212 @@
+//! The application modules, and the one list that registers them (like a Cosmos chain's `app.go`).
+//!
+//! A module owns, in its folder: its calls and their encoding (after its payload tag, INTERFACES
+//! §10, never reused), static checks, the state each call reads and writes (declared from the call
+//! alone, [`Access`]), apply, its end-block hook, its genesis section and params, typed events,
+//! queries, and errors with stable codes in its own block of 100. It implements [`Module`].
+//!
+//! **Adding a module** is a folder here, one line in [`modules!`] below, its params in
+//! [`crate::execution::ChainParams`]/genesis when it has any, and its front-end glue (JSON-RPC,
+//! gRPC, CLI). Execution, storage, the state root, the parallel scheduler, the error mapping and
+//! the metrics take it as it is: state is generic ([`StateKey`] namespaced by the tag), refusals
+//! carry their own code ([`ModuleError`]), events are generic ([`Event`]).
+//!
+//! Everything here is static dispatch: the list expands to a `match` per operation.
+
+pub mod banking;
+pub mod staking;
+
+use crate::codec::{put_u8, Decode, DecodeError, Encode, Reader};
+use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
+use crate::types::{Address, Amount, StateKey, Transaction};
+
+#[cfg(doc)]
+use crate::execution::ModuleError;
+#[cfg(doc)]
+use crate::types::Event;
+
+/// What a call may touch, declared before it runs: the parallel executor schedules by it, and
+/// debug builds check every call against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// The call declares nothing: any block holding it runs sequentially (fails closed).
+    Serial,
+    /// Everything the call may touch besides the sender's account and the proposer's fee.
+    Keys {
+        /// Native accounts it may read or write.
+        accounts: Vec<Address>,
+        /// Module state it only reads.
+        reads: Vec<StateKey>,
+        /// Module state it may write (and read).
+        writes: Vec<StateKey>,
+    },
+}
+
+/// One application module. Associated functions only: the list below dispatches statically.
+pub trait Module {
+    /// Payload tag (INTERFACES §10); also the first byte of every state key of the module.
+    const TAG: u8;
+    /// The name in JSON-RPC prefixes, events and metrics.
+    const NAME: &'static str;
+    type Call: Clone + PartialEq + Eq + std::fmt::Debug;
+
+    /// The call's encoding after the module tag.
+    fn encode_call(call: &Self::Call, out: &mut Vec<u8>);
+    fn decode_call(r: &mut Reader<'_>) -> Result<Self::Call, DecodeError>;
+
+    /// Checks that need no state (ingest runs them too).
+    fn check_static(
+        call: &Self::Call,
+        tx: &Transaction,
+        params: &ChainParams,
+    ) -> Result<(), TxError>;
+
+    /// Native funds the call moves out of the sender's balance (besides the fee).
+    fn native_debit(_call: &Self::Call) -> Amount {
+        0
+    }
+
+    /// The account that receives native funds from the call, if not the sender.
+    fn native_recipient(_call: &Self::Call) -> Option<&Address> {
+        None
+    }
+
+    /// What the call may touch. The default declares nothing, which runs serially.
+    fn access(_call: &Self::Call, _tx: &Transaction) -> Access {
+        Access::Serial
+    }
+
+    /// Whether the call may fail after it has written (then the runtime undoes its writes). Calls
+    /// that check everything before they write return `false` and save the journal's cost.
+    fn may_fail_after_writing(_call: &Self::Call) -> bool {
+        true
+    }
+
+    /// Applies the call: charges the fee, moves what it moves, returns its events.
+    fn apply<V: StateView>(
+        overlay: &mut Overlay<'_, V>,
+        params: &ChainParams,
+        env: &BlockEnv,
+        tx: &Transaction,
+        call: &Self::Call,
+    ) -> Result<Result<Applied, TxError>, V::Error>;
+
+    /// Runs at the end of every block, after its transactions, in the order of the list.
+    fn end_block<V: StateView>(
+        _overlay: &mut Overlay<'_, V>,
+        _params: &ChainParams,
+        _env: &BlockEnv,
+    ) -> Result<(), V::Error> {
+        Ok(())
+    }
+}
+
+/// Expands the list of modules into the payload enum and one static dispatch per operation.
+macro_rules! modules {
+    ($($variant:ident => $module:ty),* $(,)?) => {
+        /// A call into one of the node's application modules.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Payload {
+            $($variant(<$module as Module>::Call),)*
+        }
+
+        /// Payload tag and name of every module, in list order.
+        pub const MODULES: &[(u8, &str)] = &[$((<$module>::TAG, <$module>::NAME),)*];
+
+        impl Payload {
+            /// Payload tag of the module the call is for.
+            pub fn module_tag(&self) -> u8 {
+                match self { $(Payload::$variant(_) => <$module>::TAG,)* }
+            }
+
+            pub(crate) fn native_debit(&self) -> Amount {
+                match self { $(Payload::$variant(c) => <$module>::native_debit(c),)* }
+            }
+
+            pub(crate) fn native_recipient(&self) -> Option<&Address> {
+                match self { $(Payload::$variant(c) => <$module>::native_recipient(c),)* }
+            }
+        }
+
+        impl Encode for Payload {
+            fn encode_to(&self, out: &mut Vec<u8>) {
+                match self {
+                    $(Payload::$variant(c) => {
+                        put_u8(out, <$module>::TAG);
+                        <$module>::encode_call(c, out);
+                    })*
+                }
+            }
+        }
+
+        impl Decode for Payload {
+            const WHAT: &'static str = "payload";
+            fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                match r.u8("payload module tag")? {
+                    $(tag if tag == <$module>::TAG => {
+                        Ok(Payload::$variant(<$module>::decode_call(r)?))
+                    })*
+                    tag => Err(DecodeError::UnknownTag { what: "payload module", tag }),
+                }
+            }
+        }
+
+        /// The module's static checks of a transaction's call.
+        pub fn check_static(tx: &Transaction, params: &ChainParams) -> Result<(), TxError> {
+            match &tx.payload {
+                $(Payload::$variant(c) => <$module>::check_static(c, tx, params),)*
+            }
+        }
+
+        /// What a transaction's call may touch.
+        pub fn access(tx: &Transaction) -> Access {
+            match &tx.payload {
+                $(Payload::$variant(c) => <$module>::access(c, tx),)*
+            }
+        }
+
+        /// Applies a transaction's call, all or nothing.
+        pub fn apply<V: StateView>(
+            overlay: &mut Overlay<'_, V>,
+            params: &ChainParams,
+            env: &BlockEnv,
+            tx: &Transaction,
+        ) -> Result<Result<Applied, TxError>, V::Error> {
+            match &tx.payload {
+                $(Payload::$variant(c) => {
+                    if !<$module>::may_fail_after_writing(c) {
+                        return <$module>::apply(overlay, params, env, tx, c);
+                    }
+                    let sp = overlay.savepoint();
+                    let r = <$module>::apply(overlay, params, env, tx, c)?;
+                    match &r {
+                        Ok(_) => overlay.release(sp),
+                        Err(_) => overlay.rollback(sp),
+                    }
+                    Ok(r)
+                })*
+            }
+        }
+
+        /// Every module's end-block hook, in list order.
+        pub fn end_block<V: StateView>(
+            overlay: &mut Overlay<'_, V>,
+            params: &ChainParams,
+            env: &BlockEnv,
+        ) -> Result<(), V::Error> {
+            $(<$module>::end_block(overlay, params, env)?;)*
+            Ok(())
+        }
+    };
+}
+
+// The one list of modules: payload variant => module. Order is the order of end-block hooks.
+modules! {
+    Bank => banking::Banking,
+    Staking => staking::Staking,
+}
+
+/// The name of the module with payload tag `tag`.
+pub fn module_name(tag: u8) -> Option<&'static str> {
+    MODULES.iter().find(|(t, _)| *t == tag).map(|(_, n)| *n)
+}
