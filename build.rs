@@ -1,4 +1,4 @@
-//! Compiles the gRPC protos (`proto/mamey/v1/*.proto`) with protox, a protobuf compiler written in
+//! Compiles the gRPC protos (`proto/mamey/**/*.proto`) with protox, a protobuf compiler written in
 //! Rust, so building needs no system `protoc`; writes the descriptor set for server reflection.
 
 use std::path::PathBuf;
@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/mamey/v1/types.proto",
         "proto/mamey/v1/node.proto",
         "proto/mamey/v1/stream.proto",
+        "proto/mamey/banking/v1/banking.proto",
+        "proto/mamey/staking/v1/staking.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(files, ["proto"])?;

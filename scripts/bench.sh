@@ -10,6 +10,8 @@
 #   NODE_CONFIG=tuned.toml scripts/bench.sh   # the dev node with settings from a config file
 #   RATE=100000 RECOVERY_RATE=25000 scripts/bench.sh  # overload, then 20 s at a normal load on the
 #                                                     # same node, to show it recovers at once
+#   WORKLOAD=asset scripts/bench.sh         # transfers of an issued asset (or mixed) instead of native
+#   BIN=/path/to/old/release SKIP_BUILD=1 scripts/bench.sh  # another build's binaries (A/B)
 #
 # Everything runs on this machine, loadgen included (its CPU use is reported). Results go to
 # $OUT_DIR (default: a temporary directory, printed at the end).
@@ -23,6 +25,7 @@ MODE=${MODE:-open}
 WINDOW=${WINDOW:-20000}
 SIG_COUNT=${SIG_COUNT:-131072}
 RECOVERY_RATE=${RECOVERY_RATE:-}
+WORKLOAD=${WORKLOAD:-native}
 NODE_CONFIG=${NODE_CONFIG:-}
 RECOVERY_DURATION=${RECOVERY_DURATION:-20}
 OUT_DIR=${OUT_DIR:-$(mktemp -d -t mamey-bench-XXXXXX)}
@@ -30,9 +33,11 @@ mkdir -p "$OUT_DIR"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
-say "building release binaries"
-cargo build --release --locked -p mameynode -p loadgen >&2
-BIN=${CARGO_TARGET_DIR:-target}/release
+if [ -z "${SKIP_BUILD:-}" ]; then
+  say "building release binaries"
+  cargo build --release --locked -p mameynode -p loadgen >&2
+fi
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 
 say "raw CPU signature verification ($SIG_COUNT signatures, batches of 1024)"
 "$BIN/mameynode" bench sigverify --backend cpu --count "$SIG_COUNT" | tee "$OUT_DIR/sigverify.json" >&2
@@ -66,9 +71,11 @@ RPC="http://$(sed -E 's/.*"rpc":"([^"]+)".*/\1/' "$DATA/endpoints.json")"
 SAMPLER=$!
 
 "$BIN/mameynode" stats --rpc "$RPC" >"$OUT_DIR/stats-before.json"
-say "loadgen: $MODE loop, $RATE tx/s offered for $DURATION s, $ACCOUNTS accounts"
+say "loadgen: $WORKLOAD workload, $MODE loop, $RATE tx/s offered for $DURATION s, $ACCOUNTS accounts"
+# (--workload only when not native, so that builds from before it can be measured too.)
 "$BIN/loadgen" --rpc "$RPC" --faucet-key "$DATA/dev/faucet.key" --accounts "$ACCOUNTS" \
   --rate "$RATE" --duration "$DURATION" --mode "$MODE" --window "$WINDOW" \
+  ${WORKLOAD:+$([ "$WORKLOAD" = native ] || echo --workload "$WORKLOAD")} \
   --out "$OUT_DIR/loadgen.json" >/dev/null
 "$BIN/mameynode" stats --rpc "$RPC" >"$OUT_DIR/stats-after.json"
 if [ -n "$RECOVERY_RATE" ]; then

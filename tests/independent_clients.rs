@@ -2,7 +2,8 @@
 //! accept is also what the rest of the world's tooling accepts:
 //!
 //! - `python_grpcio_client`: Python code generated from `proto/` by `grpc_tools.protoc` and the
-//!   official `grpcio` runtime (`tests/clients/grpc_client.py`): `GetStatus`, a
+//!   official `grpcio` runtime (`tests/clients/grpc_client.py`): `BankingService` (an issued
+//!   asset, the asset list and its holders), `GetStatus`, a
 //!   `Subscribe(blocks=True, from_height=1)` stream, `SubmitTransaction` of a transfer signed here,
 //!   and the NOT_FOUND status with its `mamey-error-code` trailer, all checked against JSON-RPC.
 //! - `python_websockets_client`: the Python `websockets` package subscribes to `newHeads`
@@ -21,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{new_address, pending_nonce, transfer, Metrics, Node, CHAIN_ID};
+use common::{new_address, pending_nonce, transfer, wait_committed, Metrics, Node, CHAIN_ID, FEE};
 use mameynode::keys;
-use serde_json::Value;
+use mameynode::modules::banking::{asset_id, Policy};
+use mameynode::types::{BankCall, Payload, Transaction};
+use serde_json::{json, Value};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -140,13 +143,26 @@ fn python_grpcio_client() {
     // Generate the Python code from the protos, as any outside user would.
     let generated = tempfile::tempdir().expect("temporary directory");
     let proto_dir = Path::new(REPO).join("proto");
-    let mut protos: Vec<PathBuf> = std::fs::read_dir(proto_dir.join("mamey/v1"))
-        .expect("read proto/mamey/v1")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "proto"))
-        .collect();
+    // Every package: mamey/v1 and each module's mamey/<module>/v1.
+    let mut protos: Vec<PathBuf> = Vec::new();
+    let mut dirs = vec![proto_dir.join("mamey")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).expect("read a proto directory") {
+            let path = e.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "proto") {
+                protos.push(path);
+            }
+        }
+    }
     protos.sort();
-    assert!(!protos.is_empty(), "no .proto files in proto/mamey/v1");
+    assert!(
+        protos
+            .iter()
+            .any(|p| p.ends_with("mamey/banking/v1/banking.proto")),
+        "no banking.proto under proto/mamey"
+    );
     let out = run_with_limit(
         Command::new("python3")
             .args(["-m", "grpc_tools.protoc", "-I"])
@@ -169,7 +185,30 @@ fn python_grpcio_client() {
     let faucet = node.faucet();
     let nonce = pending_nonce(&client, &keys::address_of(&faucet));
     let to = new_address();
-    let tx = transfer(&faucet, nonce, to, 9_999);
+    // An issued asset for BankingService, created before the client runs.
+    let create = Transaction::sign(
+        &faucet,
+        CHAIN_ID,
+        nonce,
+        FEE,
+        Payload::Bank(BankCall::CreateAsset {
+            symbol: "GRPC".into(),
+            name: "grpcio test".into(),
+            decimals: 2,
+            max_supply: None,
+            initial_supply: 12_345,
+            policy: Policy {
+                mintable: true,
+                freezable: true,
+                ..Policy::default()
+            },
+            metadata_uri: String::new(),
+        }),
+    );
+    client.send_transaction(&create).expect("create an asset");
+    wait_committed(&client, &create.id, Duration::from_secs(20));
+    let asset = asset_id(&keys::address_of(&faucet), "GRPC");
+    let tx = transfer(&faucet, nonce + 1, to, 9_999);
     node.wait_height(5);
 
     let out = run_with_limit(
@@ -177,6 +216,7 @@ fn python_grpcio_client() {
             .arg(Path::new(REPO).join("tests/clients/grpc_client.py"))
             .args(["--addr", &node.grpc, "--blocks", "5"])
             .args(["--tx-hex", &hex::encode(&tx.bytes)])
+            .args(["--asset", &asset.to_hex()])
             .env("PYTHONPATH", generated.path()),
         Duration::from_secs(60),
         "tests/clients/grpc_client.py",
@@ -229,6 +269,21 @@ fn python_grpcio_client() {
         "{v}"
     );
     assert_eq!(client.account(&to).expect("account").balance, 9_999);
+
+    let a = &v["asset"];
+    assert_eq!(a["id"], asset.to_hex(), "BankingService.GetAsset: {v}");
+    assert_eq!(a["symbol"], "GRPC", "{v}");
+    assert_eq!(a["decimals"], 2, "{v}");
+    assert_eq!(a["supply"], "12345", "amounts are decimal strings: {v}");
+    assert_eq!(a["issuer"], keys::address_of(&faucet).to_string(), "{v}");
+    assert_eq!(a["freezable"], true, "{v}");
+    assert_eq!(a["clawback"], false, "{v}");
+    assert_eq!(a["listed"], json!([asset.to_hex()]), "ListAssets: {v}");
+    assert_eq!(
+        a["holders"],
+        json!([[keys::address_of(&faucet).to_string(), "12345"]]),
+        "GetHolders: {v}"
+    );
 
     let nf = &v["not_found"];
     assert_eq!(nf["code"], "NOT_FOUND", "GetBlock far ahead: {v}");

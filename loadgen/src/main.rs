@@ -23,6 +23,7 @@ use clap::{Parser, ValueEnum};
 use ed25519_dalek::SigningKey;
 use hdrhistogram::Histogram;
 use mameynode::keys;
+use mameynode::modules::banking::{asset_id, Policy};
 use mameynode::quic::client::{CommitStream, IngestClient};
 use mameynode::quic::CommitEvent;
 use mameynode::rpc::client::RpcClient;
@@ -85,6 +86,18 @@ struct Args {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+    /// What the load is: native transfers, transfers of an issued asset (created by the faucet
+    /// for the run), or both alternating.
+    #[arg(long, value_enum, default_value = "native")]
+    workload: Workload,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Workload {
+    Native,
+    Asset,
+    Mixed,
 }
 
 #[derive(Serialize)]
@@ -99,6 +112,7 @@ struct Latency {
 #[derive(Serialize)]
 struct Report {
     mode: Mode,
+    workload: Workload,
     accounts: usize,
     duration_s: f64,
     target_tps: u64,
@@ -119,16 +133,18 @@ struct Report {
     loadgen_cpu_percent: f64,
 }
 
-/// Pre-signed transactions: fixed-size encodings in one buffer, and their ids.
+/// Pre-signed transactions: their encodings one after another in one buffer, where each starts,
+/// and their ids.
 struct Presigned {
     bytes: Vec<u8>,
-    stride: usize,
+    starts: Vec<usize>,
     ids: Vec<Hash>,
 }
 
 impl Presigned {
     fn tx(&self, i: usize) -> &[u8] {
-        &self.bytes[i * self.stride..(i + 1) * self.stride]
+        let end = self.starts.get(i + 1).copied().unwrap_or(self.bytes.len());
+        &self.bytes[self.starts[i]..end]
     }
 }
 
@@ -211,6 +227,12 @@ async fn run(args: Args) -> Result<()> {
     let accounts: Vec<SigningKey> = (0..args.accounts).map(|_| keys::generate()).collect();
     let addresses: Vec<Address> = accounts.iter().map(keys::address_of).collect();
     let funded_at = Instant::now();
+    let native_funding = |to: &Address| {
+        Payload::Bank(BankCall::Transfer {
+            to: *to,
+            amount: funding,
+        })
+    };
     fund(
         &rpc,
         &clients[0],
@@ -219,10 +241,61 @@ async fn run(args: Args) -> Result<()> {
         status.chain_id,
         fee,
         &addresses,
-        funding,
+        &native_funding,
         batch,
     )
     .await?;
+    // The asset workloads: the faucet issues an asset for this run and hands each account its
+    // share.
+    let asset = if args.workload == Workload::Native {
+        None
+    } else {
+        let symbol = format!("LOAD{}", funded_at.elapsed().as_nanos() % 1_000_000);
+        let faucet_address = keys::address_of(&faucet);
+        let id = asset_id(&faucet_address, &symbol);
+        let supply = u128::from(per_account) * addresses.len() as u128;
+        let create = Payload::Bank(BankCall::CreateAsset {
+            symbol,
+            name: "loadgen asset".into(),
+            decimals: 6,
+            max_supply: None,
+            initial_supply: supply,
+            policy: Policy::default(),
+            metadata_uri: String::new(),
+        });
+        fund(
+            &rpc,
+            &clients[0],
+            &mut commits,
+            &faucet,
+            status.chain_id,
+            fee,
+            &[faucet_address],
+            &|_: &Address| create.clone(),
+            batch,
+        )
+        .await?;
+        let share = |to: &Address| {
+            Payload::Bank(BankCall::TransferAsset {
+                asset: id,
+                to: *to,
+                amount: u128::from(per_account),
+            })
+        };
+        fund(
+            &rpc,
+            &clients[0],
+            &mut commits,
+            &faucet,
+            status.chain_id,
+            fee,
+            &addresses,
+            &share,
+            batch,
+        )
+        .await?;
+        Some(id)
+    };
     eprintln!(
         "funded {} accounts with {} each in {:.1} s",
         args.accounts,
@@ -239,30 +312,41 @@ async fn run(args: Args) -> Result<()> {
         .map(|j| {
             let from = j % n;
             let to = (from + 1 + j % 7) % n;
+            let native = match (args.workload, asset) {
+                (Workload::Native, _) | (_, None) => true,
+                (Workload::Asset, _) => false,
+                (Workload::Mixed, _) => j % 2 == 0,
+            };
+            let call = match asset {
+                Some(asset) if !native => BankCall::TransferAsset {
+                    asset,
+                    to: addresses[to],
+                    amount: u128::from(amount),
+                },
+                _ => BankCall::Transfer {
+                    to: addresses[to],
+                    amount,
+                },
+            };
             let tx = Transaction::sign(
                 &accounts[from],
                 chain_id,
                 (j / n) as u64,
                 fee,
-                Payload::Bank(BankCall::Transfer {
-                    to: addresses[to],
-                    amount,
-                }),
+                Payload::Bank(call),
             );
             (tx.bytes.to_vec(), tx.id)
         })
         .collect();
-    let stride = signed.first().map_or(0, |s| s.0.len());
-    let mut bytes = Vec::with_capacity(stride * total);
+    let mut bytes = Vec::with_capacity(signed.iter().map(|s| s.0.len()).sum());
+    let mut starts = Vec::with_capacity(total);
     let mut ids = Vec::with_capacity(total);
     for (b, id) in signed {
-        if b.len() != stride {
-            bail!("transfers are expected to have one size");
-        }
+        starts.push(bytes.len());
         bytes.extend_from_slice(&b);
         ids.push(id);
     }
-    let presigned = Arc::new(Presigned { bytes, stride, ids });
+    let presigned = Arc::new(Presigned { bytes, starts, ids });
     let index: Arc<HashMap<Hash, u32>> = Arc::new(
         presigned
             .ids
@@ -362,6 +446,7 @@ async fn run(args: Args) -> Result<()> {
     let ms = |us: u64| us as f64 / 1000.0;
     let report = Report {
         mode: args.mode,
+        workload: args.workload,
         accounts: args.accounts,
         duration_s: window_s,
         target_tps: args.rate,
@@ -500,7 +585,7 @@ async fn fund(
     chain_id: u64,
     fee: u64,
     addresses: &[Address],
-    amount: u64,
+    payload: &dyn Fn(&Address) -> Payload,
     batch: usize,
 ) -> Result<()> {
     const WAVE: usize = 512;
@@ -509,13 +594,7 @@ async fn fund(
         let txs: Vec<_> = wave
             .iter()
             .map(|to| {
-                let t = Transaction::sign(
-                    faucet,
-                    chain_id,
-                    nonce,
-                    fee,
-                    Payload::Bank(BankCall::Transfer { to: *to, amount }),
-                );
+                let t = Transaction::sign(faucet, chain_id, nonce, fee, payload(to));
                 nonce += 1;
                 t
             })

@@ -15,12 +15,19 @@ use crate::pipeline::{
     CommittedBlock, Ingest, MempoolActor, NextNonce, RejectedCache, SubmitError, SubmitRaw,
     TxPending,
 };
-use crate::rpc::{
+use crate::storage::{ChainHead, Storage};
+use crate::types::{Account, Address, Block, Hash};
+use views::{
     AccountView, BlockView, CommitSignatureView, CommitView, IngestInfoView, StatusView, TxStatus,
     TxView,
 };
-use crate::storage::{ChainHead, Storage};
-use crate::types::{Account, Address, Block, Hash};
+
+mod modules;
+pub mod views;
+
+pub use modules::{
+    block_events, event_view, BlockEvent, BlockEventView, EventFilter, HistoryItemView, HistoryView,
+};
 
 /// How long a submission may take through the pipeline before the client is told the node is busy.
 const SUBMIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -195,7 +202,7 @@ impl Api {
     }
 
     /// The validator registry and active set at the committed head.
-    pub fn validators(&self) -> Result<crate::rpc::ValidatorsView, ApiError> {
+    pub fn validators(&self) -> Result<views::ValidatorsView, ApiError> {
         let reader = self.storage.reader().map_err(ApiError::internal)?;
         let head = reader.head().map_err(ApiError::internal)?;
         let registry = reader.registry().map_err(ApiError::internal)?;
@@ -206,7 +213,7 @@ impl Api {
                 .find(|(x, _)| x == a)
                 .map(|(_, p)| *p)
         };
-        Ok(crate::rpc::ValidatorsView {
+        Ok(views::ValidatorsView {
             height: head.height,
             epoch_blocks: self.params.staking.epoch_blocks,
             active_set_max: self.params.staking.active_set_max,
@@ -214,7 +221,7 @@ impl Api {
             validators: registry
                 .validators
                 .iter()
-                .map(|(a, v)| crate::rpc::ValidatorView {
+                .map(|(a, v)| views::ValidatorView {
                     address: *a,
                     tokens: v.tokens,
                     commission_bps: v.commission_bps,
@@ -227,7 +234,7 @@ impl Api {
 
     /// `delegator`'s delegations at the committed head (one read per registered validator, of
     /// which there are at most `VALIDATORS_MAX`).
-    pub fn stake(&self, delegator: Address) -> Result<crate::rpc::StakeView, ApiError> {
+    pub fn stake(&self, delegator: Address) -> Result<views::StakeView, ApiError> {
         use crate::modules::staking::{read_entry, state::StakeKey, state::StakeValue};
         let reader = self.storage.reader().map_err(ApiError::internal)?;
         let head = reader.head().map_err(ApiError::internal)?;
@@ -241,14 +248,14 @@ impl Api {
             if let Some(StakeValue::Shares(shares)) =
                 read_entry(&reader, &key).map_err(ApiError::internal)?
             {
-                delegations.push(crate::rpc::DelegationView {
+                delegations.push(views::DelegationView {
                     validator: *validator,
                     shares: shares.to_string(),
                     tokens: v.tokens_for(shares),
                 });
             }
         }
-        Ok(crate::rpc::StakeView {
+        Ok(views::StakeView {
             delegator,
             height: head.height,
             delegations,
@@ -316,17 +323,17 @@ impl Api {
             return Ok(None);
         };
         let finalized = loc.height <= self.head();
-        let block_hash = self
-            .storage
-            .block(loc.height)
-            .map_err(ApiError::internal)?
-            .map(|b| b.hash());
-        let fee_paid = self
+        let block = self.storage.block(loc.height).map_err(ApiError::internal)?;
+        let block_hash = block.as_ref().map(|b| b.hash());
+        let receipt = self
             .storage
             .receipts(loc.height)
             .map_err(ApiError::internal)?
-            .get(loc.index as usize)
-            .map(|r| r.fee_paid);
+            .into_iter()
+            .nth(loc.index as usize);
+        let fee_paid = receipt.as_ref().map(|r| r.fee_paid);
+        let tx = block.and_then(|b| b.transactions.into_iter().nth(loc.index as usize));
+        let events = modules::events_of(tx.as_ref(), receipt.as_ref());
         Ok(Some(TxView {
             id,
             status: if finalized {
@@ -339,6 +346,7 @@ impl Api {
             block_hash,
             fee_paid,
             error: None,
+            events,
         }))
     }
 
@@ -351,6 +359,7 @@ impl Api {
             block_hash: None,
             fee_paid: None,
             error: None,
+            events: Vec::new(),
         };
         if let Some(v) = self.committed_view(id)? {
             return Ok(v);

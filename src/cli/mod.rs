@@ -1,5 +1,7 @@
 //! Command-line interface (`mameynode --help`).
 
+mod banking;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,8 +36,15 @@ enum Command {
     /// Manage key files.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Sign and send a transfer of the native asset; prints the transaction id.
+    /// Sign and send a transfer (of the native asset, or of --asset); prints the transaction id.
     Transfer(TransferArgs),
+    /// Issued assets: create, mint, burn, freeze, claw back, authorize; show and list.
+    #[command(subcommand)]
+    Asset(banking::AssetCommand),
+    /// Print the issued assets an address holds as JSON.
+    Balances(AccountArgs),
+    /// Print an address's transactions across every module as JSON, newest first.
+    History(banking::HistoryArgs),
     /// Staking (DPoS): register a validator, delegate, undelegate; show an address's stake.
     #[command(subcommand)]
     Stake(StakeCommand),
@@ -217,7 +226,10 @@ struct TransferArgs {
     to: Address,
     /// Amount in base units.
     #[arg(long)]
-    amount: u64,
+    amount: u128,
+    /// An issued asset's id (without it: the native asset).
+    #[arg(long)]
+    asset: Option<mameynode::modules::banking::AssetId>,
     #[command(flatten)]
     tx: TxOptions,
 }
@@ -304,13 +316,24 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Transfer(a) => send(
-            a.tx,
-            Payload::Bank(BankCall::Transfer {
-                to: a.to,
-                amount: a.amount,
-            }),
-        ),
+        Command::Transfer(a) => {
+            let call = match a.asset {
+                Some(asset) => BankCall::TransferAsset {
+                    asset,
+                    to: a.to,
+                    amount: a.amount,
+                },
+                None => BankCall::Transfer {
+                    to: a.to,
+                    amount: u64::try_from(a.amount)
+                        .context("native amounts are at most 2^64 - 1 base units")?,
+                },
+            };
+            send(a.tx, Payload::Bank(call))
+        }
+        Command::Asset(c) => banking::asset_command(c),
+        Command::Balances(a) => banking::balances(a),
+        Command::History(a) => banking::history(a),
         Command::Stake(StakeCommand::Register {
             commission_bps,
             amount,
@@ -536,7 +559,15 @@ fn keys_command(k: KeysCommand) -> Result<()> {
 }
 
 /// Signs and sends one transaction; prints its id, and with --wait waits for its outcome.
+/// Signs and sends a transaction; prints its id (waits with --wait).
 fn send(a: TxOptions, payload: Payload) -> Result<()> {
+    let id = send_quiet(a, payload)?;
+    println!("{id}");
+    Ok(())
+}
+
+/// [`send`] without printing: for calls that print the object they create instead.
+fn send_quiet(a: TxOptions, payload: Payload) -> Result<Hash> {
     let key = keys::read(&a.key)?;
     let client = RpcClient::new(&a.rpc.rpc);
     let status = client.status()?;
@@ -552,15 +583,14 @@ fn send(a: TxOptions, payload: Payload) -> Result<()> {
         payload,
     );
     let id = client.send_transaction(&tx)?;
-    println!("{id}");
     if !a.wait {
-        return Ok(());
+        return Ok(id);
     }
     let deadline = Instant::now() + Duration::from_secs(a.timeout_secs);
     loop {
         let view = client.transaction(&id)?;
         match view.status {
-            TxStatus::Committed | TxStatus::Finalized => return Ok(()),
+            TxStatus::Committed | TxStatus::Finalized => return Ok(id),
             TxStatus::Rejected => bail!(
                 "transaction {id} rejected: {}",
                 view.error.unwrap_or_else(|| "no reason given".into())

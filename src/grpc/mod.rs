@@ -1,12 +1,14 @@
-//! gRPC API (tonic, package `mamey.v1`, protos in `proto/`): `NodeService` (unary queries and
-//! submission), `StreamService` (filtered, resumable streams), the standard health service and
-//! server reflection. The protos are compiled at build time by `protox`, so no system `protoc` is
+//! gRPC API (tonic, protos in `proto/`): `mamey.v1.NodeService` (unary queries and submission),
+//! `mamey.v1.StreamService` (filtered, resumable streams of blocks, transactions, accounts and
+//! module events), one service per module (`mamey.banking.v1.BankingService`,
+//! `mamey.staking.v1.StakingService`), the standard health service and server reflection. The protos are compiled at build time by `protox`, so no system `protoc` is
 //! needed.
 //!
 //! Queries and submissions go through [`crate::api::Api`], the same code as JSON-RPC, so the two
 //! APIs cannot disagree; errors carry the JSON-RPC code of `docs/API.md` in the `mamey-error-code`
 //! metadata.
 
+mod modules;
 mod stream;
 
 use std::net::SocketAddr;
@@ -146,7 +148,15 @@ impl NodeService for Node {
             block_hash: v.block_hash.map(|h| h.0.to_vec()).unwrap_or_default(),
             fee_paid: v.fee_paid,
             error: v.error.unwrap_or_default(),
+            events: v.events.iter().map(modules::event_of_view).collect(),
         }))
+    }
+
+    async fn get_account_transactions(
+        &self,
+        req: Request<proto::GetAccountTransactionsRequest>,
+    ) -> Result<Response<proto::GetAccountTransactionsResponse>, Status> {
+        modules::account_transactions(&self.api, req.into_inner()).map(Response::new)
     }
 
     async fn get_block(
@@ -201,12 +211,22 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
     health_reporter
         .set_serving::<StreamServiceServer<stream::Streams>>()
         .await;
+    health_reporter
+        .set_serving::<modules::BankingServiceServer<modules::Banking>>()
+        .await;
+    health_reporter
+        .set_serving::<modules::StakingServiceServer<modules::Staking>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(std::io::Error::other)?;
     let node = NodeServiceServer::new(Node { api: api.clone() })
+        .max_decoding_message_size(config.message_bytes_max);
+    let banking = modules::BankingServiceServer::new(modules::Banking { api: api.clone() })
+        .max_decoding_message_size(config.message_bytes_max);
+    let staking = modules::StakingServiceServer::new(modules::Staking { api: api.clone() })
         .max_decoding_message_size(config.message_bytes_max);
     let streams = StreamServiceServer::new(stream::Streams::new(api, config))
         .max_decoding_message_size(config.message_bytes_max);
@@ -218,7 +238,9 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .add_service(health)
         .add_service(reflection)
         .add_service(node)
-        .add_service(streams);
+        .add_service(streams)
+        .add_service(banking)
+        .add_service(staking);
     tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = router

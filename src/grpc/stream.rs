@@ -1,5 +1,5 @@
-//! `StreamService.Subscribe`: filtered streams of blocks, transactions and account changes, with
-//! replay from any height joined to the live stream.
+//! `StreamService.Subscribe`: filtered streams of blocks, transactions, account changes and module
+//! events (by module, type and address), with replay from any height joined to the live stream.
 //!
 //! How replay and live join with no gap and no duplicate: the stream subscribes to the node's
 //! commit broadcast *before* it reads the head, then sends heights `from_height..` from storage
@@ -27,10 +27,10 @@ use super::proto::{
     SubscribeUpdate,
 };
 use super::{header_of, invalid_argument, status_of};
-use crate::api::Api;
+use crate::api::{block_events, Api, EventFilter};
 use crate::config::GrpcConfig;
 use crate::pipeline::CommittedBlock;
-use crate::types::{Account, Address, BankCall, Block, Payload, StakingCall};
+use crate::types::{Account, Address, BankCall, Block, Payload, Receipt, StakingCall};
 
 pub struct Streams {
     api: Arc<Api>,
@@ -53,10 +53,16 @@ struct Filter {
     blocks: bool,
     transactions: bool,
     accounts: BTreeSet<Address>,
+    events: Option<EventFilter>,
 }
 
 impl Filter {
-    fn updates(&self, block: &Block, diff: &[(Address, Account)]) -> Vec<SubscribeUpdate> {
+    fn updates(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        diff: &[(Address, Account)],
+    ) -> Vec<SubscribeUpdate> {
         let h = &block.header;
         let mut out = Vec::new();
         if self.blocks {
@@ -102,6 +108,18 @@ impl Filter {
                         fee: tx.tx.fee,
                         to: to.map(|a| a.to_string()).unwrap_or_default(),
                         amount,
+                    })),
+                });
+            }
+        }
+        if let Some(f) = &self.events {
+            for e in block_events(block, receipts, f) {
+                out.push(SubscribeUpdate {
+                    update: Some(Update::Event(proto::EventUpdate {
+                        height: e.height,
+                        tx_id: e.tx_id.0.to_vec(),
+                        index: e.index,
+                        event: Some(super::modules::event_of(&e.event)),
                     })),
                 });
             }
@@ -155,14 +173,27 @@ impl StreamService for Streams {
                 req.commitment
             )));
         }
+        let events = req
+            .events
+            .map(|f| {
+                let text = |s: String| (!s.is_empty()).then_some(s);
+                EventFilter::new(text(f.module), text(f.r#type), text(f.address).as_deref())
+                    .map_err(|e| status_of(&e))
+            })
+            .transpose()?;
         let filter = Filter {
             blocks: req.blocks,
             transactions: req.transactions,
             accounts,
+            events,
         };
-        if !filter.blocks && !filter.transactions && filter.accounts.is_empty() {
+        if !filter.blocks
+            && !filter.transactions
+            && filter.accounts.is_empty()
+            && filter.events.is_none()
+        {
             return Err(invalid_argument(
-                "nothing to stream: set blocks, transactions or accounts",
+                "nothing to stream: set blocks, transactions, accounts or events",
             ));
         }
         // Subscribe before reading the head, so that no block falls between replay and live.
@@ -208,7 +239,14 @@ async fn pump(
                 )));
             }
             let (block, diff) = api.stored_block(next).map_err(|e| status_of(&e))?;
-            send_all(tx, filter.updates(&block, &diff)).await?;
+            let receipts = if filter.events.is_some() {
+                api.storage
+                    .receipts(next)
+                    .map_err(|e| Status::internal(e.to_string()))?
+            } else {
+                Vec::new()
+            };
+            send_all(tx, filter.updates(&block, &receipts, &diff)).await?;
             next += 1;
         }
         caught_up = true;
@@ -216,7 +254,7 @@ async fn pump(
             Ok(c) if c.head.height == next => {
                 let diff: Vec<(Address, Account)> =
                     c.writes.iter().map(|(a, acc)| (*a, *acc)).collect();
-                send_all(tx, filter.updates(&c.block, &diff)).await?;
+                send_all(tx, filter.updates(&c.block, &c.receipts, &diff)).await?;
                 next += 1;
             }
             // Already sent from storage, or ahead of us: the loop above reads what is missing.

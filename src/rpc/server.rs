@@ -156,6 +156,7 @@ fn module(api: Arc<Api>) -> Result<RpcModule<Api>, jsonrpsee::core::RegisterMeth
     m.register_method("mamey_pipelineStats", |_p, api, _| {
         Ok::<_, ErrorObjectOwned>(api.pipeline_stats())
     })?;
+    super::modules::register(&mut m)?;
     subscriptions::register(&mut m)?;
     Ok(m)
 }

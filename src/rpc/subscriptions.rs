@@ -1,5 +1,6 @@
 //! WebSocket subscriptions (on the JSON-RPC port): `mamey_subscribe` with `["newHeads"]`,
-//! `["transaction", id]` or `["account", address]`; notifications `mamey_subscription`;
+//! `["transaction", id]`, `["account", address]` or `["events", {"module"?, "type"?,
+//! "address"?}]` (one notification per matching event); notifications `mamey_subscription`;
 //! `mamey_unsubscribe` `[id]`.
 //!
 //! Each subscriber reads from the node's commit broadcast through its own bounded buffer
@@ -21,7 +22,7 @@ use tokio::sync::broadcast;
 
 use super::server::{error, parse_address, parse_hash, positional};
 use super::{ErrorCode, TxStatus};
-use crate::api::Api;
+use crate::api::{block_events, Api, BlockEventView, EventFilter};
 use crate::pipeline::CommittedBlock;
 use crate::types::{Address, Hash};
 
@@ -29,9 +30,11 @@ enum Topic {
     NewHeads,
     Transaction(Hash),
     Account(Address),
+    Events(EventFilter),
 }
 
-const EXPECTED: &str = "\"newHeads\"] or [\"transaction\", id] or [\"account\", address";
+const EXPECTED: &str = "\"newHeads\"] or [\"transaction\", id] or [\"account\", address] or \
+                        [\"events\", {\"module\"?, \"type\"?, \"address\"?}";
 
 impl Topic {
     fn parse(params: &Params<'_>) -> Result<Topic, ErrorObjectOwned> {
@@ -49,6 +52,26 @@ impl Topic {
             )),
             [Value::String(k), Value::String(a)] if k == "account" => {
                 Ok(Topic::Account(parse_address(a, "params[1] (address)")?))
+            }
+            [Value::String(k)] if k == "events" => Ok(Topic::Events(EventFilter::default())),
+            [Value::String(k), Value::Object(f)] if k == "events" => {
+                let field = |name: &str| -> Result<Option<String>, ErrorObjectOwned> {
+                    match f.get(name) {
+                        None | Some(Value::Null) => Ok(None),
+                        Some(Value::String(s)) => Ok(Some(s.clone())),
+                        Some(_) => Err(error(
+                            ErrorCode::InvalidParams,
+                            format!("params[1].{name} must be a string"),
+                        )),
+                    }
+                };
+                let filter = EventFilter::new(
+                    field("module")?,
+                    field("type")?,
+                    field("address")?.as_deref(),
+                )
+                .map_err(|e| error(e.code, e.message))?;
+                Ok(Topic::Events(filter))
             }
             _ => Err(bad()),
         }
@@ -122,6 +145,12 @@ async fn run(
                 next_block(&mut live, sink).await?;
             }
         }
+        Topic::Events(filter) => loop {
+            let c = next_block(&mut live, sink).await?;
+            for e in block_events(&c.block, &c.receipts, &filter) {
+                send(sink, &BlockEventView::from(&e)).await?;
+            }
+        },
         Topic::Account(address) => {
             let mut account = api.account(address).await.map_err(|_| End::NodeStopping)?;
             send(sink, &account).await?;

@@ -33,6 +33,8 @@
 
 mod history;
 
+pub use history::HISTORY_PAGE_MAX;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 
 Run by tests/independent_clients.rs after it generated the Python code:
 
-    python3 -m grpc_tools.protoc -I proto --python_out=GEN --grpc_python_out=GEN proto/mamey/v1/*.proto
+    python3 -m grpc_tools.protoc -I proto --python_out=GEN --grpc_python_out=GEN proto/mamey/*/*.proto proto/mamey/*/v1/*.proto
     PYTHONPATH=GEN python3 tests/clients/grpc_client.py --addr 127.0.0.1:50051 --blocks 5 [--tx-hex HEX]
 
 Prints one JSON object on stdout:
@@ -48,6 +48,7 @@ def main():
     ap.add_argument("--blocks", type=int, default=5)
     ap.add_argument("--tx-hex", default=None)
     ap.add_argument("--timeout", type=float, default=20.0)
+    ap.add_argument("--asset", default=None, help="an issued asset id to query over BankingService")
     args = ap.parse_args()
 
     out = {}
@@ -115,6 +116,25 @@ def main():
                 "code": e.code().name,
                 "mamey_error_code": md.get("mamey-error-code"),
                 "details": e.details(),
+            }
+
+        if args.asset:
+            from mamey.banking.v1 import banking_pb2, banking_pb2_grpc
+
+            bank = banking_pb2_grpc.BankingServiceStub(ch)
+            a = bank.GetAsset(banking_pb2.GetAssetRequest(id=args.asset), timeout=args.timeout)
+            listed = bank.ListAssets(banking_pb2.ListAssetsRequest(limit=10), timeout=args.timeout)
+            holders = bank.GetHolders(banking_pb2.GetHoldersRequest(id=args.asset), timeout=args.timeout)
+            out["asset"] = {
+                "id": a.id,
+                "symbol": a.symbol,
+                "decimals": a.decimals,
+                "issuer": a.issuer,
+                "supply": a.supply,
+                "freezable": a.freezable,
+                "clawback": a.clawback,
+                "listed": [x.id for x in listed.assets],
+                "holders": [[h.holder, h.amount] for h in holders.holders],
             }
 
     json.dump(out, sys.stdout)

@@ -351,6 +351,18 @@ impl BankingEvent<'_> {
     }
 }
 
+/// The event of a native transfer, which is not stored (the transaction is its own record): the
+/// API adds it where events are shown.
+pub(super) fn native_transfer_event(from: &Address, to: &Address, amount: u64) -> Event {
+    BankingEvent::Transfer {
+        asset: None,
+        from,
+        to,
+        amount: AssetAmount::from(amount),
+    }
+    .into_event()
+}
+
 /// Reads and writes of banking state through the overlay, and the events of one call.
 struct Ctx<'o, 'v, V: StateView> {
     overlay: &'o mut Overlay<'v, V>,

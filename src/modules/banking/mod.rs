@@ -147,6 +147,17 @@ impl Module for Banking {
     }
 }
 
+/// Events a committed transaction implies without storing them: a native transfer's `transfer`
+/// (kept out of receipts so the hot path writes nothing more per transfer).
+pub fn implied_events(tx: &Transaction) -> Vec<crate::types::Event> {
+    match &tx.payload {
+        crate::types::Payload::Bank(BankCall::Transfer { to, amount }) => {
+            vec![assets::native_transfer_event(&tx.sender, to, *amount)]
+        }
+        _ => Vec::new(),
+    }
+}
+
 impl Banking {
     /// Native funds a call moves out of the sender (native outputs of a multi-send), `None` on
     /// overflow.
