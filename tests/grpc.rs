@@ -520,6 +520,7 @@ async fn replay_joins_live_with_no_gap_and_no_duplicate() {
             accounts: Vec::new(),
             commitment: Commitment::Committed as i32,
             from_height: Some(1),
+            events: None,
         })
         .await
         .expect("Subscribe")
@@ -539,6 +540,7 @@ async fn replay_joins_live_with_no_gap_and_no_duplicate() {
     let mut current = 0u64;
     while current < read_to {
         match next_update(&mut stream, "replay stream").await {
+            Update::Event(e) => panic!("no events filter, got an event update {e:?}"),
             Update::Block(b) => {
                 assert_eq!(
                     b.height,
@@ -702,6 +704,7 @@ async fn filters_yield_only_what_touches_the_accounts() {
             accounts: vec![a.to_string()],
             commitment: Commitment::Finalized as i32,
             from_height: Some(1),
+            events: None,
         })
         .await
         .expect("Subscribe with accounts")
@@ -768,6 +771,7 @@ async fn filters_yield_only_what_touches_the_accounts() {
     for u in &updates {
         let height = match u {
             Update::Block(b) => panic!("blocks: false, got a block update {b:?}"),
+            Update::Event(e) => panic!("no events filter, got an event update {e:?}"),
             Update::Transaction(t) => {
                 assert!(
                     t.sender == a_str || t.to == a_str,

@@ -85,11 +85,19 @@ impl EventFilter {
     }
 
     pub fn matches(&self, e: &Event) -> bool {
-        self.module
-            .as_deref()
-            .is_none_or(|m| crate::modules::module_name(e.module) == Some(m))
-            && self.kind.as_deref().is_none_or(|k| e.kind == k)
-            && self.address.as_ref().is_none_or(|a| e.concerns(a))
+        let module_ok = match self.module.as_deref() {
+            Some(m) => crate::modules::module_name(e.module) == Some(m),
+            None => true,
+        };
+        let kind_ok = match self.kind.as_deref() {
+            Some(k) => e.kind == k,
+            None => true,
+        };
+        let address_ok = match &self.address {
+            Some(a) => e.concerns(a),
+            None => true,
+        };
+        module_ok && kind_ok && address_ok
     }
 }
 
@@ -270,13 +278,13 @@ impl Api {
         let mut blocks = BTreeMap::new();
         let mut transactions = Vec::with_capacity(limit);
         for loc in locations.into_iter().take(limit) {
-            if !blocks.contains_key(&loc.height) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = blocks.entry(loc.height) {
                 let block = self.storage.block(loc.height).map_err(ApiError::internal)?;
                 let receipts = self
                     .storage
                     .receipts(loc.height)
                     .map_err(ApiError::internal)?;
-                blocks.insert(loc.height, (block, receipts));
+                slot.insert((block, receipts));
             }
             let (block, receipts) = &blocks[&loc.height];
             let Some(tx) = block

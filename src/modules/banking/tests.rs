@@ -162,7 +162,7 @@ fn check_supply(st: &MemState) {
         match s[0] {
             1 => {
                 let a: AssetInfo = decode_exact(v, usize::MAX).expect("asset");
-                assert!(a.max_supply.is_none_or(|m| a.supply <= m));
+                assert!(a.max_supply.map_or(true, |m| a.supply <= m));
                 supplies.insert(s[1..33].to_vec(), a.supply);
             }
             2 => {
@@ -688,7 +688,7 @@ fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
             to: addr(to),
             amount,
         },
-        1 | 2 | 3 => BankCall::TransferAsset {
+        1..=3 => BankCall::TransferAsset {
             asset: id,
             to: addr(to),
             amount: a,
