@@ -20,6 +20,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("mamey_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
+    // Every gRPC method path of every service, for the metrics' fixed label set: a module's new
+    // service is counted without touching the telemetry code.
+    let mut methods = Vec::new();
+    for file in &descriptors.file {
+        for service in &file.service {
+            for method in &service.method {
+                methods.push(format!(
+                    "    \"/{}.{}/{}\",\n",
+                    file.package(),
+                    service.name(),
+                    method.name()
+                ));
+            }
+        }
+    }
+    methods.sort();
+    std::fs::write(
+        out.join("grpc_methods.rs"),
+        format!(
+            "/// Every method of the node's own gRPC services (generated from proto/ by build.rs).\n\
+             pub const GRPC_SERVICE_METHODS: &[&str] = &[\n{}];\n",
+            methods.concat()
+        ),
+    )?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)

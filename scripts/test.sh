@@ -73,6 +73,29 @@ fi
 # the verifier and rejects valid signatures (the verifier's start-up self-test then refuses it). On
 # Debian 12 a new enough Mesa comes from bookworm-backports. Without an adapter the GPU tests skip
 # loudly, and fail when CI is set.
+# The URI of the configured apt source that serves suite $1 (deb822 .sources files, then the
+# one-line sources.list format); empty if none does.
+debian_uri() {
+  local suite=$1 f uri=""
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    uri="$(awk -v s="$suite" 'BEGIN { RS = "" }
+      { ok = 0; u = ""
+        n = split($0, lines, "\n")
+        for (i = 1; i <= n; i++) {
+          if (lines[i] ~ /^Suites:/ && (" " lines[i] " ") ~ (" " s " ")) ok = 1
+          if (lines[i] ~ /^URIs:/) { split(lines[i], w, " "); u = w[2] }
+        }
+        if (ok && u != "") { print u; exit } }' "$f")"
+    [ -n "$uri" ] && break
+  done
+  if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
+    uri="$(awk -v s="$suite" '$1 == "deb" {
+        i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+        if ($(i + 1) == s) { print $i; exit } }' /etc/apt/sources.list)"
+  fi
+  printf '%s' "$uri"
+}
 mesa_version() { dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true; }
 lavapipe_ok() {
   ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || return 1
@@ -89,9 +112,19 @@ if ! lavapipe_ok && command -v apt-get >/dev/null 2>&1; then
   target=()
   codename="$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")"
   if [ "$codename" = bookworm ]; then
-    echo "deb http://deb.debian.org/debian bookworm-backports main" |
-      $sudo tee /etc/apt/sources.list.d/mameynode-bookworm-backports.list >/dev/null
-    target=(-t bookworm-backports)
+    # Backports from the archive this machine is already configured to use (never a host of our
+    # choosing): the URI of the source that serves `bookworm`, in deb822 or one-line form.
+    if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      uri="$(debian_uri bookworm)"
+      if [ -n "$uri" ]; then
+        echo "deb $uri bookworm-backports main" |
+          $sudo tee /etc/apt/sources.list.d/mameynode-bookworm-backports.list >/dev/null
+      else
+        echo "warning: no configured apt source serves bookworm; cannot add bookworm-backports" >&2
+      fi
+    fi
+    grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ &&
+      target=(-t bookworm-backports)
   fi
   if ! { $sudo apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${target[@]}" mesa-vulkan-drivers libvulkan1; }; then

@@ -82,20 +82,32 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a connection (with keep-alive, several scrapes) stays open.
 const CONNECTION_TIME_MAX: Duration = Duration::from_secs(300);
 
-/// gRPC methods (`/package.Service/Method`) counted by name; anything else is `unknown`. The
-/// `mamey.v1` ones are checked against `proto/` by a test.
-pub const GRPC_METHODS: &[&str] = &[
-    "/mamey.v1.NodeService/GetStatus",
-    "/mamey.v1.NodeService/GetAccount",
-    "/mamey.v1.NodeService/GetTransaction",
-    "/mamey.v1.NodeService/GetBlock",
-    "/mamey.v1.NodeService/SubmitTransaction",
-    "/mamey.v1.StreamService/Subscribe",
+// gRPC methods (`/package.Service/Method`) counted by name; anything else is `unknown`. Ours
+// are generated from `proto/` (every module's service included), the standard ones listed here.
+include!(concat!(env!("OUT_DIR"), "/grpc_methods.rs"));
+
+/// The standard services served beside ours.
+pub const GRPC_STANDARD_METHODS: &[&str] = &[
     "/grpc.health.v1.Health/Check",
     "/grpc.health.v1.Health/Watch",
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
+
+/// Every gRPC method counted by name: the node's services and the standard ones.
+pub fn grpc_methods() -> impl Iterator<Item = &'static str> {
+    GRPC_SERVICE_METHODS
+        .iter()
+        .chain(GRPC_STANDARD_METHODS)
+        .copied()
+}
+
+/// The `method` label of a request path: the path itself when it is one of ours, else `unknown`.
+fn grpc_label(path: &str) -> &'static str {
+    grpc_methods()
+        .find(|m| *m == path)
+        .unwrap_or(UNKNOWN_METHOD)
+}
 
 // ---------------------------------------------------------------------------------------------
 // Label values: fixed sets
@@ -470,7 +482,7 @@ impl Telemetry {
             let _ = t.subscribers.get_or_create(&kind(k));
             let _ = t.subscriber_lag_events.get_or_create(&kind(k));
         }
-        for m in GRPC_METHODS {
+        for m in grpc_methods() {
             let _ = t.grpc_requests.get_or_create(&method(m));
         }
         t.register()
@@ -724,13 +736,9 @@ impl Telemetry {
     }
 
     /// One gRPC call of `path` (`/package.Service/Method`) took `elapsed`. Paths not in
-    /// [`GRPC_METHODS`] count as `unknown`.
+    /// [`grpc_methods`] count as `unknown`.
     pub fn record_grpc(&self, path: &str, elapsed: Duration) {
-        let label = GRPC_METHODS
-            .iter()
-            .find(|m| **m == path)
-            .copied()
-            .unwrap_or(UNKNOWN_METHOD);
+        let label = grpc_label(path);
         let labels = method(label);
         self.grpc_requests.get_or_create(&labels).inc();
         self.grpc_duration
@@ -1041,7 +1049,7 @@ where
 // gRPC middleware (a tower layer for tonic's `Server::builder().layer(…)`)
 // ---------------------------------------------------------------------------------------------
 
-/// Tower layer counting and timing every gRPC call by method (see [`GRPC_METHODS`]). The time is
+/// Tower layer counting and timing every gRPC call by method (see [`grpc_methods`]). The time is
 /// until the response headers: for a server stream, until the stream is open.
 #[derive(Debug, Clone)]
 pub struct GrpcMetricsLayer {
@@ -1100,11 +1108,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         // Match against the fixed set now: the label is 'static, the path is not kept.
-        let label = GRPC_METHODS
-            .iter()
-            .find(|m| **m == request.uri().path())
-            .copied()
-            .unwrap_or(UNKNOWN_METHOD);
+        let label = grpc_label(request.uri().path());
         let telemetry = self.telemetry.clone();
         let started = Instant::now();
         let future = self.service.call(request);
@@ -1408,33 +1412,44 @@ mod tests {
             .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
     }
 
-    /// Every `rpc` of the `mamey.v1` protos is in [`GRPC_METHODS`], so none is counted as unknown.
+    /// Every `rpc` of every proto under `proto/` is counted by name (a read of the files
+    /// independent of the build script that generates the list), and so is the banking module's.
     #[test]
     fn grpc_methods_match_the_protos() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("proto/mamey/v1");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return; // no gRPC API in this build
-        };
-        for entry in entries {
-            let path = entry.expect("read proto dir").path();
-            if path.extension().and_then(|e| e.to_str()) != Some("proto") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).expect("read proto");
-            let mut service = None;
-            for line in text.lines().map(str::trim) {
-                if let Some(rest) = line.strip_prefix("service ") {
-                    service = rest.split_whitespace().next();
-                } else if let (Some(rest), Some(s)) = (line.strip_prefix("rpc "), service) {
-                    let name = rest.split('(').next().unwrap_or("").trim();
-                    let full = format!("/mamey.v1.{s}/{name}");
-                    assert!(
-                        GRPC_METHODS.contains(&full.as_str()),
-                        "{full} ({}) is missing from telemetry::GRPC_METHODS",
-                        path.display()
-                    );
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("proto")];
+        let mut seen = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read proto dir") {
+                let path = entry.expect("read proto dir").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                if path.extension().and_then(|e| e.to_str()) != Some("proto") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("read proto");
+                let mut package = "";
+                let mut service = None;
+                for line in text.lines().map(str::trim) {
+                    if let Some(rest) = line.strip_prefix("package ") {
+                        package = rest.trim_end_matches(';').trim();
+                    } else if let Some(rest) = line.strip_prefix("service ") {
+                        service = rest.split_whitespace().next();
+                    } else if let (Some(rest), Some(s)) = (line.strip_prefix("rpc "), service) {
+                        let name = rest.split('(').next().unwrap_or("").trim();
+                        let full = format!("/{package}.{s}/{name}");
+                        assert_eq!(grpc_label(&full), full, "{}", path.display());
+                        seen += 1;
+                    }
                 }
             }
         }
+        assert!(seen >= 13, "read the rpcs of proto/");
+        assert_eq!(
+            grpc_label("/mamey.banking.v1.BankingService/GetAsset"),
+            "/mamey.banking.v1.BankingService/GetAsset"
+        );
+        assert_eq!(grpc_label("/nope.Service/Method"), UNKNOWN_METHOD);
     }
 }

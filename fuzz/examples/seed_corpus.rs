@@ -6,10 +6,11 @@ use std::path::Path;
 
 use ed25519_dalek::SigningKey;
 use mameynode::codec::Encode;
+use mameynode::modules::banking::{Output, Policy, Renounce};
 use mameynode::types::block::tx_root;
 use mameynode::types::{
-    Account, Address, BankCall, Block, BlockHeader, Hash, Outcome, Payload, Receipt, Transaction,
-    TxEnvelope,
+    Account, Address, BankCall, Block, BlockHeader, Event, Hash, Outcome, Payload, Receipt,
+    Transaction, TxEnvelope,
 };
 
 fn tx(seed: u8, nonce: u64) -> TxEnvelope {
@@ -52,6 +53,46 @@ fn main() -> std::io::Result<()> {
     for (i, t) in txs.iter().enumerate() {
         write(dir, "decode_transaction", &format!("tx-{i}"), &t.bytes)?;
     }
+    // One of each issued-asset call, so the fuzzer starts inside every banking decoder branch.
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let asset = Hash([6; 32]);
+    let who = Address([8; 32]);
+    let calls = [
+        BankCall::CreateAsset {
+            symbol: "USD".into(),
+            name: "US Dollar".into(),
+            decimals: 6,
+            max_supply: Some(1 << 70),
+            initial_supply: 10,
+            policy: Policy {
+                mintable: true,
+                freezable: true,
+                clawback: true,
+                ..Policy::default()
+            },
+            metadata_uri: "https://example.org/usd".into(),
+        },
+        BankCall::Mint { asset, to: who, amount: 1 << 65 },
+        BankCall::Burn { asset, amount: 7 },
+        BankCall::TransferAsset { asset, to: who, amount: 9 },
+        BankCall::MultiSend {
+            outputs: vec![
+                Output { asset: Some(asset), to: who, amount: 3 },
+                Output { asset: None, to: who, amount: 4 },
+            ],
+        },
+        BankCall::SetFrozen { asset, holder: who, frozen: true },
+        BankCall::SetGlobalFrozen { asset, frozen: true },
+        BankCall::Clawback { asset, from: who, amount: 2 },
+        BankCall::SetAuthorized { asset, holder: who, authorized: true },
+        BankCall::SetIssuer { asset, issuer: who },
+        BankCall::UpdateMetadata { asset, name: "n".into(), metadata_uri: "u".into() },
+        BankCall::Renounce { asset, what: Renounce::Changes },
+    ];
+    for (i, call) in calls.into_iter().enumerate() {
+        let t = Transaction::sign(&key, 1, i as u64, 10, Payload::Bank(call));
+        write(dir, "decode_transaction", &format!("asset-call-{i}"), &t.bytes)?;
+    }
 
     for (i, n) in [0usize, 1, 2, 3, 4].into_iter().enumerate() {
         let b = block(i as u64, txs[..n].to_vec());
@@ -78,7 +119,12 @@ fn main() -> std::io::Result<()> {
         tx_id: txs[0].id,
         outcome: Outcome::Success,
         fee_paid: 10,
-        events: Vec::new(),
+        events: vec![Event {
+            module: 1,
+            kind: "transfer".into(),
+            attributes: vec![("amount".into(), "5".into())],
+            addresses: vec![Address([3; 32])],
+        }],
     };
     write(
         dir,
