@@ -39,8 +39,8 @@ pub enum NodeError {
     Sigverify(#[from] crate::sigverify::SigverifyError),
     #[error(transparent)]
     Pipeline(#[from] crate::pipeline::PipelineError),
-    #[error("consensus: {0}")]
-    Consensus(String),
+    #[error("peer-to-peer: {0}")]
+    P2p(#[from] crate::p2p::P2pError),
     #[error("the data directory {dir} holds another chain (genesis hash {stored}); this genesis file has hash {configured}")]
     GenesisMismatch {
         dir: PathBuf,
@@ -205,8 +205,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
             .peers
             .iter()
             .map(|p| p.parse())
-            .collect::<Result<Vec<crate::p2p::PeerAddr>, _>>()
-            .map_err(|e| NodeError::Consensus(e.to_string()))?;
+            .collect::<Result<Vec<crate::p2p::PeerAddr>, _>>()?;
         let accepted = genesis
             .validator_set()
             .iter()
@@ -226,8 +225,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
             // (followers among them).
             accepted,
             peer_tx,
-        )
-        .map_err(|e| NodeError::Consensus(e.to_string()))?;
+        )?;
         tracing::info!(p2p = %handle.local_addr(), peers = config.p2p.peers.len(), "p2p listening");
         Some(handle)
     };

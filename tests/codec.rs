@@ -101,8 +101,9 @@ const TX_LEN: usize = 1 + 8 + 32 + 8 + 8 + 1 + 1 + 32 + 8 + 64;
 const TX_PAYLOAD_TAG_AT: usize = 1 + 8 + 32 + 8 + 8;
 const TX_BANK_TAG_AT: usize = TX_PAYLOAD_TAG_AT + 1;
 const ACCOUNT_LEN: usize = 1 + 8 + 8;
-/// `version | tx_id [32] | outcome tag | fee u64`.
-const RECEIPT_LEN: usize = 1 + 32 + 1 + 8;
+/// `version (2) | tx_id [32] | outcome tag | fee u64 | event count u32` (no events).
+const RECEIPT_LEN: usize = 1 + 32 + 1 + 8 + 4;
+const RECEIPT_VERSION: u8 = 2;
 const RECEIPT_OUTCOME_AT: usize = 1 + 32;
 /// `version | chain_id | height | parent [32] | timestamp | proposer [32] | tx_root [32] |
 /// state_root [32] | tx_count u32`.
@@ -506,8 +507,9 @@ proptest! {
         prop_assert!(assert_canonical::<Account>(&account, ACCOUNT_LEN));
 
         let mut receipt = receipt;
-        receipt[0] = 1;
+        receipt[0] = RECEIPT_VERSION;
         receipt[RECEIPT_OUTCOME_AT] = 0;
+        receipt[RECEIPT_LEN - 4..].copy_from_slice(&[0; 4]);
         prop_assert!(assert_canonical::<Receipt>(&receipt, RECEIPT_LEN));
 
         let mut header = header;
@@ -566,10 +568,19 @@ fn every_single_bit_flip_of_a_transaction_is_canonical_or_typed() {
                     matches!(r, Err(DecodeError::UnknownVersion { found, supported: 1, .. }) if found == b[0]),
                     "{r:?}"
                 ),
-                TX_PAYLOAD_TAG_AT | TX_BANK_TAG_AT => assert!(
+                TX_PAYLOAD_TAG_AT => assert!(
                     matches!(r, Err(DecodeError::UnknownTag { tag, .. }) if tag == b[at]),
                     "{r:?}"
                 ),
+                // Another bank call: the rest of the bytes are read as that call, which either
+                // fits exactly (canonical) or is a typed error (unknown tag, short input, trailing
+                // bytes, an over-long length prefix).
+                TX_BANK_TAG_AT => {
+                    if let Ok(got) = r {
+                        assert_eq!(&got.bytes[..], &b[..]);
+                        assert_envelope_consistent(&got);
+                    }
+                }
                 _ => {
                     let got = r.expect("a flip in a free field still decodes");
                     assert_eq!(&got.bytes[..], &b[..]);
@@ -674,7 +685,13 @@ proptest! {
         prop_assert!(unknown(TxEnvelope::decode(&b, TX_SIZE_MAX).map(drop), "transaction"));
         prop_assert!(unknown(decode_exact::<Transaction>(&b, TX_SIZE_MAX).map(drop), "transaction"));
         prop_assert!(unknown(decode_exact::<Account>(&with_version(&a.to_bytes()), usize::MAX).map(drop), "account"));
-        prop_assert!(unknown(decode_exact::<Receipt>(&with_version(&r.to_bytes()), usize::MAX).map(drop), "receipt"));
+        if version != RECEIPT_VERSION {
+            let got = decode_exact::<Receipt>(&with_version(&r.to_bytes()), usize::MAX).map(drop);
+            prop_assert!(
+                matches!(got, Err(DecodeError::UnknownVersion { what: "receipt", found, supported: RECEIPT_VERSION }) if found == version),
+                "{:?}", got
+            );
+        }
         prop_assert!(unknown(decode_exact::<BlockHeader>(&with_version(&h.to_bytes()), usize::MAX).map(drop), "block header"));
         let block = block_of(vec![env.clone()]);
         prop_assert!(unknown(decode_exact::<Block>(&with_version(&block.to_bytes()), BLOCK_LEN_MAX).map(drop), "block header"));
@@ -701,7 +718,8 @@ proptest! {
             let got = TxEnvelope::decode(&at(TX_PAYLOAD_TAG_AT, tag), TX_SIZE_MAX);
             prop_assert_eq!(got, Err(DecodeError::UnknownTag { what: "payload module", tag }));
         }
-        if tag != 1 {
+        // Bank calls: 1 native transfer, 2..=13 issued assets.
+        if tag == 0 || tag > 13 {
             let got = TxEnvelope::decode(&at(TX_BANK_TAG_AT, tag), TX_SIZE_MAX);
             prop_assert_eq!(got, Err(DecodeError::UnknownTag { what: "bank call", tag }));
         }
@@ -1083,4 +1101,35 @@ fn hash_parse_errors_are_typed() {
     ));
     assert!(format!("0x{}", &s[2..]).parse::<Hash>().is_err());
     assert!(format!(" {}", &s[1..]).parse::<Hash>().is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Receipts carrying module events round-trip, and every prefix of one is a typed error.
+    #[test]
+    fn receipts_with_events_round_trip(
+        r in arb_receipt(),
+        events in vec(
+            (1u8..12, "[a-z_]{1,20}", vec(("[a-z]{1,8}", "[ -~]{0,40}"), 0..5), vec(any::<[u8; 32]>(), 0..4)),
+            0..4,
+        ),
+    ) {
+        let mut r = r;
+        r.events = events
+            .into_iter()
+            .map(|(module, kind, attributes, addresses)| mameynode::types::Event {
+                module,
+                kind,
+                attributes,
+                addresses: addresses.into_iter().map(Address).collect(),
+            })
+            .collect();
+        let bytes = r.to_bytes();
+        let back = decode_exact::<Receipt>(&bytes, usize::MAX).expect("decodes");
+        prop_assert_eq!(&back, &r);
+        for cut in 0..bytes.len() {
+            prop_assert!(decode_exact::<Receipt>(&bytes[..cut], usize::MAX).is_err());
+        }
+    }
 }

@@ -160,6 +160,23 @@ pub fn write_proposal(dir: &std::path::Path, block: &Block) -> std::io::Result<(
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Why the consensus stage cannot start (or cannot read the set of the next height).
+#[derive(Debug, thiserror::Error)]
+pub enum ConsensusSetupError {
+    #[error("cannot create the consensus directory {path}: {source}")]
+    Dir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Wal(#[from] crate::consensus::wal::WalError),
+    #[error("the elected validator set is invalid: {0}")]
+    InvalidSet(#[from] crate::consensus::context::ValidatorSetError),
+}
+
 impl ConsensusActor {
     /// Opens the log, recovers the block proposed before a restart and rebuilds the engine at the
     /// height after the committed head.
@@ -170,19 +187,19 @@ impl ConsensusActor {
         notifier: Addr<Notifier>,
         fatal: mpsc::Sender<Fatal>,
         metrics: Arc<PipelineMetrics>,
-    ) -> Result<Self, String> {
-        std::fs::create_dir_all(&setup.dir)
-            .map_err(|e| format!("cannot create {}: {e}", setup.dir.display()))?;
-        let head = storage.head().map_err(|e| e.to_string())?;
+    ) -> Result<Self, ConsensusSetupError> {
+        std::fs::create_dir_all(&setup.dir).map_err(|source| ConsensusSetupError::Dir {
+            path: setup.dir.clone(),
+            source,
+        })?;
+        let head = storage.head()?;
         let height = Height(head.height + 1);
-        let (wal, entries) = WalFile::open(&setup.dir.join("wal"), height, setup.wal_bytes_max)
-            .map_err(|e| e.to_string())?;
+        let (wal, entries) = WalFile::open(&setup.dir.join("wal"), height, setup.wal_bytes_max)?;
         let mut pending = BTreeMap::new();
         if let Ok(bytes) = std::fs::read(proposal_path(&setup.dir)) {
             if let Ok(block) = decode_exact::<Block>(&bytes, PROPOSAL_BYTES_MAX) {
                 if let Some(commit) =
-                    replay_block(&storage, &setup.params, setup.parallel_txs_min, block)
-                        .map_err(|e| e.to_string())?
+                    replay_block(&storage, &setup.params, setup.parallel_txs_min, block)?
                 {
                     pending.insert(BlockHash(commit.block.hash().0), commit);
                 }
@@ -193,7 +210,7 @@ impl ConsensusActor {
             .height
             .saturating_sub(setup.engine.decisions_kept as u64)..=head.height
         {
-            if let Some(bytes) = storage.certificate(h).map_err(|e| e.to_string())? {
+            if let Some(bytes) = storage.certificate(h)? {
                 if let Ok(d) =
                     decode_exact::<Decision>(&bytes, crate::consensus::wire::MESSAGE_BYTES_MAX)
                 {
@@ -589,7 +606,7 @@ impl ConsensusActor {
     }
 
     /// The validator set of the height after the committed head, as its state elected it.
-    fn validator_set_at_head(&self) -> Result<ValidatorSet, String> {
+    fn validator_set_at_head(&self) -> Result<ValidatorSet, ConsensusSetupError> {
         active_set(&self.storage)
     }
 
@@ -728,7 +745,7 @@ impl Handler<BlockCommitted> for ConsensusActor {
         let set = match self.validator_set_at_head() {
             Ok(set) => set,
             Err(e) => {
-                self.fail(e);
+                self.fail(e.to_string());
                 return;
             }
         };
@@ -758,7 +775,7 @@ fn signatures_valid(block: &Block, verified: Option<&crate::sigverify::VerifiedI
         .iter()
         .zip(known)
         .filter(|(_, known)| !known)
-        .map(|(tx, _)| tx.sig_item())
+        .map(|(tx, _)| crate::sigverify::SigItem::of(tx))
         .collect();
     CpuVerifier::default()
         .verify_batch(&items)
@@ -767,8 +784,8 @@ fn signatures_valid(block: &Block, verified: Option<&crate::sigverify::VerifiedI
 }
 
 /// The active set that the committed state elected: the set of the height after the head.
-pub fn active_set(storage: &Storage) -> Result<ValidatorSet, String> {
-    let registry = storage.registry().map_err(|e| e.to_string())?;
+pub fn active_set(storage: &Storage) -> Result<ValidatorSet, ConsensusSetupError> {
+    let registry = storage.registry()?;
     ValidatorSet::new(
         registry
             .active
@@ -779,7 +796,7 @@ pub fn active_set(storage: &Storage) -> Result<ValidatorSet, String> {
             })
             .collect(),
     )
-    .map_err(|e| format!("the elected validator set is invalid: {e}"))
+    .map_err(ConsensusSetupError::from)
 }
 
 /// A validator set of one: the chain's genesis validator.

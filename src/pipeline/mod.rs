@@ -198,7 +198,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
     #[error("consensus cannot start: {0}")]
-    Consensus(String),
+    Consensus(#[from] consensus::ConsensusSetupError),
 }
 
 /// Handles to a running pipeline.
@@ -337,8 +337,7 @@ impl Pipeline {
                 notifier.clone(),
                 fatal.clone(),
                 metrics.clone(),
-            )
-            .map_err(PipelineError::Consensus)?;
+            )?;
             let capacity = config.p2p.inbound_queue_max;
             ConsensusActor::start_in_arbiter(&arbiter(), move |ctx| {
                 // Peer messages are offered with `try_send` and dropped when this is full.

@@ -63,7 +63,7 @@ impl Verifier {
                 .iter()
                 .flat_map(|b| b.slots.iter())
                 .filter_map(|s| s.as_ref().ok())
-                .map(|tx| tx.sig_item())
+                .map(crate::sigverify::SigItem::of)
                 .collect();
             let (answers, report) = self.backend.verify_batch_report(&items);
             assert_eq!(answers.len(), items.len(), "one answer per signature");

@@ -33,6 +33,7 @@ pub mod client;
 mod cors;
 mod limits;
 mod modules;
+mod params;
 mod server;
 mod subscriptions;
 

@@ -5,7 +5,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::RpcModule;
 use serde_json::{json, Value};
 
-use super::server::{api_error, error, parse_address, parse_hash, positional};
+use super::params::{api_error, error, parse_address, parse_hash, positional};
 use super::ErrorCode;
 use crate::api::Api;
 

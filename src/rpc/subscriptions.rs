@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use super::server::{error, parse_address, parse_hash, positional};
+use super::params::{error, parse_address, parse_hash, positional};
 use super::{ErrorCode, TxStatus};
 use crate::api::{block_events, Api, BlockEventView, EventFilter};
 use crate::pipeline::CommittedBlock;

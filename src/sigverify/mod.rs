@@ -36,6 +36,18 @@ pub struct SigItem<'a> {
     pub message: &'a [u8],
 }
 
+impl<'a> SigItem<'a> {
+    /// What verification needs of a transaction: its sender's key, its signature and the bytes
+    /// the signature signs (a prefix of its encoding).
+    pub fn of(tx: &'a crate::types::TxEnvelope) -> Self {
+        SigItem {
+            public_key: tx.public_key(),
+            signature: tx.signature(),
+            message: tx.signing_message(),
+        }
+    }
+}
+
 /// Part of a batch verified by one backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Share {

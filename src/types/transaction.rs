@@ -163,15 +163,6 @@ impl TxEnvelope {
     pub fn signature(&self) -> &[u8; 64] {
         &self.tx.signature.0
     }
-
-    /// What signature verification needs of this transaction.
-    pub fn sig_item(&self) -> crate::sigverify::SigItem<'_> {
-        crate::sigverify::SigItem {
-            public_key: self.public_key(),
-            signature: self.signature(),
-            message: self.signing_message(),
-        }
-    }
 }
 
 #[cfg(test)]
