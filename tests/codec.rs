@@ -1111,18 +1111,29 @@ proptest! {
     fn receipts_with_events_round_trip(
         r in arb_receipt(),
         events in vec(
-            (1u8..12, "[a-z_]{1,20}", vec(("[a-z]{1,8}", "[ -~]{0,40}"), 0..5), vec(any::<[u8; 32]>(), 0..4)),
+            (1u8..12, "[a-z_]{1,20}", vec(("[a-z]{1,8}", 0u8..4, any::<[u8; 32]>(), any::<u128>(), "[ -~]{0,40}"), 0..6)),
             0..4,
         ),
     ) {
         let mut r = r;
         r.events = events
             .into_iter()
-            .map(|(module, kind, attributes, addresses)| mameynode::types::Event {
+            .map(|(module, kind, attributes)| mameynode::types::Event {
                 module,
                 kind,
-                attributes,
-                addresses: addresses.into_iter().map(Address).collect(),
+                attributes: attributes
+                    .into_iter()
+                    .map(|(k, which, bytes, amount, text)| {
+                        use mameynode::types::AttrValue;
+                        let v = match which {
+                            0 => AttrValue::Address(Address(bytes)),
+                            1 => AttrValue::Id(Hash(bytes)),
+                            2 => AttrValue::Amount(amount),
+                            _ => AttrValue::Text(text),
+                        };
+                        (k, v)
+                    })
+                    .collect(),
             })
             .collect();
         let bytes = r.to_bytes();

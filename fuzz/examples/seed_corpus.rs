@@ -9,7 +9,7 @@ use mameynode::codec::Encode;
 use mameynode::modules::banking::{Output, Policy, Renounce};
 use mameynode::types::block::tx_root;
 use mameynode::types::{
-    Account, Address, BankCall, Block, BlockHeader, Event, Hash, Outcome, Payload, Receipt,
+    Account, Address, AttrValue, BankCall, Block, BlockHeader, Event, Hash, Outcome, Payload, Receipt,
     Transaction, TxEnvelope,
 };
 
@@ -122,8 +122,12 @@ fn main() -> std::io::Result<()> {
         events: vec![Event {
             module: 1,
             kind: "transfer".into(),
-            attributes: vec![("amount".into(), "5".into())],
-            addresses: vec![Address([3; 32])],
+            attributes: vec![
+                ("asset".into(), AttrValue::Id(Hash([6; 32]))),
+                ("from".into(), AttrValue::Address(Address([3; 32]))),
+                ("amount".into(), AttrValue::Amount(5)),
+                ("memo".into(), AttrValue::Text("x".into())),
+            ],
         }],
     };
     write(

@@ -27,7 +27,7 @@ pub fn event_view(e: &Event) -> EventView {
     );
     m.insert("type".into(), Value::String(e.kind.clone()));
     for (k, v) in &e.attributes {
-        m.insert(k.clone(), Value::String(v.clone()));
+        m.insert(k.clone(), Value::String(v.to_string()));
     }
     m
 }

@@ -561,27 +561,47 @@ pub(crate) fn finish_block<V: StateView>(
 }
 
 /// Turns an overlay's module state before/after into the block's state writes (changed entries
-/// only), updating the commitment.
+/// only), updating the commitment. Like [`commit_overlay`], the expansions run on rayon.
 pub(crate) fn commit_state(
     before: &BTreeMap<StateKey, Option<Vec<u8>>>,
     after: StateWrites,
     lthash: &mut LtHash,
 ) -> StateWrites {
-    let mut writes = BTreeMap::new();
-    for (key, new) in after {
-        let old = before.get(&key).cloned().flatten();
-        if old == new {
-            continue;
-        }
-        if let Some(old) = &old {
-            lthash.sub(&LtHash::of_entry(&key, old));
-        }
-        if let Some(new) = &new {
-            lthash.add(&LtHash::of_entry(&key, new));
-        }
-        writes.insert(key, new);
-    }
-    writes
+    use rayon::prelude::*;
+    // (key, value before the block, value after it)
+    type Change<'b> = (StateKey, Option<&'b [u8]>, Option<Vec<u8>>);
+    let changed: Vec<Change<'_>> = after
+        .into_iter()
+        .filter_map(|(key, new)| {
+            let old = before.get(&key).and_then(|v| v.as_deref());
+            (old != new.as_deref()).then_some((key, old, new))
+        })
+        .collect();
+    let (added, removed) = changed
+        .par_iter()
+        .fold(
+            || (LtHash::identity(), LtHash::identity()),
+            |(mut add, mut sub), (key, old, new)| {
+                if let Some(new) = new {
+                    add.add(&LtHash::of_entry(key, new));
+                }
+                if let Some(old) = old {
+                    sub.add(&LtHash::of_entry(key, old));
+                }
+                (add, sub)
+            },
+        )
+        .reduce(
+            || (LtHash::identity(), LtHash::identity()),
+            |(mut a1, mut s1), (a2, s2)| {
+                a1.add(&a2);
+                s1.add(&s2);
+                (a1, s1)
+            },
+        );
+    lthash.add(&added);
+    lthash.sub(&removed);
+    changed.into_iter().map(|(k, _, new)| (k, new)).collect()
 }
 
 /// Turns an overlay's before/after values into the block's writes (changed accounts only) and the

@@ -62,41 +62,41 @@ impl StateView for Prefetched {
 }
 
 /// Reads everything the declared accesses name (and the proposer), so that execution can run on
-/// threads without storage.
+/// threads without storage. Keys are sorted and deduplicated first: storage is read in key order
+/// and the maps are built in bulk.
 pub fn prefetch<V: StateView>(
     view: &V,
     accesses: &[Access],
     senders: impl Iterator<Item = Address>,
     proposer: &Address,
 ) -> Result<Prefetched, V::Error> {
-    let mut out = Prefetched::default();
-    let account = |out: &mut Prefetched, a: &Address| -> Result<(), V::Error> {
-        if !out.accounts.contains_key(a) {
-            out.accounts.insert(*a, view.account(a)?);
-        }
-        Ok(())
-    };
-    account(&mut out, proposer)?;
+    let mut addresses: Vec<Address> = vec![*proposer];
+    let mut keys: Vec<&StateKey> = Vec::new();
     for (access, sender) in accesses.iter().zip(senders) {
-        account(&mut out, &sender)?;
-        let Access::Keys {
+        addresses.push(sender);
+        if let Access::Keys {
             accounts,
             reads,
             writes,
         } = access
-        else {
-            continue;
-        };
-        for a in accounts {
-            account(&mut out, a)?;
-        }
-        for k in reads.iter().chain(writes) {
-            if !out.state.contains_key(k) {
-                out.state.insert(k.clone(), view.get(k)?);
-            }
+        {
+            addresses.extend_from_slice(accounts);
+            keys.extend(reads.iter().chain(writes));
         }
     }
-    Ok(out)
+    addresses.sort_unstable();
+    addresses.dedup();
+    keys.sort_unstable();
+    keys.dedup();
+    let accounts = addresses
+        .into_iter()
+        .map(|a| Ok((a, view.account(&a)?)))
+        .collect::<Result<BTreeMap<_, _>, V::Error>>()?;
+    let state = keys
+        .into_iter()
+        .map(|k| Ok((k.clone(), view.get(k)?)))
+        .collect::<Result<BTreeMap<_, _>, V::Error>>()?;
+    Ok(Prefetched { accounts, state })
 }
 
 struct UnionFind {
@@ -282,10 +282,11 @@ fn merge<V: StateView>(
 ) -> Result<BlockOutput, V::Error> {
     let proposer = &env.proposer;
     let mut outcomes: Vec<Option<Result<Receipt, TxError>>> = vec![None; txs.len()];
-    let mut before = BTreeMap::new();
-    let mut after = BTreeMap::new();
-    let mut state_before = BTreeMap::new();
-    let mut state_after = BTreeMap::new();
+    // Groups touch disjoint state: their entries are collected and each map is built once.
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    let mut state_before = Vec::new();
+    let mut state_after = Vec::new();
     let mut fees: u64 = 0;
     for g in results {
         for (i, r) in g.outcomes {
@@ -299,6 +300,10 @@ fn merge<V: StateView>(
             .checked_add(g.fees)
             .expect("supply is conserved and fits in u64");
     }
+    let mut before: BTreeMap<Address, Option<Account>> = before.into_iter().collect();
+    let mut after: BTreeMap<Address, Account> = after.into_iter().collect();
+    let state_before: BTreeMap<StateKey, Option<Vec<u8>>> = state_before.into_iter().collect();
+    let state_after: StateWrites = state_after.into_iter().collect();
     if fees > 0 {
         let p = proposer_before;
         before.insert(*proposer, if p.is_empty() { None } else { Some(p) });

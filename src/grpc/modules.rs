@@ -42,10 +42,10 @@ pub(super) fn event_of(e: &Event) -> proto::Event {
             .iter()
             .map(|(k, v)| proto::Attribute {
                 key: k.clone(),
-                value: v.clone(),
+                value: v.to_string(),
             })
             .collect(),
-        addresses: e.addresses.iter().map(Address::to_string).collect(),
+        addresses: e.addresses().map(Address::to_string).collect(),
     }
 }
 

@@ -49,7 +49,7 @@ pub(super) fn block_entries(block: &Block, receipts: &[Receipt]) -> Vec<HistoryK
             parties.push(to);
         }
         if let Some(r) = receipts.get(i) {
-            parties.extend(r.events.iter().flat_map(|e| e.addresses.iter()));
+            parties.extend(r.events.iter().flat_map(|e| e.addresses()));
         }
         parties.sort();
         parties.dedup();

@@ -14,7 +14,7 @@ pub use account::Account;
 pub use address::{Address, AddressError, ADDRESS_HRP};
 pub use block::{Block, BlockHeader, Outcome, Receipt, BLOCK_VERSION};
 pub use hash::{Hash, HashParseError};
-pub use module_state::{Event, StateKey, StateWrites};
+pub use module_state::{AttrValue, Event, StateKey, StateWrites};
 pub use transaction::{Signature, Transaction, TxEnvelope, TxId, TX_SIZE_MAX, TX_VERSION};
 
 // The payload of a transaction is a call into one of the modules (`crate::modules`, one list);

@@ -9,8 +9,9 @@ use super::calls::{
     URI_LEN_MAX,
 };
 use super::error::BankingError;
+use super::events::BankingEvent;
 use super::native::{check_sender, credit, debit_sender};
-use super::state::{asset_key, held_key, holding_key, AssetInfo, Holding};
+use super::state::{asset_key, holder_key, holding_key, AssetInfo, Holding};
 use super::{Banking, BankingParams};
 use crate::codec::{decode_exact, Encode};
 use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
@@ -113,7 +114,7 @@ pub(super) fn access(call: &BankCall, sender: &Address) -> Access {
     // A holding and its index entry are written together.
     let holder = |writes: &mut Vec<_>, asset: &AssetId, who: &Address| {
         writes.push(holding_key(asset, who));
-        writes.push(held_key(who, asset));
+        writes.push(holder_key(asset, who));
     };
     match call {
         BankCall::Transfer { to, .. } => accounts.push(*to),
@@ -172,202 +173,13 @@ pub(super) fn access(call: &BankCall, sender: &Address) -> Access {
     }
 }
 
-/// Banking's typed events; stored as generic [`Event`]s.
-enum BankingEvent<'a> {
-    AssetCreated {
-        asset: &'a AssetId,
-        info: &'a AssetInfo,
-    },
-    Minted {
-        asset: &'a AssetId,
-        to: &'a Address,
-        amount: AssetAmount,
-    },
-    Burned {
-        asset: &'a AssetId,
-        from: &'a Address,
-        amount: AssetAmount,
-    },
-    /// `asset` `None`: the native asset (a multi-send's native output).
-    Transfer {
-        asset: Option<&'a AssetId>,
-        from: &'a Address,
-        to: &'a Address,
-        amount: AssetAmount,
-    },
-    Frozen {
-        asset: &'a AssetId,
-        holder: &'a Address,
-        frozen: bool,
-    },
-    GlobalFrozen {
-        asset: &'a AssetId,
-        frozen: bool,
-    },
-    Clawback {
-        asset: &'a AssetId,
-        from: &'a Address,
-        amount: AssetAmount,
-    },
-    Authorized {
-        asset: &'a AssetId,
-        holder: &'a Address,
-        authorized: bool,
-    },
-    IssuerChanged {
-        asset: &'a AssetId,
-        from: &'a Address,
-        to: &'a Address,
-    },
-    MetadataUpdated {
-        asset: &'a AssetId,
-    },
-    Renounced {
-        asset: &'a AssetId,
-        what: Renounce,
-    },
-}
-
-impl BankingEvent<'_> {
-    fn into_event(self) -> Event {
-        let id = |a: &AssetId| ("asset".to_string(), a.to_hex());
-        let addr = |k: &str, a: &Address| (k.to_string(), a.to_string());
-        let amount = |v: AssetAmount| ("amount".to_string(), v.to_string());
-        let (kind, attributes, addresses): (&str, Vec<(String, String)>, Vec<Address>) = match self
-        {
-            BankingEvent::AssetCreated { asset, info } => (
-                "asset_created",
-                vec![
-                    id(asset),
-                    ("symbol".into(), info.symbol.clone()),
-                    addr("issuer", &info.issuer),
-                    ("decimals".into(), info.decimals.to_string()),
-                ],
-                vec![info.issuer],
-            ),
-            BankingEvent::Minted {
-                asset,
-                to,
-                amount: a,
-            } => (
-                "minted",
-                vec![id(asset), addr("to", to), amount(a)],
-                vec![*to],
-            ),
-            BankingEvent::Burned {
-                asset,
-                from,
-                amount: a,
-            } => (
-                "burned",
-                vec![id(asset), addr("from", from), amount(a)],
-                vec![*from],
-            ),
-            BankingEvent::Transfer {
-                asset,
-                from,
-                to,
-                amount: a,
-            } => (
-                "transfer",
-                vec![
-                    (
-                        "asset".into(),
-                        asset.map_or_else(|| "native".to_string(), |a| a.to_hex()),
-                    ),
-                    addr("from", from),
-                    addr("to", to),
-                    amount(a),
-                ],
-                vec![*from, *to],
-            ),
-            BankingEvent::Frozen {
-                asset,
-                holder,
-                frozen,
-            } => (
-                if frozen { "frozen" } else { "unfrozen" },
-                vec![id(asset), addr("holder", holder)],
-                vec![*holder],
-            ),
-            BankingEvent::GlobalFrozen { asset, frozen } => (
-                if frozen {
-                    "global_frozen"
-                } else {
-                    "global_unfrozen"
-                },
-                vec![id(asset)],
-                vec![],
-            ),
-            BankingEvent::Clawback {
-                asset,
-                from,
-                amount: a,
-            } => (
-                "clawback",
-                vec![id(asset), addr("from", from), amount(a)],
-                vec![*from],
-            ),
-            BankingEvent::Authorized {
-                asset,
-                holder,
-                authorized,
-            } => (
-                if authorized { "authorized" } else { "revoked" },
-                vec![id(asset), addr("holder", holder)],
-                vec![*holder],
-            ),
-            BankingEvent::IssuerChanged { asset, from, to } => (
-                "issuer_changed",
-                vec![id(asset), addr("from", from), addr("to", to)],
-                vec![*from, *to],
-            ),
-            BankingEvent::MetadataUpdated { asset } => {
-                ("metadata_updated", vec![id(asset)], vec![])
-            }
-            BankingEvent::Renounced { asset, what } => (
-                "policy_renounced",
-                vec![
-                    id(asset),
-                    (
-                        "what".into(),
-                        match what {
-                            Renounce::Freeze => "freeze",
-                            Renounce::Mint => "mint",
-                            Renounce::Changes => "changes",
-                        }
-                        .into(),
-                    ),
-                ],
-                vec![],
-            ),
-        };
-        Event {
-            module: Banking::TAG,
-            kind: kind.to_string(),
-            attributes,
-            addresses,
-        }
-    }
-}
-
-/// The event of a native transfer, which is not stored (the transaction is its own record): the
-/// API adds it where events are shown.
-pub(super) fn native_transfer_event(from: &Address, to: &Address, amount: u64) -> Event {
-    BankingEvent::Transfer {
-        asset: None,
-        from,
-        to,
-        amount: AssetAmount::from(amount),
-    }
-    .into_event()
-}
-
 /// Reads and writes of banking state through the overlay, and the events of one call.
 struct Ctx<'o, 'v, V: StateView> {
     overlay: &'o mut Overlay<'v, V>,
     sender: Address,
     events: Vec<Event>,
+    /// Holdings known to have their index entry (read as existing, or indexed by this call).
+    indexed: Vec<(AssetId, Address)>,
 }
 
 type Step<T> = Result<T, BankingError>;
@@ -386,21 +198,23 @@ impl<V: StateView> Ctx<'_, '_, V> {
     }
 
     fn holding(&mut self, id: &AssetId, holder: &Address) -> Result<Holding, V::Error> {
-        Ok(self
-            .overlay
-            .read(&holding_key(id, holder))?
-            .map(|bytes| {
-                decode_exact::<Holding>(&bytes, usize::MAX)
-                    .expect("holdings in the state were encoded by this module")
-            })
-            .unwrap_or_default())
+        let Some(bytes) = self.overlay.read(&holding_key(id, holder))? else {
+            return Ok(Holding::default());
+        };
+        // Every holding has its index entry: no need to look for it when this one is written.
+        self.indexed.push((*id, *holder));
+        Ok(decode_exact::<Holding>(&bytes, usize::MAX)
+            .expect("holdings in the state were encoded by this module"))
     }
 
     /// Writes a holding, and its index entry when the holder is new to the asset.
     fn set_holding(&mut self, id: &AssetId, holder: &Address, h: &Holding) -> Result<(), V::Error> {
-        let index = held_key(holder, id);
-        if self.overlay.read(&index)?.is_none() {
-            self.overlay.write(index, Some(Vec::new()));
+        if !self.indexed.contains(&(*id, *holder)) {
+            let index = holder_key(id, holder);
+            if self.overlay.read(&index)?.is_none() {
+                self.overlay.write(index, Some(Vec::new()));
+            }
+            self.indexed.push((*id, *holder));
         }
         self.overlay
             .write(holding_key(id, holder), Some(h.to_bytes()));
@@ -455,10 +269,13 @@ impl<V: StateView> Ctx<'_, '_, V> {
                 needed: amount,
             }));
         }
-        src.amount -= amount;
-        self.set_holding(id, from, &src)?;
-        // Read after the debit, so a transfer to oneself sees it.
-        let mut dst = self.holding(id, to)?;
+        // Every check before any write (a transfer runs without the runtime's savepoint). To
+        // oneself, the recipient is the sender's holding as it is.
+        let dst = if from == to {
+            src
+        } else {
+            self.holding(id, to)?
+        };
         if freezable && dst.frozen && !from_issuer {
             return Ok(Err(BankingError::HolderFrozen {
                 symbol: symbol(),
@@ -471,11 +288,16 @@ impl<V: StateView> Ctx<'_, '_, V> {
                 holder: *to,
             }));
         }
-        dst.amount = dst
-            .amount
-            .checked_add(amount)
-            .expect("holdings sum to the supply, which fits in u128");
-        self.set_holding(id, to, &dst)?;
+        if from != to {
+            src.amount -= amount;
+            let mut dst = dst;
+            dst.amount = dst
+                .amount
+                .checked_add(amount)
+                .expect("holdings sum to the supply, which fits in u128");
+            self.set_holding(id, from, &src)?;
+            self.set_holding(id, to, &dst)?;
+        }
         self.emit(BankingEvent::Transfer {
             asset: Some(id),
             from,
@@ -563,16 +385,26 @@ pub(super) fn apply<V: StateView>(
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
-    debit_sender(overlay, tx, sender, native);
+    // A multi-send's native outputs may pay the sender itself: debit first, so the credit lands
+    // on the debited balance. Other calls touch no native balance, and are charged once they
+    // succeed (a transfer, checked before it writes, then needs no savepoint).
+    let multi_send = matches!(call, BankCall::MultiSend { .. });
+    if multi_send {
+        debit_sender(overlay, tx, sender, native);
+    }
     let mut ctx = Ctx {
         overlay,
         sender: tx.sender,
         events: Vec::new(),
+        indexed: Vec::new(),
     };
     if let Err(e) = apply_call(&mut ctx, env, call)? {
         return Ok(Err(e.into()));
     }
     let events = ctx.events;
+    if !multi_send {
+        debit_sender(overlay, tx, sender, native);
+    }
     credit(overlay, &env.proposer, tx.fee)?;
     Ok(Ok(Applied {
         fee_paid: tx.fee,

@@ -14,6 +14,7 @@
 mod assets;
 pub mod calls;
 pub mod error;
+mod events;
 pub mod native;
 pub mod query;
 pub mod state;
@@ -118,10 +119,14 @@ impl Module for Banking {
         assets::access(call, &tx.sender)
     }
 
-    /// The native transfer (the hot path) checks everything before it writes; asset calls run
-    /// under the runtime's savepoint (a multi-send may fail at its fifth output after paying four).
+    /// Transfers (native and issued, the hot paths) check everything before they write; the
+    /// other calls run under the runtime's savepoint (a multi-send may fail at its fifth output
+    /// after paying four).
     fn may_fail_after_writing(call: &BankCall) -> bool {
-        !matches!(call, BankCall::Transfer { .. })
+        !matches!(
+            call,
+            BankCall::Transfer { .. } | BankCall::TransferAsset { .. }
+        )
     }
 
     fn apply<V: StateView>(
@@ -152,7 +157,7 @@ impl Module for Banking {
 pub fn implied_events(tx: &Transaction) -> Vec<crate::types::Event> {
     match &tx.payload {
         crate::types::Payload::Bank(BankCall::Transfer { to, amount }) => {
-            vec![assets::native_transfer_event(&tx.sender, to, *amount)]
+            vec![events::native_transfer_event(&tx.sender, to, *amount)]
         }
         _ => Vec::new(),
     }

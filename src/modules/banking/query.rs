@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::calls::AssetId;
 use super::state::{
-    asset_key, assets_prefix, held_prefix, holding_key, holdings_prefix, AssetInfo, Holding,
+    asset_key, assets_prefix, holder_key, holders_prefix, holding_key, holdings_prefix, AssetInfo,
+    Holding,
 };
 use crate::codec::decode_exact;
 use crate::execution::StateScan;
@@ -115,20 +116,18 @@ pub fn assets<S: StateScan>(
     Ok(Page { items, next_cursor })
 }
 
-/// The issued assets `holder` holds or held (up to [`PAGE_LIMIT_MAX`]), in asset id order.
+/// The issued assets `holder` holds or held (up to [`PAGE_LIMIT_MAX`]), in asset id order: one
+/// prefix walk of its holdings.
 pub fn balances<S: StateScan>(state: &S, holder: &Address) -> Result<Vec<HoldingView>, S::Error> {
-    let rows = state.scan(&held_prefix(holder), None, PAGE_LIMIT_MAX)?;
+    let rows = state.scan(&holdings_prefix(holder), None, PAGE_LIMIT_MAX)?;
     let mut out = Vec::with_capacity(rows.len());
-    for (k, _) in rows {
+    for (k, v) in rows {
         let id = Hash(suffix_32(&k, 32));
-        let Some(h) = state.get(&holding_key(&id, holder))? else {
-            continue;
-        };
         let symbol = state
             .get(&asset_key(&id))?
             .map(|b| asset_info(&b).symbol)
             .unwrap_or_default();
-        let h = holding(&h);
+        let h = holding(&v);
         out.push(HoldingView {
             asset: id.to_hex(),
             symbol,
@@ -153,23 +152,24 @@ pub fn holders<S: StateScan>(
         .get(&asset_key(id))?
         .map(|b| asset_info(&b).symbol)
         .unwrap_or_default();
-    let after = cursor.map(|c| holding_key(id, c));
-    let rows = state.scan(&holdings_prefix(id), after.as_ref(), limit + 1)?;
-    let items: Vec<HoldingView> = rows
-        .iter()
-        .take(limit)
-        .map(|(k, v)| {
-            let h = holding(v);
-            HoldingView {
-                asset: id.to_hex(),
-                symbol: symbol.clone(),
-                holder: Address(suffix_32(k, 32)),
-                amount: h.amount.to_string(),
-                frozen: h.frozen,
-                authorized: h.authorized,
-            }
-        })
-        .collect();
+    let after = cursor.map(|c| holder_key(id, c));
+    let rows = state.scan(&holders_prefix(id), after.as_ref(), limit + 1)?;
+    let mut items = Vec::with_capacity(limit.min(rows.len()));
+    for (k, _) in rows.iter().take(limit) {
+        let holder = Address(suffix_32(k, 32));
+        let h = state
+            .get(&holding_key(id, &holder))?
+            .map(|b| holding(&b))
+            .unwrap_or_default();
+        items.push(HoldingView {
+            asset: id.to_hex(),
+            symbol: symbol.clone(),
+            holder,
+            amount: h.amount.to_string(),
+            frozen: h.frozen,
+            authorized: h.authorized,
+        });
+    }
     let next_cursor = if rows.len() > limit {
         items.last().map(|h| h.holder.to_string())
     } else {

@@ -4,11 +4,13 @@
 //! | key (after tag 1)            | value                   |
 //! |------------------------------|-------------------------|
 //! | `1 | asset id`               | [`AssetInfo`]           |
-//! | `2 | asset id | holder`      | [`Holding`]             |
-//! | `3 | holder | asset id`      | empty (the holder holds or held the asset) |
+//! | `2 | holder | asset id`      | [`Holding`] (an address's holdings are one prefix: balances) |
+//! | `3 | asset id | holder`      | empty: the holders of an asset (written with a new holding) |
 //!
-//! Invariants: an asset's `supply` is the sum of its holdings' amounts; `supply <= max_supply`;
-//! every holding has its index entry. Native balances stay in the accounts (the fast path).
+//! Holdings are keyed holder first: the keys a block's transfers touch differ from their second
+//! byte, which keeps the overlay's ordered maps quick. Invariants: an asset's `supply` is the sum
+//! of its holdings' amounts; `supply <= max_supply`; every holding has its holder entry. Native
+//! balances stay in the accounts (the fast path).
 
 use crate::codec::{
     put_bool, put_str, put_u128, put_u64, put_u8, Decode, DecodeError, Encode, Reader,
@@ -21,18 +23,19 @@ use crate::modules::Module;
 
 const KEY_ASSET: u8 = 1;
 const KEY_HOLDING: u8 = 2;
-const KEY_HELD: u8 = 3;
+const KEY_HOLDER: u8 = 3;
 
 pub fn asset_key(id: &AssetId) -> StateKey {
     StateKey::new(Banking::TAG, &[&[KEY_ASSET], &id.0])
 }
 
 pub fn holding_key(id: &AssetId, holder: &Address) -> StateKey {
-    StateKey::new(Banking::TAG, &[&[KEY_HOLDING], &id.0, &holder.0])
+    StateKey::new(Banking::TAG, &[&[KEY_HOLDING], &holder.0, &id.0])
 }
 
-pub fn held_key(holder: &Address, id: &AssetId) -> StateKey {
-    StateKey::new(Banking::TAG, &[&[KEY_HELD], &holder.0, &id.0])
+/// The entry that lists `holder` among the holders of `id`.
+pub fn holder_key(id: &AssetId, holder: &Address) -> StateKey {
+    StateKey::new(Banking::TAG, &[&[KEY_HOLDER], &id.0, &holder.0])
 }
 
 /// The key prefix under which every asset lives.
@@ -40,14 +43,14 @@ pub fn assets_prefix() -> StateKey {
     StateKey::new(Banking::TAG, &[&[KEY_ASSET]])
 }
 
-/// The key prefix of an asset's holdings.
-pub fn holdings_prefix(id: &AssetId) -> StateKey {
-    StateKey::new(Banking::TAG, &[&[KEY_HOLDING], &id.0])
+/// The key prefix of an asset's holders.
+pub fn holders_prefix(id: &AssetId) -> StateKey {
+    StateKey::new(Banking::TAG, &[&[KEY_HOLDER], &id.0])
 }
 
-/// The key prefix of the assets `holder` holds.
-pub fn held_prefix(holder: &Address) -> StateKey {
-    StateKey::new(Banking::TAG, &[&[KEY_HELD], &holder.0])
+/// The key prefix of an address's holdings.
+pub fn holdings_prefix(holder: &Address) -> StateKey {
+    StateKey::new(Banking::TAG, &[&[KEY_HOLDING], &holder.0])
 }
 
 /// An issued asset.

@@ -166,8 +166,9 @@ fn check_supply(st: &MemState) {
                 supplies.insert(s[1..33].to_vec(), a.supply);
             }
             2 => {
+                // Holder first, then the asset.
                 let h: Holding = decode_exact(v, usize::MAX).expect("holding");
-                *sums.entry(s[1..33].to_vec()).or_default() += h.amount;
+                *sums.entry(s[33..65].to_vec()).or_default() += h.amount;
             }
             _ => {}
         }
