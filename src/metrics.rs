@@ -162,7 +162,10 @@ impl PipelineMetrics {
     }
 
     /// Counts the transactions of `slots` refused by a stage (the `Err` ones), by reason.
-    pub fn rejected<T>(&self, slots: &[Result<T, crate::pipeline::SubmitError>]) {
+    pub fn rejected<T, E>(&self, slots: &[Result<T, E>])
+    where
+        for<'e> &'e E: Into<crate::telemetry::RejectReason>,
+    {
         for e in slots.iter().filter_map(|s| s.as_ref().err()) {
             self.telemetry.rejected(e.into(), 1);
         }

@@ -275,6 +275,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         &config.ingest,
         pipeline.ingest.clone(),
         pipeline.commits.clone(),
+        pipeline.metrics.clone(),
     )
     .map_err(|e| NodeError::Quic(e.to_string()))?;
     let cert_path = config.data_dir.join("ingest-cert.der");

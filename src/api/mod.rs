@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use thiserror::Error;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, watch};
 
 use crate::execution::{ChainParams, TxError};
 use crate::metrics::{PipelineMetrics, PipelineSnapshot};
 use crate::pipeline::{
-    CommittedBlock, Ingest, MempoolActor, NextNonce, RejectedCache, SubmitError, SubmitRaw,
-    TxPending,
+    CommittedBlock, Ingest, MempoolActor, NextNonce, RejectedCache, SubmitError, TxPending,
 };
 use crate::storage::{ChainHead, Storage};
 use crate::types::{Account, Address, Block, Hash};
@@ -284,32 +283,16 @@ impl Api {
                 len: bytes.len(),
                 max: self.tx_bytes_max,
             };
-            crate::telemetry::rejected(&e, 1);
+            crate::telemetry::rejected((&e).into(), 1);
             return Err((&e).into());
         }
-        let (reply, answer) = oneshot::channel();
-        self.metrics.ingest.enqueued();
-        if self
-            .ingest
-            .try_send(SubmitRaw {
-                txs: vec![bytes],
-                reply,
-                gossip: true,
-            })
-            .is_err()
-        {
-            self.metrics.ingest.dequeued();
-            self.metrics.busy(1);
-            self.metrics
-                .telemetry
-                .rejected(crate::telemetry::RejectReason::Busy, 1);
-            return Err((&SubmitError::Busy { stage: "ingest" }).into());
-        }
-        let answers = match tokio::time::timeout(SUBMIT_TIMEOUT, answer).await {
-            Ok(Ok(a)) => a,
-            Ok(Err(_)) => return Err((&SubmitError::ShuttingDown).into()),
-            Err(_) => return Err((&SubmitError::Busy { stage: "pipeline" }).into()),
-        };
+        let answers = crate::pipeline::submit(
+            &self.ingest,
+            &self.metrics,
+            vec![bytes],
+            Some(SUBMIT_TIMEOUT),
+        )
+        .await;
         match answers.into_iter().next() {
             Some(Ok(id)) => Ok(id),
             Some(Err(e)) => Err((&e).into()),

@@ -14,6 +14,44 @@ use crate::metrics::PipelineMetrics;
 use crate::telemetry::RejectReason;
 use crate::types::TxEnvelope;
 
+/// The one way a front end (JSON-RPC, gRPC, QUIC) hands clients' transactions to the pipeline:
+/// counted the same way, refused "busy" the same way when ingest's mailbox is full, answered in
+/// order, one answer per transaction. `wait_max` bounds the wait for the answers (then the
+/// pipeline is busy); `None` waits as long as the pipeline takes (QUIC clients keep their own
+/// deadlines).
+pub async fn submit(
+    ingest: &Addr<Ingest>,
+    metrics: &PipelineMetrics,
+    txs: Vec<Vec<u8>>,
+    wait_max: Option<std::time::Duration>,
+) -> Vec<SubmitResult> {
+    let count = txs.len();
+    let (reply, answer) = oneshot::channel();
+    metrics.ingest.enqueued();
+    if ingest
+        .try_send(SubmitRaw {
+            txs,
+            reply,
+            gossip: true,
+        })
+        .is_err()
+    {
+        metrics.ingest.dequeued();
+        metrics.busy(count);
+        let busy = SubmitError::Busy { stage: "ingest" };
+        metrics.telemetry.rejected((&busy).into(), count);
+        return vec![Err(busy); count];
+    }
+    let answered = match wait_max {
+        Some(limit) => match tokio::time::timeout(limit, answer).await {
+            Ok(a) => a,
+            Err(_) => return vec![Err(SubmitError::Busy { stage: "pipeline" }); count],
+        },
+        None => answer.await,
+    };
+    answered.unwrap_or_else(|_| vec![Err(SubmitError::ShuttingDown); count])
+}
+
 /// Raw encoded transactions from a client, and where to send one answer per transaction.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -39,7 +39,7 @@ pub use consensus::{
     single_validator, write_proposal, ConsensusActor, ConsensusSetup, FromPeer, Proposed,
 };
 pub use executor::{build_block, replay_block, Execute, Executor};
-pub use ingest::{Ingest, SubmitRaw};
+pub use ingest::{submit, Ingest, SubmitRaw};
 pub use notifier::{Notifier, Subscribe};
 pub use pool::{Admit, MempoolActor, NextNonce, Select, TxPending};
 pub use producer::{Drain, Producer};
@@ -94,6 +94,29 @@ pub enum SubmitError {
     ShuttingDown,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The metrics label of a refusal (telemetry names no pipeline type).
+impl From<&SubmitError> for crate::telemetry::RejectReason {
+    fn from(e: &SubmitError) -> Self {
+        use crate::telemetry::RejectReason;
+        match e {
+            SubmitError::Decode(_) => RejectReason::InvalidEncoding,
+            SubmitError::TooLarge { .. } => RejectReason::TxTooLarge,
+            SubmitError::TooManyTxs { .. } => RejectReason::TooManyTxs,
+            SubmitError::BadSignature => RejectReason::BadSignature,
+            SubmitError::Invalid(e) => e.into(),
+            SubmitError::AlreadyPending => RejectReason::AlreadyPending,
+            SubmitError::AlreadyCommitted { .. } => RejectReason::AlreadyCommitted,
+            SubmitError::NonceAlreadyPending { .. } => RejectReason::NonceAlreadyPending,
+            SubmitError::MempoolFull { .. } => RejectReason::MempoolFull,
+            SubmitError::SenderFull { .. } => RejectReason::SenderFull,
+            SubmitError::GappedFull { .. } => RejectReason::GappedFull,
+            SubmitError::Busy { .. } => RejectReason::Busy,
+            SubmitError::ShuttingDown => RejectReason::ShuttingDown,
+            SubmitError::Internal(_) => RejectReason::Internal,
+        }
+    }
 }
 
 impl From<PoolError> for SubmitError {

@@ -8,16 +8,16 @@ use std::time::Duration;
 use actix::prelude::*;
 use quinn::crypto::rustls::QuicServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::sync::{broadcast, oneshot, Semaphore};
+use tokio::sync::{broadcast, Semaphore};
 
 use super::{
     decode_submit, encode_answers, encode_batch_refusal, encode_block_frame, encode_lagged_frame,
     Answer, QuicError, Refusal, ALPN, REQUEST_COMMITS, REQUEST_SUBMIT, SERVER_NAME,
 };
+use crate::api::ErrorCode;
 use crate::config::{IngestConfig, QuicConfig};
-use crate::pipeline::{CommittedBlock, Ingest, SubmitError, SubmitRaw};
-use crate::rpc::ErrorCode;
-use crate::telemetry::{self, Stage, SubscriberGuard, SubscriberKind};
+use crate::pipeline::{CommittedBlock, Ingest, SubmitError};
+use crate::telemetry::{SubscriberGuard, SubscriberKind};
 
 /// A running QUIC ingest endpoint.
 pub struct QuicIngest {
@@ -51,6 +51,7 @@ pub fn start(
     ingest_config: &IngestConfig,
     ingest: Addr<Ingest>,
     commits: broadcast::Sender<Arc<CommittedBlock>>,
+    metrics: Arc<crate::metrics::PipelineMetrics>,
 ) -> Result<QuicIngest, QuicError> {
     let tls_err = |e: &dyn std::fmt::Display| QuicError::Tls(e.to_string());
     let certified = rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_string()])
@@ -84,6 +85,7 @@ pub fn start(
     let limits = Arc::new(Limits {
         batch_txs_max: ingest_config.batch_txs_max,
         tx_bytes_max: ingest_config.tx_bytes_max,
+        metrics,
     });
     let connections = Arc::new(Semaphore::new(config.connections_max as usize));
     let ep = endpoint.clone();
@@ -116,6 +118,7 @@ pub fn start(
 struct Limits {
     batch_txs_max: usize,
     tx_bytes_max: usize,
+    metrics: Arc<crate::metrics::PipelineMetrics>,
 }
 
 async fn serve_connection(
@@ -178,28 +181,11 @@ async fn submit(body: &[u8], ingest: Addr<Ingest>, limits: &Limits) -> Vec<u8> {
         Ok(t) => t,
         Err(e) => return encode_batch_refusal(&format!("malformed batch: {e}")),
     };
-    let count = txs.len();
-    let (reply, answer) = oneshot::channel();
-    let telemetry = telemetry::global();
-    telemetry.enqueued(Stage::Ingest);
-    let answers: Vec<Answer> = if ingest
-        .try_send(SubmitRaw {
-            txs,
-            reply,
-            gossip: true,
-        })
-        .is_err()
-    {
-        telemetry.dequeued(Stage::Ingest);
-        let busy = SubmitError::Busy { stage: "ingest" };
-        telemetry.rejected((&busy).into(), count);
-        vec![Err(refusal(&busy)); count]
-    } else {
-        match answer.await {
-            Ok(a) => a.into_iter().map(|r| r.map_err(|e| refusal(&e))).collect(),
-            Err(_) => vec![Err(refusal(&SubmitError::ShuttingDown)); count],
-        }
-    };
+    let answers: Vec<Answer> = crate::pipeline::submit(&ingest, &limits.metrics, txs, None)
+        .await
+        .into_iter()
+        .map(|r| r.map_err(|e| refusal(&e)))
+        .collect();
     encode_answers(&answers)
 }
 

@@ -81,7 +81,8 @@ impl Stage {
     }
 }
 
-/// Why a transaction was refused or dropped (the `reason` label): one value per [`SubmitError`]
+/// Why a transaction was refused or dropped (the `reason` label): one value per
+/// [`crate::pipeline::SubmitError`]
 /// and [`DropReason`] variant (and per [`TxError`] variant inside them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectReason {
@@ -192,27 +193,6 @@ impl From<&TxError> for RejectReason {
                 debug_assert!(e.is_staking_refusal(), "{e:?} has no reason of its own");
                 RejectReason::StakingRefused
             }
-        }
-    }
-}
-
-impl From<&SubmitError> for RejectReason {
-    fn from(e: &SubmitError) -> Self {
-        match e {
-            SubmitError::Decode(_) => RejectReason::InvalidEncoding,
-            SubmitError::TooLarge { .. } => RejectReason::TxTooLarge,
-            SubmitError::TooManyTxs { .. } => RejectReason::TooManyTxs,
-            SubmitError::BadSignature => RejectReason::BadSignature,
-            SubmitError::Invalid(e) => e.into(),
-            SubmitError::AlreadyPending => RejectReason::AlreadyPending,
-            SubmitError::AlreadyCommitted { .. } => RejectReason::AlreadyCommitted,
-            SubmitError::NonceAlreadyPending { .. } => RejectReason::NonceAlreadyPending,
-            SubmitError::MempoolFull { .. } => RejectReason::MempoolFull,
-            SubmitError::SenderFull { .. } => RejectReason::SenderFull,
-            SubmitError::GappedFull { .. } => RejectReason::GappedFull,
-            SubmitError::Busy { .. } => RejectReason::Busy,
-            SubmitError::ShuttingDown => RejectReason::ShuttingDown,
-            SubmitError::Internal(_) => RejectReason::Internal,
         }
     }
 }

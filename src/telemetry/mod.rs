@@ -65,7 +65,6 @@ use tokio::sync::Semaphore;
 use crate::config::MetricsConfig;
 use crate::execution::TxError;
 use crate::mempool::DropReason;
-use crate::pipeline::SubmitError;
 
 /// Content type of the OpenMetrics text format.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -614,8 +613,8 @@ pub fn lag_event(kind: SubscriberKind) {
 
 /// `count` transactions were refused with `e` outside the pipeline (e.g. the ingest queue was full
 /// when a front end tried to submit).
-pub fn rejected(e: &SubmitError, count: usize) {
-    global().rejected(e.into(), count);
+pub fn rejected(reason: RejectReason, count: usize) {
+    global().rejected(reason, count);
 }
 
 /// A front end handed a message to the mailbox of `stage` (e.g. `SubmitRaw` to ingest).

@@ -1,4 +1,5 @@
 use super::*;
+use crate::pipeline::SubmitError;
 
 /// The sample line `name{labels} value` (or `name value`), if present.
 fn sample<'a>(text: &'a str, series: &str) -> Option<&'a str> {
