@@ -71,6 +71,12 @@ pub trait Module {
         None
     }
 
+    /// The one other party of a call whose events are implied rather than stored (a transfer's
+    /// recipient): the history index lists the transaction under it too.
+    fn counterparty(_call: &Self::Call) -> Option<&Address> {
+        None
+    }
+
     /// What the call may touch. The default declares nothing, which runs serially.
     fn access(_call: &Self::Call, _tx: &Transaction) -> Access {
         Access::Serial
@@ -125,6 +131,11 @@ macro_rules! modules {
 
             pub(crate) fn native_recipient(&self) -> Option<&Address> {
                 match self { $(Payload::$variant(c) => <$module>::native_recipient(c),)* }
+            }
+
+            /// The other party of a call whose events are implied (see [`Module::counterparty`]).
+            pub fn counterparty(&self) -> Option<&Address> {
+                match self { $(Payload::$variant(c) => <$module>::counterparty(c),)* }
             }
         }
 

@@ -1,5 +1,5 @@
 //! The history of each address: every committed transaction that touches it (as sender, as a
-//! native recipient, or as a party in its events), newest first.
+//! transfer's recipient, or as a party in its events), newest first.
 //!
 //! Table `history`: key `address | !height (BE) | !index (BE)`, empty value; the complemented
 //! height and index make a forward walk from an address go newest first. Like `txindex` it is
@@ -45,7 +45,7 @@ pub(super) fn block_entries(block: &Block, receipts: &[Receipt]) -> Vec<HistoryK
     for (i, tx) in block.transactions.iter().enumerate() {
         let index = i as u32;
         let mut parties: Vec<&Address> = vec![&tx.tx.sender];
-        if let Some(to) = tx.tx.recipient() {
+        if let Some(to) = tx.tx.payload.counterparty() {
             parties.push(to);
         }
         if let Some(r) = receipts.get(i) {

@@ -236,13 +236,15 @@ impl<V: StateView> Ctx<'_, '_, V> {
         Ok(())
     }
 
-    /// Moves `amount` of `id` from `from` to `to` under the asset's policy.
+    /// Moves `amount` of `id` from `from` to `to` under the asset's policy; records its
+    /// `transfer` event when `record` (a multi-send's outputs; a transfer call's is implied).
     fn transfer(
         &mut self,
         id: &AssetId,
         from: &Address,
         to: &Address,
         amount: AssetAmount,
+        record: bool,
     ) -> Result<Step<()>, V::Error> {
         let info = match self.asset(id)? {
             Ok(i) => i,
@@ -298,12 +300,14 @@ impl<V: StateView> Ctx<'_, '_, V> {
             self.set_holding(id, from, &src)?;
             self.set_holding(id, to, &dst)?;
         }
-        self.emit(BankingEvent::Transfer {
-            asset: Some(id),
-            from,
-            to,
-            amount,
-        });
+        if record {
+            self.emit(BankingEvent::Transfer {
+                asset: Some(id),
+                from,
+                to,
+                amount,
+            });
+        }
         Ok(Ok(()))
     }
 
@@ -521,7 +525,7 @@ fn apply_call<V: StateView>(
             });
         }
         BankCall::TransferAsset { asset, to, amount } => {
-            step!(ctx.transfer(asset, &sender, to, *amount)?);
+            step!(ctx.transfer(asset, &sender, to, *amount, false)?);
         }
         BankCall::MultiSend { outputs } => step!(multi_send(ctx, outputs)?),
         BankCall::SetFrozen {
@@ -652,7 +656,7 @@ fn multi_send<V: StateView>(
                 });
             }
             Some(asset) => {
-                if let Err(e) = ctx.transfer(asset, &sender, &o.to, o.amount)? {
+                if let Err(e) = ctx.transfer(asset, &sender, &o.to, o.amount, true)? {
                     return Ok(Err(e));
                 }
             }

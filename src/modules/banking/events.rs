@@ -187,14 +187,20 @@ impl BankingEvent<'_> {
     }
 }
 
-/// The event of a native transfer, which is not stored (the transaction is its own record): the
-/// API adds it where events are shown.
-pub(super) fn native_transfer_event(from: &Address, to: &Address, amount: u64) -> Event {
+/// The `transfer` event of a transfer call (native when `asset` is `None`). Transfer calls store no
+/// event (the transaction is its own record, and the hot paths write nothing more per transfer):
+/// the API adds this one where events are shown.
+pub(super) fn transfer_event(
+    asset: Option<&AssetId>,
+    from: &Address,
+    to: &Address,
+    amount: AssetAmount,
+) -> Event {
     BankingEvent::Transfer {
-        asset: None,
+        asset,
         from,
         to,
-        amount: AssetAmount::from(amount),
+        amount,
     }
     .into_event()
 }

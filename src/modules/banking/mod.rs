@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::{Access, Module};
 use crate::codec::{DecodeError, Reader};
 use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
-use crate::types::{Address, Amount, Transaction};
+use crate::types::{Address, Amount, AssetAmount, Transaction};
 
 pub use calls::{asset_id, AssetId, BankCall, Output, Policy, Renounce};
 pub use error::BankingError;
@@ -115,6 +115,13 @@ impl Module for Banking {
         }
     }
 
+    fn counterparty(call: &BankCall) -> Option<&Address> {
+        match call {
+            BankCall::Transfer { to, .. } | BankCall::TransferAsset { to, .. } => Some(to),
+            _ => None,
+        }
+    }
+
     fn access(call: &BankCall, tx: &Transaction) -> Access {
         assets::access(call, &tx.sender)
     }
@@ -152,12 +159,20 @@ impl Module for Banking {
     }
 }
 
-/// Events a committed transaction implies without storing them: a native transfer's `transfer`
-/// (kept out of receipts so the hot path writes nothing more per transfer).
+/// Events a committed transaction implies without storing them: the `transfer` of a native or an
+/// issued-asset transfer (kept out of receipts so the hot paths write nothing more per transfer).
 pub fn implied_events(tx: &Transaction) -> Vec<crate::types::Event> {
     match &tx.payload {
         crate::types::Payload::Bank(BankCall::Transfer { to, amount }) => {
-            vec![events::native_transfer_event(&tx.sender, to, *amount)]
+            vec![events::transfer_event(
+                None,
+                &tx.sender,
+                to,
+                AssetAmount::from(*amount),
+            )]
+        }
+        crate::types::Payload::Bank(BankCall::TransferAsset { asset, to, amount }) => {
+            vec![events::transfer_event(Some(asset), &tx.sender, to, *amount)]
         }
         _ => Vec::new(),
     }
