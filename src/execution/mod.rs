@@ -560,34 +560,20 @@ pub(crate) fn finish_block<V: StateView>(
     Ok(out)
 }
 
-/// Turns an overlay's module state before/after into the block's state writes (changed entries
-/// only), updating the commitment. Like [`commit_overlay`], the expansions run on rayon.
-pub(crate) fn commit_state(
-    before: &BTreeMap<StateKey, Option<Vec<u8>>>,
-    after: StateWrites,
-    lthash: &mut LtHash,
-) -> StateWrites {
+/// The sums of the state elements that `changes` add and remove, expanded on rayon: `element`
+/// adds a change's new element to its first sum and its old one to its second. Lane-wise
+/// wrapping addition commutes, so the result does not depend on the split.
+fn lthash_delta<T: Sync>(
+    changes: &[T],
+    element: impl Fn(&T, &mut LtHash, &mut LtHash) + Sync + Send,
+) -> (LtHash, LtHash) {
     use rayon::prelude::*;
-    // (key, value before the block, value after it)
-    type Change<'b> = (StateKey, Option<&'b [u8]>, Option<Vec<u8>>);
-    let changed: Vec<Change<'_>> = after
-        .into_iter()
-        .filter_map(|(key, new)| {
-            let old = before.get(&key).and_then(|v| v.as_deref());
-            (old != new.as_deref()).then_some((key, old, new))
-        })
-        .collect();
-    let (added, removed) = changed
+    changes
         .par_iter()
         .fold(
             || (LtHash::identity(), LtHash::identity()),
-            |(mut add, mut sub), (key, old, new)| {
-                if let Some(new) = new {
-                    add.add(&LtHash::of_entry(key, new));
-                }
-                if let Some(old) = old {
-                    sub.add(&LtHash::of_entry(key, old));
-                }
+            |(mut add, mut sub), change| {
+                element(change, &mut add, &mut sub);
                 (add, sub)
             },
         )
@@ -598,7 +584,33 @@ pub(crate) fn commit_state(
                 s1.add(&s2);
                 (a1, s1)
             },
-        );
+        )
+}
+
+/// Turns an overlay's module state before/after into the block's state writes (changed entries
+/// only), updating the commitment. Like [`commit_overlay`], the expansions run on rayon.
+pub(crate) fn commit_state(
+    before: &BTreeMap<StateKey, Option<Vec<u8>>>,
+    after: StateWrites,
+    lthash: &mut LtHash,
+) -> StateWrites {
+    // (key, value before the block, value after it)
+    type Change<'b> = (StateKey, Option<&'b [u8]>, Option<Vec<u8>>);
+    let changed: Vec<Change<'_>> = after
+        .into_iter()
+        .filter_map(|(key, new)| {
+            let old = before.get(&key).and_then(|v| v.as_deref());
+            (old != new.as_deref()).then_some((key, old, new))
+        })
+        .collect();
+    let (added, removed) = lthash_delta(&changed, |(key, old, new), add, sub| {
+        if let Some(new) = new {
+            add.add(&LtHash::of_entry(key, new));
+        }
+        if let Some(old) = old {
+            sub.add(&LtHash::of_entry(key, old));
+        }
+    });
     lthash.add(&added);
     lthash.sub(&removed);
     changed.into_iter().map(|(k, _, new)| (k, new)).collect()
@@ -612,7 +624,6 @@ pub(crate) fn commit_overlay(
     after: BTreeMap<Address, Account>,
     base_lthash: &LtHash,
 ) -> (BTreeMap<Address, Account>, LtHash) {
-    use rayon::prelude::*;
     let changed: Vec<(Address, Option<Account>, Account)> = after
         .into_iter()
         .filter_map(|(address, new)| {
@@ -620,26 +631,12 @@ pub(crate) fn commit_overlay(
             (old.as_ref() != Some(&new)).then_some((address, old, new))
         })
         .collect();
-    let (added, removed) = changed
-        .par_iter()
-        .fold(
-            || (LtHash::identity(), LtHash::identity()),
-            |(mut add, mut sub), (address, old, new)| {
-                add.add(&LtHash::of_account(address, new));
-                if let Some(old) = old {
-                    sub.add(&LtHash::of_account(address, old));
-                }
-                (add, sub)
-            },
-        )
-        .reduce(
-            || (LtHash::identity(), LtHash::identity()),
-            |(mut a1, mut s1), (a2, s2)| {
-                a1.add(&a2);
-                s1.add(&s2);
-                (a1, s1)
-            },
-        );
+    let (added, removed) = lthash_delta(&changed, |(address, old, new), add, sub| {
+        add.add(&LtHash::of_account(address, new));
+        if let Some(old) = old {
+            sub.add(&LtHash::of_account(address, old));
+        }
+    });
     let mut lthash = base_lthash.clone();
     lthash.add(&added);
     lthash.sub(&removed);

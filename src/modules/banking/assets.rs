@@ -236,6 +236,32 @@ impl<V: StateView> Ctx<'_, '_, V> {
         Ok(())
     }
 
+    /// The issuer changes a flag of `holder`'s holding, which the asset's policy must allow
+    /// (`allowed`): freezing needs `freezable`, authorizing `auth_required`.
+    fn issuer_sets_holder(
+        &mut self,
+        id: &AssetId,
+        holder: &Address,
+        allowed: impl Fn(&super::calls::Policy) -> bool,
+        refused: fn(String) -> BankingError,
+        change: impl FnOnce(&mut Holding),
+    ) -> Result<Step<()>, V::Error> {
+        let info = match self.asset(id)? {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Err(e) = self.require_issuer(&info) {
+            return Ok(Err(e));
+        }
+        if !allowed(&info.policy) {
+            return Ok(Err(refused(info.symbol)));
+        }
+        let mut h = self.holding(id, holder)?;
+        change(&mut h);
+        self.set_holding(id, holder, &h)?;
+        Ok(Ok(()))
+    }
+
     /// Moves `amount` of `id` from `from` to `to` under the asset's policy; records its
     /// `transfer` event when `record` (a multi-send's outputs; a transfer call's is implied).
     fn transfer(
@@ -533,16 +559,13 @@ fn apply_call<V: StateView>(
             holder,
             frozen,
         } => {
-            let info = step!(ctx.asset(asset)?);
-            step!(ctx.require_issuer(&info));
-            if !info.policy.freezable {
-                return Ok(Err(BankingError::NotFreezable {
-                    symbol: info.symbol,
-                }));
-            }
-            let mut h = ctx.holding(asset, holder)?;
-            h.frozen = *frozen;
-            ctx.set_holding(asset, holder, &h)?;
+            step!(ctx.issuer_sets_holder(
+                asset,
+                holder,
+                |p| p.freezable,
+                |symbol| BankingError::NotFreezable { symbol },
+                |h| h.frozen = *frozen
+            )?);
             ctx.emit(BankingEvent::Frozen {
                 asset,
                 holder,
@@ -569,16 +592,13 @@ fn apply_call<V: StateView>(
             holder,
             authorized,
         } => {
-            let info = step!(ctx.asset(asset)?);
-            step!(ctx.require_issuer(&info));
-            if !info.policy.auth_required {
-                return Ok(Err(BankingError::NoAuthRequired {
-                    symbol: info.symbol,
-                }));
-            }
-            let mut h = ctx.holding(asset, holder)?;
-            h.authorized = *authorized;
-            ctx.set_holding(asset, holder, &h)?;
+            step!(ctx.issuer_sets_holder(
+                asset,
+                holder,
+                |p| p.auth_required,
+                |symbol| BankingError::NoAuthRequired { symbol },
+                |h| h.authorized = *authorized
+            )?);
             ctx.emit(BankingEvent::Authorized {
                 asset,
                 holder,
