@@ -33,16 +33,8 @@ use crate::types::{
 
 pub use crate::modules::banking::BankingParams;
 pub use crate::modules::staking::{elect, StakingParams};
+pub use crate::modules::ChainParams;
 pub use parallel::{execute_block_parallel, prefetch, Prefetched};
-
-/// Chain parameters that execution depends on; fixed by genesis.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainParams {
-    pub chain_id: ChainId,
-    pub min_fee: Amount,
-    pub staking: StakingParams,
-    pub banking: BankingParams,
-}
 
 /// What a block's execution knows of the block itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 //! queries, and errors with stable codes in its own block of 100. It implements [`Module`].
 //!
 //! **Adding a module** is a folder here, one line in [`modules!`] below, its params in
-//! [`crate::execution::ChainParams`]/genesis when it has any, and its front-end glue (JSON-RPC,
-//! gRPC, CLI). Execution, storage, the state root, the parallel scheduler, the error mapping and
+//! [`ChainParams`] (below the list) and its genesis section when it has any, and its front-end
+//! glue (JSON-RPC, gRPC, CLI). Execution, storage, the state root, the parallel scheduler, the error mapping and
 //! the metrics take it as it is: state is generic ([`StateKey`] namespaced by the tag), refusals
 //! carry their own code ([`ModuleError`]), events are generic ([`Event`]).
 //!
@@ -17,8 +17,8 @@ pub mod banking;
 pub mod staking;
 
 use crate::codec::{put_u8, Decode, DecodeError, Encode, Reader};
-use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
-use crate::types::{Address, Amount, StateKey, Transaction};
+use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
+use crate::types::{Address, Amount, ChainId, StateKey, Transaction};
 
 #[cfg(doc)]
 use crate::execution::ModuleError;
@@ -215,6 +215,16 @@ macro_rules! modules {
 modules! {
     Bank => banking::Banking,
     Staking => staking::Staking,
+}
+
+/// Chain parameters that execution depends on, fixed by genesis: the chain's own and each
+/// module's section (a module with parameters adds its field here, beside the list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainParams {
+    pub chain_id: ChainId,
+    pub min_fee: Amount,
+    pub staking: staking::StakingParams,
+    pub banking: banking::BankingParams,
 }
 
 /// The name of the module with payload tag `tag`.
