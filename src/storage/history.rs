@@ -60,14 +60,15 @@ pub(super) fn block_entries(block: &Block, receipts: &[Receipt]) -> Vec<HistoryK
 
 impl Storage {
     /// Transactions that touch `address`, newest first: up to `limit` (at most
-    /// [`HISTORY_PAGE_MAX`]) older than `before` when given.
+    /// [`HISTORY_PAGE_MAX`] and one more, so that a caller can tell whether a full page has a
+    /// next one) older than `before` when given.
     pub fn account_history(
         &self,
         address: &Address,
         before: Option<TxLocation>,
         limit: usize,
     ) -> Result<Vec<TxLocation>> {
-        let limit = limit.clamp(1, HISTORY_PAGE_MAX);
+        let limit = limit.clamp(1, HISTORY_PAGE_MAX + 1);
         // Keys after `before`'s own (exclusive), or from the newest.
         let start = match before {
             Some(l) => history_key(address, l.height, l.index),

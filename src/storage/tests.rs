@@ -261,3 +261,70 @@ fn full_map_is_a_clear_error_and_a_larger_map_resumes() {
     assert_eq!(s.head().expect("head").height, committed / 200);
     commit_transfers(&s, committed, 200).expect("room again");
 }
+
+/// An address's history is newest first and whole, whether its entries wait in memory or were
+/// written by the indexer, across a reopen (as after kill -9), and pages of any size (up to the
+/// largest) chain by cursor with no gap and no repeat.
+#[test]
+fn history_pages_are_newest_first_across_indexing_and_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let all = |s: &Storage, who: &Address| {
+        s.account_history(who, None, HISTORY_PAGE_MAX)
+            .expect("history")
+    };
+    {
+        let s = open(dir.path(), 64);
+        let (block, state, stake, lthash) = genesis().build();
+        s.initialize(&block, &state, &stake, &lthash, "{}")
+            .expect("genesis");
+        commit_transfers(&s, 0, 3).expect("block 1");
+        s.index_pending().expect("index");
+        commit_transfers(&s, 3, 4).expect("block 2");
+        // Block 2 is not indexed when the store is dropped.
+    }
+    let s = open(dir.path(), 64);
+    commit_transfers(&s, 7, 2).expect("block 3");
+    let expected: Vec<TxLocation> = [
+        (3, 1),
+        (3, 0),
+        (2, 3),
+        (2, 2),
+        (2, 1),
+        (2, 0),
+        (1, 2),
+        (1, 1),
+        (1, 0),
+    ]
+    .into_iter()
+    .map(|(height, index)| TxLocation { height, index })
+    .collect();
+    // The sender and the recipient of every transfer.
+    assert_eq!(all(&s, &addr(0)), expected);
+    assert_eq!(all(&s, &addr(1)), expected);
+    assert!(all(&s, &addr(7)).is_empty());
+    for page in [1, 2, 4, HISTORY_PAGE_MAX + 1] {
+        let mut got = Vec::new();
+        let mut before = None;
+        loop {
+            let p = s.account_history(&addr(1), before, page).expect("page");
+            if p.is_empty() {
+                break;
+            }
+            assert!(p.len() <= page);
+            before = p.last().copied();
+            got.extend(p);
+        }
+        assert_eq!(got, expected, "pages of {page}");
+    }
+    s.index_pending().expect("index the rest");
+    assert_eq!(all(&s, &addr(1)), expected, "once everything is indexed");
+    // A caller asking for one more than the largest page gets it, so that it can tell that a
+    // full page has a next one.
+    commit_transfers(&s, 9, HISTORY_PAGE_MAX as u64).expect("a large block");
+    assert_eq!(
+        s.account_history(&addr(1), None, HISTORY_PAGE_MAX + 1)
+            .expect("history")
+            .len(),
+        HISTORY_PAGE_MAX + 1
+    );
+}
