@@ -792,7 +792,8 @@ impl StateReader<'_> {
                 table: "state",
                 source: DecodeError::InvalidValue {
                     what: "validator registry",
-                    reason: "missing (a data directory from before staking: create it again)",
+                    reason:
+                        "missing (a data directory from before the module runtime: create it again)",
                 },
             }),
         }
