@@ -306,8 +306,11 @@ impl Api {
             return Ok(None);
         };
         let finalized = loc.height <= self.head();
-        let block = self.storage.block(loc.height).map_err(ApiError::internal)?;
-        let block_hash = block.as_ref().map(|b| b.hash());
+        let block_hash = self
+            .storage
+            .block_header(loc.height)
+            .map_err(ApiError::internal)?
+            .map(|h| h.hash());
         let receipt = self
             .storage
             .receipts(loc.height)
@@ -315,7 +318,10 @@ impl Api {
             .into_iter()
             .nth(loc.index as usize);
         let fee_paid = receipt.as_ref().map(|r| r.fee_paid);
-        let tx = block.and_then(|b| b.transactions.into_iter().nth(loc.index as usize));
+        let tx = self
+            .storage
+            .block_tx(loc.height, loc.index)
+            .map_err(ApiError::internal)?;
         let events = modules::events_of(tx.as_ref(), receipt.as_ref());
         Ok(Some(TxView {
             id,

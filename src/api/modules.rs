@@ -275,24 +275,27 @@ impl Api {
             .map_err(ApiError::internal)?;
         let more = locations.len() > limit;
         let head = self.head();
-        let mut blocks = BTreeMap::new();
+        // Receipts are read once per block; each transaction alone (blocks can be large).
+        let mut receipts_at: BTreeMap<u64, Vec<Receipt>> = BTreeMap::new();
         let mut transactions = Vec::with_capacity(limit);
         for loc in locations.into_iter().take(limit) {
-            if let std::collections::btree_map::Entry::Vacant(slot) = blocks.entry(loc.height) {
-                let block = self.storage.block(loc.height).map_err(ApiError::internal)?;
-                let receipts = self
-                    .storage
-                    .receipts(loc.height)
-                    .map_err(ApiError::internal)?;
-                slot.insert((block, receipts));
-            }
-            let (block, receipts) = &blocks[&loc.height];
-            let Some(tx) = block
-                .as_ref()
-                .and_then(|b| b.transactions.get(loc.index as usize))
+            let Some(tx) = self
+                .storage
+                .block_tx(loc.height, loc.index)
+                .map_err(ApiError::internal)?
             else {
                 continue;
             };
+            if let std::collections::btree_map::Entry::Vacant(slot) = receipts_at.entry(loc.height)
+            {
+                slot.insert(
+                    self.storage
+                        .receipts(loc.height)
+                        .map_err(ApiError::internal)?,
+                );
+            }
+            let receipts = &receipts_at[&loc.height];
+            let tx = &tx;
             let receipt = receipts.get(loc.index as usize);
             transactions.push(HistoryItemView {
                 id: tx.id,

@@ -567,6 +567,54 @@ impl Storage {
         self.get_decoded(&txn, self.blocks, &height.to_be_bytes(), "blocks")
     }
 
+    /// The header of the block at `height`, decoded alone (not its transactions).
+    pub fn block_header(&self, height: Height) -> Result<Option<crate::types::BlockHeader>> {
+        let txn = self.ro()?;
+        let bytes = match txn.get(self.blocks, &height.to_be_bytes()) {
+            Ok(b) => b,
+            Err(lmdb::Error::NotFound) => return Ok(None),
+            Err(e) => return Err(self.err("read")(e)),
+        };
+        let mut r = Reader::new(bytes);
+        crate::types::BlockHeader::decode_from(&mut r)
+            .map(Some)
+            .map_err(|source| StorageError::Corrupt {
+                table: "blocks",
+                source,
+            })
+    }
+
+    /// The transaction at `index` of the block at `height`, decoded alone: the others are
+    /// skipped by their length prefixes (history pages and lookups need one transaction of
+    /// blocks that hold tens of thousands).
+    pub fn block_tx(&self, height: Height, index: u32) -> Result<Option<crate::types::TxEnvelope>> {
+        let txn = self.ro()?;
+        let bytes = match txn.get(self.blocks, &height.to_be_bytes()) {
+            Ok(b) => b,
+            Err(lmdb::Error::NotFound) => return Ok(None),
+            Err(e) => return Err(self.err("read")(e)),
+        };
+        let corrupt = |source| StorageError::Corrupt {
+            table: "blocks",
+            source,
+        };
+        let mut r = Reader::new(bytes);
+        let header = crate::types::BlockHeader::decode_from(&mut r).map_err(corrupt)?;
+        if index >= header.tx_count {
+            return Ok(None);
+        }
+        for _ in 0..index {
+            r.bytes("block transaction", crate::types::TX_SIZE_MAX)
+                .map_err(corrupt)?;
+        }
+        let tx = r
+            .bytes("block transaction", crate::types::TX_SIZE_MAX)
+            .map_err(corrupt)?;
+        crate::types::TxEnvelope::decode(tx, crate::types::TX_SIZE_MAX)
+            .map(Some)
+            .map_err(corrupt)
+    }
+
     pub fn receipts(&self, height: Height) -> Result<Vec<Receipt>> {
         let txn = self.ro()?;
         Ok(self

@@ -328,3 +328,22 @@ fn history_pages_are_newest_first_across_indexing_and_reopen() {
         HISTORY_PAGE_MAX + 1
     );
 }
+
+/// One transaction (or the header) of a stored block reads the same as in the whole block.
+#[test]
+fn one_transaction_of_a_block_reads_as_in_the_block() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = open(dir.path(), 64);
+    let (block, state, stake, lthash) = genesis().build();
+    s.initialize(&block, &state, &stake, &lthash, "{}")
+        .expect("genesis");
+    commit_transfers(&s, 0, 5).expect("block 1");
+    let whole = s.block(1).expect("read").expect("block 1");
+    assert_eq!(s.block_header(1).expect("read"), Some(whole.header.clone()));
+    for (i, tx) in whole.transactions.iter().enumerate() {
+        assert_eq!(s.block_tx(1, i as u32).expect("read").as_ref(), Some(tx));
+    }
+    assert_eq!(s.block_tx(1, 5).expect("read"), None, "past the last");
+    assert_eq!(s.block_tx(2, 0).expect("read"), None, "no such block");
+    assert_eq!(s.block_header(2).expect("read"), None);
+}
