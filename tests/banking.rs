@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use common::{cli, stdout_of, Node};
 use futures_util::{SinkExt, StreamExt};
+use mameynode::grpc::proto::node_service_client::NodeServiceClient;
 use mameynode::grpc::proto::stream_service_client::StreamServiceClient;
 use mameynode::grpc::proto::subscribe_update::Update;
-use mameynode::grpc::proto::{EventFilter, SubscribeRequest};
+use mameynode::grpc::proto::{EventFilter, GetTransactionRequest, SubscribeRequest};
 use mameynode::keys;
+use mameynode::types::Hash;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -353,6 +355,22 @@ fn asset_walkthrough_streams_and_restart() {
         }
         got
     });
+    // gRPC GetTransaction shows the transfer's (implied) event with the addresses it concerns.
+    let grpc_event = runtime.block_on(async {
+        let mut node_client = NodeServiceClient::connect(format!("http://{}", node.grpc))
+            .await
+            .expect("gRPC connect");
+        let id: Hash = tx_id.parse().expect("id");
+        node_client
+            .get_transaction(GetTransactionRequest { id: id.0.to_vec() })
+            .await
+            .expect("GetTransaction")
+            .into_inner()
+            .events
+    });
+    assert_eq!(grpc_event.len(), 1, "{grpc_event:?}");
+    assert_eq!(grpc_event[0].r#type, "transfer");
+    assert_eq!(grpc_event[0].addresses, vec![alice.clone(), bob.clone()]);
     let live_kinds = kinds(&live);
     assert_eq!(live_kinds, kinds(&replayed), "live and replay agree");
     let types: Vec<&str> = live_kinds.iter().map(|(k, _)| k.as_str()).collect();

@@ -233,18 +233,16 @@ async fn run(args: Args) -> Result<()> {
             amount: funding,
         })
     };
-    fund(
-        &rpc,
-        &clients[0],
-        &mut commits,
-        &faucet,
-        status.chain_id,
+    let mut funder = Funder {
+        rpc: &rpc,
+        client: &clients[0],
+        commits: &mut commits,
+        key: &faucet,
+        chain_id: status.chain_id,
         fee,
-        &addresses,
-        &native_funding,
         batch,
-    )
-    .await?;
+    };
+    funder.fund(&addresses, &native_funding).await?;
     // The asset workloads: the faucet issues an asset for this run and hands each account its
     // share.
     let asset = if args.workload == Workload::Native {
@@ -263,18 +261,9 @@ async fn run(args: Args) -> Result<()> {
             policy: Policy::default(),
             metadata_uri: String::new(),
         });
-        fund(
-            &rpc,
-            &clients[0],
-            &mut commits,
-            &faucet,
-            status.chain_id,
-            fee,
-            &[faucet_address],
-            &|_: &Address| create.clone(),
-            batch,
-        )
-        .await?;
+        funder
+            .fund(&[faucet_address], &|_: &Address| create.clone())
+            .await?;
         let share = |to: &Address| {
             Payload::Bank(BankCall::TransferAsset {
                 asset: id,
@@ -282,18 +271,7 @@ async fn run(args: Args) -> Result<()> {
                 amount: u128::from(per_account),
             })
         };
-        fund(
-            &rpc,
-            &clients[0],
-            &mut commits,
-            &faucet,
-            status.chain_id,
-            fee,
-            &addresses,
-            &share,
-            batch,
-        )
-        .await?;
+        funder.fund(&addresses, &share).await?;
         Some(id)
     };
     eprintln!(
@@ -574,72 +552,84 @@ async fn submit_with_retries(
     }
 }
 
-/// Funds every address from the faucet, in waves the per-sender mempool limit allows, waiting for
-/// each wave to commit.
-#[allow(clippy::too_many_arguments)]
-async fn fund(
-    rpc: &RpcClient,
-    client: &IngestClient,
-    commits: &mut CommitStream,
-    faucet: &SigningKey,
+/// The faucet sending the setup transactions of a run, over the ingest connection, following
+/// the commit stream.
+struct Funder<'a> {
+    rpc: &'a RpcClient,
+    client: &'a IngestClient,
+    commits: &'a mut CommitStream,
+    key: &'a SigningKey,
     chain_id: u64,
     fee: u64,
-    addresses: &[Address],
-    payload: &dyn Fn(&Address) -> Payload,
     batch: usize,
-) -> Result<()> {
-    const WAVE: usize = 512;
-    let mut nonce = rpc.account(&keys::address_of(faucet))?.pending_nonce;
-    for wave in addresses.chunks(WAVE) {
-        let txs: Vec<_> = wave
-            .iter()
-            .map(|to| {
-                let t = Transaction::sign(faucet, chain_id, nonce, fee, payload(to));
-                nonce += 1;
-                t
-            })
-            .collect();
-        let mut waiting: HashSet<Hash> = txs.iter().map(|t| t.id).collect();
-        for chunk in txs.chunks(batch) {
-            let raw: Vec<&[u8]> = chunk.iter().map(|t| &t.bytes[..]).collect();
-            for (t, a) in chunk.iter().zip(client.submit(&raw).await?) {
-                if let Err(r) = a {
-                    bail!(
-                        "funding transfer {} refused: {} ({})",
-                        t.id,
-                        r.message,
-                        r.code
-                    );
+}
+
+impl Funder<'_> {
+    /// Sends `payload(address)` from the faucet for every address, in waves the per-sender
+    /// mempool limit allows, waiting for each wave to commit.
+    async fn fund(
+        &mut self,
+        addresses: &[Address],
+        payload: &dyn Fn(&Address) -> Payload,
+    ) -> Result<()> {
+        let f = self;
+        let (client, batch) = (f.client, f.batch);
+        let (faucet, chain_id, fee) = (f.key, f.chain_id, f.fee);
+        let commits = &mut *f.commits;
+        const WAVE: usize = 512;
+        let mut nonce = f.rpc.account(&keys::address_of(faucet))?.pending_nonce;
+        for wave in addresses.chunks(WAVE) {
+            let txs: Vec<_> = wave
+                .iter()
+                .map(|to| {
+                    let t = Transaction::sign(faucet, chain_id, nonce, fee, payload(to));
+                    nonce += 1;
+                    t
+                })
+                .collect();
+            let mut waiting: HashSet<Hash> = txs.iter().map(|t| t.id).collect();
+            for chunk in txs.chunks(batch) {
+                let raw: Vec<&[u8]> = chunk.iter().map(|t| &t.bytes[..]).collect();
+                for (t, a) in chunk.iter().zip(client.submit(&raw).await?) {
+                    if let Err(r) = a {
+                        bail!(
+                            "funding transfer {} refused: {} ({})",
+                            t.id,
+                            r.message,
+                            r.code
+                        );
+                    }
+                }
+            }
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !waiting.is_empty() {
+                let event = tokio::time::timeout_at(deadline.into(), commits.next())
+                    .await
+                    .map_err(|_| anyhow!("funding did not commit within 60 s"))??;
+                match event {
+                    Some(CommitEvent::Block {
+                        committed,
+                        discarded,
+                        ..
+                    }) => {
+                        for id in committed {
+                            waiting.remove(&id);
+                        }
+                        if let Some((id, code)) =
+                            discarded.iter().find(|(id, _)| waiting.contains(id))
+                        {
+                            bail!("funding transfer {id} discarded (code {code})");
+                        }
+                    }
+                    Some(CommitEvent::Lagged { missed }) => {
+                        bail!("commit stream lagged by {missed} blocks during funding")
+                    }
+                    None => bail!("the node closed the commit stream"),
                 }
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !waiting.is_empty() {
-            let event = tokio::time::timeout_at(deadline.into(), commits.next())
-                .await
-                .map_err(|_| anyhow!("funding did not commit within 60 s"))??;
-            match event {
-                Some(CommitEvent::Block {
-                    committed,
-                    discarded,
-                    ..
-                }) => {
-                    for id in committed {
-                        waiting.remove(&id);
-                    }
-                    if let Some((id, code)) = discarded.iter().find(|(id, _)| waiting.contains(id))
-                    {
-                        bail!("funding transfer {id} discarded (code {code})");
-                    }
-                }
-                Some(CommitEvent::Lagged { missed }) => {
-                    bail!("commit stream lagged by {missed} blocks during funding")
-                }
-                None => bail!("the node closed the commit stream"),
-            }
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Follows the commit stream: latency of every committed transaction of the run.

@@ -34,7 +34,7 @@ use crate::types::{
 pub use crate::modules::banking::BankingParams;
 pub use crate::modules::staking::{elect, StakingParams};
 pub use crate::modules::ChainParams;
-pub use parallel::{execute_block_parallel, prefetch, Prefetched};
+pub use parallel::execute_block_parallel;
 
 /// What a block's execution knows of the block itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,7 +34,7 @@ use crate::types::{Account, Address, Receipt, StateKey, StateWrites, TxEnvelope,
 /// Exactly the state a block declared, read before its groups run, so that they can share it
 /// between threads without storage.
 #[derive(Debug, Default)]
-pub struct Prefetched {
+struct Prefetched {
     accounts: BTreeMap<Address, Account>,
     state: BTreeMap<StateKey, Option<Vec<u8>>>,
 }
@@ -64,7 +64,7 @@ impl StateView for Prefetched {
 /// Reads everything the declared accesses name (and the proposer), so that execution can run on
 /// threads without storage. Keys are sorted and deduplicated first: storage is read in key order
 /// and the maps are built in bulk.
-pub fn prefetch<V: StateView>(
+fn prefetch<V: StateView>(
     view: &V,
     accesses: &[Access],
     senders: impl Iterator<Item = Address>,

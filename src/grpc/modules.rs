@@ -49,7 +49,8 @@ pub(super) fn event_of(e: &Event) -> proto::Event {
     }
 }
 
-/// An event's JSON view as a `mamey.v1.Event` (the addresses are in its attributes).
+/// An event's JSON view as a `mamey.v1.Event`. Its addresses are the attributes that are
+/// addresses (the view writes address attributes as Bech32m, which nothing else parses as).
 pub(super) fn event_of_view(v: &EventView) -> proto::Event {
     let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
     proto::Event {
@@ -63,7 +64,12 @@ pub(super) fn event_of_view(v: &EventView) -> proto::Event {
                 value: x.as_str().unwrap_or_default().to_string(),
             })
             .collect(),
-        addresses: Vec::new(),
+        addresses: v
+            .iter()
+            .filter(|(k, _)| *k != "module" && *k != "type")
+            .filter_map(|(_, x)| x.as_str()?.parse::<Address>().ok())
+            .map(|a| a.to_string())
+            .collect(),
     }
 }
 

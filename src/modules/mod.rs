@@ -66,11 +66,6 @@ pub trait Module {
         0
     }
 
-    /// The account that receives native funds from the call, if not the sender.
-    fn native_recipient(_call: &Self::Call) -> Option<&Address> {
-        None
-    }
-
     /// The one other party of a call whose events are implied rather than stored (a transfer's
     /// recipient): the history index lists the transaction under it too.
     fn counterparty(_call: &Self::Call) -> Option<&Address> {
@@ -127,10 +122,6 @@ macro_rules! modules {
 
             pub(crate) fn native_debit(&self) -> Amount {
                 match self { $(Payload::$variant(c) => <$module>::native_debit(c),)* }
-            }
-
-            pub(crate) fn native_recipient(&self) -> Option<&Address> {
-                match self { $(Payload::$variant(c) => <$module>::native_recipient(c),)* }
             }
 
             /// The other party of a call whose events are implied (see [`Module::counterparty`]).

@@ -85,11 +85,6 @@ impl Transaction {
     pub fn cost(&self) -> Option<Amount> {
         self.fee.checked_add(self.payload.native_debit())
     }
-
-    /// The account that receives native funds from this transaction, if it is not the sender's.
-    pub fn recipient(&self) -> Option<&Address> {
-        self.payload.native_recipient()
-    }
 }
 
 impl Encode for Transaction {

@@ -108,13 +108,6 @@ impl Module for Banking {
         Self::native_debit_checked(call).unwrap_or(Amount::MAX)
     }
 
-    fn native_recipient(call: &BankCall) -> Option<&Address> {
-        match call {
-            BankCall::Transfer { to, .. } => Some(to),
-            _ => None,
-        }
-    }
-
     fn counterparty(call: &BankCall) -> Option<&Address> {
         match call {
             BankCall::Transfer { to, .. } | BankCall::TransferAsset { to, .. } => Some(to),
