@@ -129,10 +129,13 @@ fn execution(c: &mut Criterion) {
         min_fee: 1,
         staking: Default::default(),
         banking: Default::default(),
+        identity: Default::default(),
+        compliance: Default::default(),
     };
     let env = BlockEnv {
         height: 1,
         proposer,
+        time_ms: 0,
     };
     let mut g = c.benchmark_group("execution");
     g.sample_size(10);
@@ -167,10 +170,13 @@ fn lmdb_commit(c: &mut Criterion) {
         min_fee: 1,
         staking: Default::default(),
         banking: Default::default(),
+        identity: Default::default(),
+        compliance: Default::default(),
     };
     let env = BlockEnv {
         height: 1,
         proposer,
+        time_ms: 0,
     };
     let mut g = c.benchmark_group("lmdb commit");
     g.sample_size(10);
@@ -184,6 +190,8 @@ fn lmdb_commit(c: &mut Criterion) {
             min_fee: 1,
             staking: Default::default(),
             banking: Default::default(),
+            identity: Default::default(),
+            compliance: Default::default(),
             accounts: keys
                 .iter()
                 .map(|k| GenesisAccount {

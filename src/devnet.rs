@@ -9,6 +9,8 @@
 //! other node's p2p port. Followers (`--followers M`) are nodes `n..n + M`: not in genesis, with
 //! `consensus.follower = true`, dialling the validators, which dial them too.
 
+use crate::modules::compliance::ComplianceParams;
+use crate::modules::identity::IdentityParams;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -133,6 +135,14 @@ pub fn init(
         min_fee: 1,
         staking: devnet_staking(),
         banking: Default::default(),
+        // The faucet keeps the trusted issuers registry and the blocked list (INTERFACES §12).
+        identity: IdentityParams {
+            authority: Some(keys::address_of(&faucet)),
+            ..Default::default()
+        },
+        compliance: ComplianceParams {
+            authority: Some(keys::address_of(&faucet)),
+        },
         accounts: std::iter::once(GenesisAccount {
             address: keys::address_of(&faucet),
             balance: DEVNET_FAUCET_BALANCE,

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::execution::{BankingParams, ChainParams, StakingParams};
+use crate::modules::compliance::ComplianceParams;
+use crate::modules::identity::IdentityParams;
 use crate::state::LtHash;
 use crate::types::{
     block::tx_root, Account, Address, Amount, Block, BlockHeader, ChainId, Hash, StateWrites,
@@ -52,6 +54,12 @@ pub struct Genesis {
     /// Banking parameters (issued assets); defaults when absent.
     #[serde(default)]
     pub banking: BankingParams,
+    /// Identity parameters (DIDs, trusted issuers, claims); defaults when absent.
+    #[serde(default)]
+    pub identity: IdentityParams,
+    /// Compliance parameters (the blocked list's authority); defaults when absent.
+    #[serde(default)]
+    pub compliance: ComplianceParams,
     pub accounts: Vec<GenesisAccount>,
 }
 
@@ -75,6 +83,8 @@ pub enum GenesisError {
     Staking(#[from] crate::modules::staking::StakingParamsError),
     #[error("{0}")]
     Banking(String),
+    #[error("{0}")]
+    Identity(String),
     #[error("total supply with {REWARD_BLOCKS_MIN} blocks of staking.block_reward overflows u64")]
     RewardOverflow,
     #[error("cannot read genesis file {path}: {source}")]
@@ -130,6 +140,7 @@ impl Genesis {
         }
         self.staking.validate()?;
         self.banking.validate().map_err(GenesisError::Banking)?;
+        self.identity.validate().map_err(GenesisError::Identity)?;
         let bonded: u128 = self
             .validator_set()
             .iter()
@@ -161,6 +172,8 @@ impl Genesis {
             min_fee: self.min_fee,
             staking: self.staking,
             banking: self.banking,
+            identity: self.identity,
+            compliance: self.compliance,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Assembles and runs a node: dev-chain setup, storage, genesis, pipeline, RPC, and an orderly
 //! shutdown on SIGINT/SIGTERM (finish the block in hand, flush, exit 0) or on a fatal error.
 
+use crate::modules::compliance::ComplianceParams;
+use crate::modules::identity::IdentityParams;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,6 +117,14 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
         min_fee: 1,
         staking: crate::devnet::devnet_staking(),
         banking: Default::default(),
+        // The faucet keeps the trusted issuers registry and the blocked list (INTERFACES §12).
+        identity: IdentityParams {
+            authority: Some(keys::address_of(&faucet)),
+            ..Default::default()
+        },
+        compliance: ComplianceParams {
+            authority: Some(keys::address_of(&faucet)),
+        },
         // The faucet holds every balance; the validator earns the fees.
         accounts: vec![GenesisAccount {
             address: keys::address_of(&faucet),

@@ -44,6 +44,8 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         min_fee: 1,
         staking: Default::default(),
         banking: Default::default(),
+        identity: Default::default(),
+        compliance: Default::default(),
         accounts: vec![GenesisAccount {
             address: keys::address_of(&SigningKey::from_bytes(&[8; 32])),
             balance: 1_000_000,

@@ -318,6 +318,12 @@ impl Api {
             .into_iter()
             .nth(loc.index as usize);
         let fee_paid = receipt.as_ref().map(|r| r.fee_paid);
+        let refusal = match receipt.as_ref().map(|r| &r.outcome) {
+            Some(crate::types::Outcome::Refused { code, message, .. }) => {
+                Some((*code, message.clone()))
+            }
+            _ => None,
+        };
         let tx = self
             .storage
             .block_tx(loc.height, loc.index)
@@ -325,7 +331,10 @@ impl Api {
         let events = modules::events_of(tx.as_ref(), receipt.as_ref());
         Ok(Some(TxView {
             id,
-            status: if finalized {
+            // A refusal on the record is as final as its block.
+            status: if refusal.is_some() {
+                TxStatus::Rejected
+            } else if finalized {
                 TxStatus::Finalized
             } else {
                 TxStatus::Committed
@@ -334,7 +343,8 @@ impl Api {
             index: Some(loc.index),
             block_hash,
             fee_paid,
-            error: None,
+            error_code: refusal.as_ref().map(|r| r.0),
+            error: refusal.map(|r| r.1),
             events,
         }))
     }
@@ -348,6 +358,7 @@ impl Api {
             block_hash: None,
             fee_paid: None,
             error: None,
+            error_code: None,
             events: Vec::new(),
         };
         if let Some(v) = self.committed_view(id)? {

@@ -98,6 +98,10 @@ pub struct TxView {
     pub fee_paid: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The refusal's stable code, when a committed transaction was refused on the record (a
+    /// compliance decision: included, fee paid, nothing moved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u32>,
     /// What the transaction did, as its module reports it (committed transactions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventView>,

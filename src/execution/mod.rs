@@ -42,6 +42,9 @@ pub struct BlockEnv {
     pub height: Height,
     /// Receives the fees.
     pub proposer: Address,
+    /// The block's timestamp (its header's, set by the proposer above its parent's): the only
+    /// clock execution knows (expiries, periods, validity dates).
+    pub time_ms: u64,
 }
 
 /// A module's refusal of a call: its stable code (in the module's block of 100, INTERFACES §10)
@@ -56,6 +59,9 @@ pub struct ModuleError {
     /// Short stable name of the refusal (a metrics label and a machine-readable reason).
     pub reason: &'static str,
     pub message: String,
+    /// A refusal kept on the record (compliance decisions): the transaction is included, pays
+    /// its fee, moves nothing, and its receipt holds this event and the refusal.
+    pub record: Option<Box<Event>>,
 }
 
 /// Why a transaction cannot apply to a state. Also the reasons the mempool gives at admission, so a
@@ -380,6 +386,28 @@ impl<'v, V: StateView> Overlay<'v, V> {
     }
 }
 
+/// The state an overlay holds so far, read without recording touches (declarations are made on
+/// it in debug builds, as the parallel executor makes them on the state before the block).
+#[cfg(debug_assertions)]
+struct Peek<'o, 'v, V: StateView>(&'o Overlay<'v, V>);
+
+#[cfg(debug_assertions)]
+impl<V: StateView> StateView for Peek<'_, '_, V> {
+    type Error = V::Error;
+    fn account(&self, address: &Address) -> Result<Account, Self::Error> {
+        match self.0.after.get(address) {
+            Some(a) => Ok(*a),
+            None => self.0.base.account(address),
+        }
+    }
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error> {
+        match self.0.state_after.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.0.base.get(key),
+        }
+    }
+}
+
 /// A point in an overlay's journal (see [`Overlay::savepoint`]).
 pub(crate) struct Savepoint(usize);
 
@@ -431,6 +459,8 @@ pub fn check_static(tx: &Transaction, params: &ChainParams) -> Result<Amount, Tx
 pub struct Applied {
     pub fee_paid: Amount,
     pub events: Vec<Event>,
+    /// Set when the call was refused on the record (see [`ModuleError::record`]).
+    pub refused: Option<ModuleError>,
 }
 
 /// Applies one transaction to the overlay, all or nothing.
@@ -445,16 +475,37 @@ pub fn apply_tx<V: StateView>(
         return Ok(Err(e));
     }
     #[cfg(debug_assertions)]
+    let declared = modules::access(t, &Peek(overlay))?;
+    #[cfg(debug_assertions)]
     overlay.touches.clear();
     let result = modules::apply(overlay, params, env, t)?;
     #[cfg(debug_assertions)]
-    check_declared(&modules::access(t), t, &env.proposer, &overlay.touches);
+    check_declared(&declared, t, &env.proposer, &overlay.touches);
     Ok(result.map(|applied| Receipt {
         tx_id: tx.id,
-        outcome: Outcome::Success,
+        outcome: match applied.refused {
+            None => Outcome::Success,
+            Some(e) => Outcome::Refused {
+                module: e.module,
+                code: e.code,
+                message: truncated(e.message, crate::types::REFUSAL_MESSAGE_LEN_MAX),
+            },
+        },
         fee_paid: applied.fee_paid,
         events: applied.events,
     }))
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn truncated(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
 }
 
 /// Debug builds: a call touched only what its module declared for it (the parallel schedule

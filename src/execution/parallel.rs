@@ -219,7 +219,10 @@ pub fn execute_block_parallel<V: StateView>(
     txs: Vec<TxEnvelope>,
 ) -> Result<BlockOutput, V::Error> {
     let proposer = &env.proposer;
-    let accesses: Vec<Access> = txs.iter().map(|t| modules::access(&t.tx)).collect();
+    let accesses = txs
+        .iter()
+        .map(|t| modules::access(&t.tx, full))
+        .collect::<Result<Vec<Access>, V::Error>>()?;
     if must_run_sequentially(&txs, &accesses, proposer) {
         return execute_block(full, base_lthash, params, env, txs);
     }

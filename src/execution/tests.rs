@@ -27,6 +27,8 @@ fn params() -> ChainParams {
         min_fee: 1,
         staking: StakingParams::default(),
         banking: Default::default(),
+        identity: Default::default(),
+        compliance: Default::default(),
     }
 }
 
@@ -35,6 +37,7 @@ fn at(proposer: &Address) -> BlockEnv {
     BlockEnv {
         height: 1,
         proposer: *proposer,
+        time_ms: 0,
     }
 }
 
@@ -286,6 +289,8 @@ fn staking_chain() -> ChainParams {
     ChainParams {
         staking: staking_params(),
         banking: Default::default(),
+        identity: Default::default(),
+        compliance: Default::default(),
         ..params()
     }
 }
@@ -345,6 +350,7 @@ fn run_block(
     let env = BlockEnv {
         height,
         proposer: addr(8),
+        time_ms: 0,
     };
     let out = execute_block(&*st, lthash, &staking_chain(), &env, txs).expect("infallible");
     st.apply(&out);
@@ -584,7 +590,7 @@ proptest! {
                     staking_tx(from, nonce, call)
                 })
                 .collect();
-            let env = BlockEnv { height, proposer: addr(8 + (h as u8 % 3)) };
+            let env = BlockEnv { height, proposer: addr(8 + (h as u8 % 3)), time_ms: height * 1_000 };
             let seq = execute_block(&st, &lthash, &staking_chain(), &env, block.clone())
                 .expect("infallible");
             let par = execute_block_parallel(&st, &lthash, &staking_chain(), &env, block)

@@ -88,9 +88,11 @@ impl Filter {
                     Payload::Staking(StakingCall::ReportEquivocation { .. }) => (None, 0),
                     // Issued assets: the counterparty; amounts are in the events (u128).
                     Payload::Bank(
-                        BankCall::TransferAsset { to, .. } | BankCall::Mint { to, .. },
+                        BankCall::TransferAsset { to, .. }
+                        | BankCall::TransferWithTravel { to, .. }
+                        | BankCall::Mint { to, .. },
                     ) => (Some(to), 0),
-                    Payload::Bank(_) => (None, 0),
+                    Payload::Bank(_) | Payload::Identity(_) | Payload::Compliance(_) => (None, 0),
                 };
                 if !self.accounts.is_empty()
                     && !self.accounts.contains(&tx.tx.sender)

@@ -35,6 +35,8 @@ fn pool(config: MempoolConfig) -> Mempool {
             min_fee: 1,
             staking: Default::default(),
             banking: Default::default(),
+            identity: Default::default(),
+            compliance: Default::default(),
         },
     )
 }

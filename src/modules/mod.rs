@@ -14,7 +14,12 @@
 //! Everything here is static dispatch: the list expands to a `match` per operation.
 
 pub mod banking;
+pub mod compliance;
+pub mod hooks;
+pub mod identity;
 pub mod staking;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use crate::codec::{put_u8, Decode, DecodeError, Encode, Reader};
 use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
@@ -73,8 +78,17 @@ pub trait Module {
     }
 
     /// What the call may touch. The default declares nothing, which runs serially.
-    fn access(_call: &Self::Call, _tx: &Transaction) -> Access {
-        Access::Serial
+    ///
+    /// `settled` is the state before the block. A declaration may read from it only *settled*
+    /// state: entries that only [`Access::Serial`] calls write (compliance rules, claims). A block
+    /// that runs in parallel holds no serial call, so those entries are the same for all of its
+    /// transactions and the declaration is exact; a block that holds one runs sequentially.
+    fn access<S: StateView>(
+        _call: &Self::Call,
+        _tx: &Transaction,
+        _settled: &S,
+    ) -> Result<Access, S::Error> {
+        Ok(Access::Serial)
     }
 
     /// Whether the call may fail after it has written (then the runtime undoes its writes). Calls
@@ -130,6 +144,12 @@ macro_rules! modules {
             }
         }
 
+        $(impl From<<$module as Module>::Call> for Payload {
+            fn from(c: <$module as Module>::Call) -> Self {
+                Payload::$variant(c)
+            }
+        })*
+
         impl Encode for Payload {
             fn encode_to(&self, out: &mut Vec<u8>) {
                 match self {
@@ -160,10 +180,11 @@ macro_rules! modules {
             }
         }
 
-        /// What a transaction's call may touch.
-        pub fn access(tx: &Transaction) -> Access {
+        /// What a transaction's call may touch, declared on the state before its block (see
+        /// [`Module::access`]).
+        pub fn access<S: StateView>(tx: &Transaction, settled: &S) -> Result<Access, S::Error> {
             match &tx.payload {
-                $(Payload::$variant(c) => <$module>::access(c, tx),)*
+                $(Payload::$variant(c) => <$module>::access(c, tx, settled),)*
             }
         }
 
@@ -176,16 +197,25 @@ macro_rules! modules {
         ) -> Result<Result<Applied, TxError>, V::Error> {
             match &tx.payload {
                 $(Payload::$variant(c) => {
-                    if !<$module>::may_fail_after_writing(c) {
-                        return <$module>::apply(overlay, params, env, tx, c);
+                    // Calls that check before they write refuse with nothing written, recorded
+                    // refusals included.
+                    let r = if !<$module>::may_fail_after_writing(c) {
+                        <$module>::apply(overlay, params, env, tx, c)?
+                    } else {
+                        let sp = overlay.savepoint();
+                        let r = <$module>::apply(overlay, params, env, tx, c)?;
+                        match &r {
+                            Ok(_) => overlay.release(sp),
+                            Err(_) => overlay.rollback(sp),
+                        }
+                        r
+                    };
+                    match r {
+                        Err(TxError::Module(e)) if e.record.is_some() => {
+                            keep_refusal(overlay, env, tx, e)
+                        }
+                        r => Ok(r),
                     }
-                    let sp = overlay.savepoint();
-                    let r = <$module>::apply(overlay, params, env, tx, c)?;
-                    match &r {
-                        Ok(_) => overlay.release(sp),
-                        Err(_) => overlay.rollback(sp),
-                    }
-                    Ok(r)
                 })*
             }
         }
@@ -206,6 +236,8 @@ macro_rules! modules {
 modules! {
     Bank => banking::Banking,
     Staking => staking::Staking,
+    Identity => identity::Identity,
+    Compliance => compliance::Compliance,
 }
 
 /// Chain parameters that execution depends on, fixed by genesis: the chain's own and each
@@ -216,6 +248,58 @@ pub struct ChainParams {
     pub min_fee: Amount,
     pub staking: staking::StakingParams,
     pub banking: banking::BankingParams,
+    pub identity: identity::IdentityParams,
+    pub compliance: compliance::ComplianceParams,
+}
+
+/// A refusal kept on the record: with the call's writes undone, the sender pays the fee and uses
+/// the nonce, and the receipt holds the refusal and its event.
+fn keep_refusal<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    env: &BlockEnv,
+    tx: &Transaction,
+    mut refusal: crate::execution::ModuleError,
+) -> Result<Result<Applied, TxError>, V::Error> {
+    use banking::native::{check_sender, credit, debit_sender};
+    let sender = match check_sender(overlay, tx, 0)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    debit_sender(overlay, tx, sender, 0);
+    credit(overlay, &env.proposer, tx.fee)?;
+    let events = refusal.record.take().map(|e| vec![*e]).unwrap_or_default();
+    Ok(Ok(Applied {
+        fee_paid: tx.fee,
+        events,
+        refused: Some(refusal),
+    }))
+}
+
+/// A module's own entry at `key` as the block has it, decoded. The module wrote it: a value it
+/// cannot decode is corruption, and stops the node rather than fork it.
+pub(crate) fn read<T: Decode, V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    key: &StateKey,
+) -> Result<Option<T>, V::Error> {
+    Ok(overlay.read(key)?.map(|b| decode_entry(key, &b)))
+}
+
+/// A module's own entry at `key` in a state (queries, declarations), decoded.
+pub(crate) fn get<T: Decode, S: StateView>(
+    state: &S,
+    key: &StateKey,
+) -> Result<Option<T>, S::Error> {
+    Ok(state.get(key)?.map(|b| decode_entry(key, &b)))
+}
+
+/// Writes a module's own entry.
+pub(crate) fn write<T: Encode, V: StateView>(overlay: &mut Overlay<'_, V>, key: StateKey, v: &T) {
+    overlay.write(key, Some(v.to_bytes()));
+}
+
+fn decode_entry<T: Decode>(key: &StateKey, bytes: &[u8]) -> T {
+    crate::codec::decode_exact::<T>(bytes, usize::MAX)
+        .unwrap_or_else(|e| panic!("state entry {key:?} does not decode ({e}): corrupt state"))
 }
 
 /// The name of the module with payload tag `tag`.

@@ -54,6 +54,7 @@ pub fn build_block(
     let env = BlockEnv {
         height: parent.height + 1,
         proposer: *proposer,
+        time_ms: timestamp_ms,
     };
     let mut output = if txs.len() >= parallel_txs_min {
         execute_block_parallel(&reader, &base_lthash, params, &env, txs)?

@@ -23,6 +23,8 @@ fn genesis() -> Genesis {
         min_fee: 1,
         staking: Default::default(),
         banking: Default::default(),
+        identity: Default::default(),
+        compliance: Default::default(),
         accounts: vec![GenesisAccount {
             address: addr(0),
             balance: 1_000_000_000,
@@ -49,6 +51,8 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         min_fee: 1,
         staking: Default::default(),
         banking: Default::default(),
+        identity: Default::default(),
+        compliance: Default::default(),
     };
     let txs = (0..n)
         .map(|i| {
@@ -69,6 +73,7 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         let env = BlockEnv {
             height: head.height + 1,
             proposer: addr(9),
+            time_ms: 0,
         };
         execute_block(&r, &s.lthash()?, &params, &env, txs)?
     };

@@ -1,4 +1,6 @@
-use crate::codec::{put_bytes, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+use crate::codec::{
+    put_bytes, put_str, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader,
+};
 
 use super::module_state::{put_events, read_events};
 use super::{Address, Amount, ChainId, Event, Hash, Height, TxEnvelope, TxId, TX_SIZE_MAX};
@@ -157,10 +159,20 @@ pub fn tx_root(ids: &[TxId]) -> Hash {
 }
 
 /// What happened to a transaction included in a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Success,
+    /// A refusal kept on the record (a compliance decision): the transaction paid its fee and
+    /// used its nonce, moved nothing, and its receipt says which rule refused it.
+    Refused {
+        module: u8,
+        code: u32,
+        message: String,
+    },
 }
+
+/// Longest message of a recorded refusal.
+pub const REFUSAL_MESSAGE_LEN_MAX: usize = 512;
 
 /// The record of one included transaction's execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,12 +193,19 @@ impl Encode for Receipt {
     fn encode_to(&self, out: &mut Vec<u8>) {
         put_u8(out, RECEIPT_VERSION);
         out.extend_from_slice(&self.tx_id.0);
-        put_u8(
-            out,
-            match self.outcome {
-                Outcome::Success => 0,
-            },
-        );
+        match &self.outcome {
+            Outcome::Success => put_u8(out, 0),
+            Outcome::Refused {
+                module,
+                code,
+                message,
+            } => {
+                put_u8(out, 1);
+                put_u8(out, *module);
+                put_u32(out, *code);
+                put_str(out, message);
+            }
+        }
         put_u64(out, self.fee_paid);
         put_events(out, &self.events);
     }
@@ -199,6 +218,11 @@ impl Decode for Receipt {
         let tx_id = Hash(r.array("receipt tx id")?);
         let outcome = match r.u8("receipt outcome")? {
             0 => Outcome::Success,
+            1 => Outcome::Refused {
+                module: r.u8("refusing module")?,
+                code: r.u32("refusal code")?,
+                message: r.string("refusal message", REFUSAL_MESSAGE_LEN_MAX)?,
+            },
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "receipt outcome",

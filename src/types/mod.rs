@@ -12,7 +12,7 @@ mod transaction;
 
 pub use account::Account;
 pub use address::{Address, AddressError, ADDRESS_HRP};
-pub use block::{Block, BlockHeader, Outcome, Receipt, BLOCK_VERSION};
+pub use block::{Block, BlockHeader, Outcome, Receipt, BLOCK_VERSION, REFUSAL_MESSAGE_LEN_MAX};
 pub use hash::{Hash, HashParseError};
 pub use module_state::{AttrValue, Event, StateKey, StateWrites};
 pub use transaction::{Signature, Transaction, TxEnvelope, TxId, TX_SIZE_MAX, TX_VERSION};

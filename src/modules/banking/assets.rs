@@ -15,8 +15,19 @@ use super::state::{asset_key, holder_key, holding_key, AssetInfo, Holding};
 use super::{Banking, BankingParams};
 use crate::codec::{decode_exact, Encode};
 use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
+use crate::modules::hooks::{movement_access, on_movement, Movement, TravelRecord};
 use crate::modules::{Access, Module};
 use crate::types::{Address, AssetAmount, Event, Transaction};
+
+/// The value of a step, or the refusal returned at once.
+macro_rules! step {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
 
 /// The checks of an asset call that need no state.
 pub(super) fn check_static(call: &BankCall, params: &BankingParams) -> Result<(), BankingError> {
@@ -69,6 +80,15 @@ pub(super) fn check_static(call: &BankCall, params: &BankingParams) -> Result<()
         | BankCall::Burn { amount, .. }
         | BankCall::TransferAsset { amount, .. }
         | BankCall::Clawback { amount, .. } => positive(*amount),
+        BankCall::TransferWithTravel { amount, travel, .. } => {
+            positive(*amount)?;
+            let max = crate::modules::hooks::VASP_ID_LEN_MAX;
+            let ok = |v: &str| !v.is_empty() && v.len() <= max && !v.chars().any(char::is_control);
+            if !ok(&travel.originator_vasp) || !ok(&travel.beneficiary_vasp) {
+                return Err(BankingError::InvalidTravelRecord { max });
+            }
+            Ok(())
+        }
         BankCall::MultiSend { outputs } => {
             if outputs.is_empty() {
                 return Err(BankingError::NoOutputs);
@@ -106,11 +126,19 @@ pub(super) fn check_static(call: &BankCall, params: &BankingParams) -> Result<()
     }
 }
 
-/// The state a banking call may touch (besides the sender's account and the proposer's fee).
-pub(super) fn access(call: &BankCall, sender: &Address) -> Access {
+/// The state a banking call may touch (besides the sender's account and the proposer's fee):
+/// its own, and the transfer hook's for every movement (declared from the settled state).
+pub(super) fn access<S: StateView>(
+    call: &BankCall,
+    sender: &Address,
+    settled: &S,
+) -> Result<Access, S::Error> {
     let mut accounts = Vec::new();
     let mut reads = Vec::new();
     let mut writes = Vec::new();
+    let hook = |reads: &mut Vec<_>, writes: &mut Vec<_>, asset, from, to| {
+        movement_access(settled, asset, from, to, reads, writes)
+    };
     // A holding and its index entry are written together.
     let holder = |writes: &mut Vec<_>, asset: &AssetId, who: &Address| {
         writes.push(holding_key(asset, who));
@@ -126,19 +154,24 @@ pub(super) fn access(call: &BankCall, sender: &Address) -> Access {
         BankCall::Mint { asset, to, .. } => {
             writes.push(asset_key(asset));
             holder(&mut writes, asset, to);
+            hook(&mut reads, &mut writes, asset, None, Some(to))?;
         }
         BankCall::Burn { asset, .. } => {
             writes.push(asset_key(asset));
             holder(&mut writes, asset, sender);
+            hook(&mut reads, &mut writes, asset, Some(sender), None)?;
         }
         BankCall::Clawback { asset, from, .. } => {
             writes.push(asset_key(asset));
             holder(&mut writes, asset, from);
+            hook(&mut reads, &mut writes, asset, Some(from), None)?;
         }
-        BankCall::TransferAsset { asset, to, .. } => {
+        BankCall::TransferAsset { asset, to, .. }
+        | BankCall::TransferWithTravel { asset, to, .. } => {
             reads.push(asset_key(asset));
             holder(&mut writes, asset, sender);
             holder(&mut writes, asset, to);
+            hook(&mut reads, &mut writes, asset, Some(sender), Some(to))?;
         }
         BankCall::MultiSend { outputs } => {
             for o in outputs {
@@ -148,6 +181,7 @@ pub(super) fn access(call: &BankCall, sender: &Address) -> Access {
                         reads.push(asset_key(asset));
                         holder(&mut writes, asset, sender);
                         holder(&mut writes, asset, &o.to);
+                        hook(&mut reads, &mut writes, asset, Some(sender), Some(&o.to))?;
                     }
                 }
             }
@@ -166,17 +200,19 @@ pub(super) fn access(call: &BankCall, sender: &Address) -> Access {
         | BankCall::UpdateMetadata { asset, .. }
         | BankCall::Renounce { asset, .. } => writes.push(asset_key(asset)),
     }
-    Access::Keys {
+    Ok(Access::Keys {
         accounts,
         reads,
         writes,
-    }
+    })
 }
 
 /// Reads and writes of banking state through the overlay, and the events of one call.
 struct Ctx<'o, 'v, V: StateView> {
     overlay: &'o mut Overlay<'v, V>,
     sender: Address,
+    /// Block time, for the transfer hook.
+    time_ms: u64,
     events: Vec<Event>,
     /// Holdings known to have their index entry (read as existing, or indexed by this call).
     indexed: Vec<(AssetId, Address)>,
@@ -219,6 +255,17 @@ impl<V: StateView> Ctx<'_, '_, V> {
         self.overlay
             .write(holding_key(id, holder), Some(h.to_bytes()));
         Ok(())
+    }
+
+    /// The runtime's transfer hook, after every check of the movement and before any write.
+    fn hook(&mut self, m: &Movement<'_>) -> Result<Step<()>, V::Error> {
+        Ok(match on_movement(self.overlay, self.time_ms, m)? {
+            Ok(event) => {
+                self.events.extend(event);
+                Ok(())
+            }
+            Err(refusal) => Err(BankingError::Refused(refusal)),
+        })
     }
 
     fn emit(&mut self, e: BankingEvent<'_>) {
@@ -264,6 +311,7 @@ impl<V: StateView> Ctx<'_, '_, V> {
 
     /// Moves `amount` of `id` from `from` to `to` under the asset's policy; records its
     /// `transfer` event when `record` (a multi-send's outputs; a transfer call's is implied).
+    #[allow(clippy::too_many_arguments)]
     fn transfer(
         &mut self,
         id: &AssetId,
@@ -271,6 +319,7 @@ impl<V: StateView> Ctx<'_, '_, V> {
         to: &Address,
         amount: AssetAmount,
         record: bool,
+        travel: Option<&TravelRecord>,
     ) -> Result<Step<()>, V::Error> {
         let info = match self.asset(id)? {
             Ok(i) => i,
@@ -316,6 +365,27 @@ impl<V: StateView> Ctx<'_, '_, V> {
                 holder: *to,
             }));
         }
+        let moves = from != to;
+        let movement = Movement {
+            asset: id,
+            issuer: &info.issuer,
+            from: Some(from),
+            to: Some(to),
+            amount,
+            from_after: if moves {
+                src.amount - amount
+            } else {
+                src.amount
+            },
+            to_before: dst.amount,
+            to_after: if moves {
+                dst.amount + amount
+            } else {
+                dst.amount
+            },
+            travel,
+        };
+        step!(self.hook(&movement)?);
         if from != to {
             src.amount -= amount;
             let mut dst = dst;
@@ -368,6 +438,17 @@ impl<V: StateView> Ctx<'_, '_, V> {
                 holder: *to,
             }));
         }
+        step!(self.hook(&Movement {
+            asset: id,
+            issuer: &info.issuer,
+            from: None,
+            to: Some(to),
+            amount,
+            from_after: 0,
+            to_before: h.amount,
+            to_after: h.amount + amount,
+            travel: None,
+        })?);
         h.amount += amount;
         info.supply = supply;
         self.set_holding(id, to, &h)?;
@@ -396,6 +477,17 @@ impl<V: StateView> Ctx<'_, '_, V> {
                 needed: amount,
             }));
         }
+        step!(self.hook(&Movement {
+            asset: id,
+            issuer: &info.issuer,
+            from: Some(from),
+            to: None,
+            amount,
+            from_after: h.amount - amount,
+            to_before: 0,
+            to_after: 0,
+            travel: None,
+        })?);
         h.amount -= amount;
         info.supply -= amount;
         self.set_holding(id, from, &h)?;
@@ -425,6 +517,7 @@ pub(super) fn apply<V: StateView>(
     let mut ctx = Ctx {
         overlay,
         sender: tx.sender,
+        time_ms: env.time_ms,
         events: Vec::new(),
         indexed: Vec::new(),
     };
@@ -439,6 +532,7 @@ pub(super) fn apply<V: StateView>(
     Ok(Ok(Applied {
         fee_paid: tx.fee,
         events,
+        refused: None,
     }))
 }
 
@@ -448,14 +542,6 @@ fn apply_call<V: StateView>(
     env: &BlockEnv,
     call: &BankCall,
 ) -> Result<Step<()>, V::Error> {
-    macro_rules! step {
-        ($e:expr) => {
-            match $e {
-                Ok(v) => v,
-                Err(e) => return Ok(Err(e)),
-            }
-        };
-    }
     let sender = ctx.sender;
     match call {
         BankCall::Transfer { .. } => unreachable!("native transfers take the fast path"),
@@ -551,7 +637,15 @@ fn apply_call<V: StateView>(
             });
         }
         BankCall::TransferAsset { asset, to, amount } => {
-            step!(ctx.transfer(asset, &sender, to, *amount, false)?);
+            step!(ctx.transfer(asset, &sender, to, *amount, false, None)?);
+        }
+        BankCall::TransferWithTravel {
+            asset,
+            to,
+            amount,
+            travel,
+        } => {
+            step!(ctx.transfer(asset, &sender, to, *amount, false, Some(travel))?);
         }
         BankCall::MultiSend { outputs } => step!(multi_send(ctx, outputs)?),
         BankCall::SetFrozen {
@@ -676,7 +770,7 @@ fn multi_send<V: StateView>(
                 });
             }
             Some(asset) => {
-                if let Err(e) = ctx.transfer(asset, &sender, &o.to, o.amount, true)? {
+                if let Err(e) = ctx.transfer(asset, &sender, &o.to, o.amount, true, None)? {
                     return Ok(Err(e));
                 }
             }

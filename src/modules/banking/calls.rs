@@ -2,6 +2,8 @@
 //! encoding every client has used since the first block; the issued-asset calls follow it.
 
 use crate::codec::{put_str, put_u128, put_u32, put_u64, put_u8, DecodeError, Reader};
+pub use crate::modules::hooks::TravelRecord;
+use crate::modules::hooks::VASP_ID_LEN_MAX;
 use crate::types::{Address, Amount, AssetAmount, Hash};
 
 /// An issued asset's id: `SHA-256("mamey/asset" || issuer || symbol)`, so an issuer's symbols are
@@ -158,6 +160,14 @@ pub enum BankCall {
     },
     /// The issuer gives something up for good.
     Renounce { asset: AssetId, what: Renounce },
+    /// A transfer of an issued asset carrying a travel-rule record (FATF R.16): what an asset
+    /// whose rules set a travel threshold needs at or above it.
+    TransferWithTravel {
+        asset: AssetId,
+        to: Address,
+        amount: AssetAmount,
+        travel: TravelRecord,
+    },
 }
 
 const TAG_TRANSFER: u8 = 1;
@@ -173,6 +183,7 @@ const TAG_SET_AUTHORIZED: u8 = 10;
 const TAG_SET_ISSUER: u8 = 11;
 const TAG_UPDATE_METADATA: u8 = 12;
 const TAG_RENOUNCE: u8 = 13;
+const TAG_TRANSFER_WITH_TRAVEL: u8 = 14;
 
 fn put_opt_asset(out: &mut Vec<u8>, a: &Option<AssetId>) {
     match a {
@@ -295,6 +306,20 @@ pub(super) fn encode(call: &BankCall, out: &mut Vec<u8>) {
             out.extend_from_slice(&asset.0);
             put_u8(out, *what as u8);
         }
+        BankCall::TransferWithTravel {
+            asset,
+            to,
+            amount,
+            travel,
+        } => {
+            put_u8(out, TAG_TRANSFER_WITH_TRAVEL);
+            out.extend_from_slice(&asset.0);
+            out.extend_from_slice(&to.0);
+            put_u128(out, *amount);
+            put_str(out, &travel.originator_vasp);
+            put_str(out, &travel.beneficiary_vasp);
+            out.extend_from_slice(&travel.payload_hash.0);
+        }
     }
 }
 
@@ -406,6 +431,16 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<BankCall, DecodeError> {
                         tag,
                     })
                 }
+            },
+        },
+        TAG_TRANSFER_WITH_TRAVEL => BankCall::TransferWithTravel {
+            asset: asset(r)?,
+            to: address(r, "recipient")?,
+            amount: r.u128("amount")?,
+            travel: TravelRecord {
+                originator_vasp: r.string("originator VASP", VASP_ID_LEN_MAX)?,
+                beneficiary_vasp: r.string("beneficiary VASP", VASP_ID_LEN_MAX)?,
+                payload_hash: Hash(r.array("travel payload hash")?),
             },
         },
         tag => {

@@ -75,6 +75,11 @@ pub enum BankingError {
         "issued assets are disabled on this chain (banking.assets_enabled = false in genesis)"
     )]
     AssetsDisabled,
+    #[error("a travel-rule record names both VASPs (1 to {max} characters each)")]
+    InvalidTravelRecord { max: usize },
+    /// The transfer hook (compliance) refused the movement; kept on the record.
+    #[error(transparent)]
+    Refused(ModuleError),
 }
 
 impl BankingError {
@@ -103,6 +108,8 @@ impl BankingError {
             BankingError::NoAuthRequired { .. } => 10119,
             BankingError::NoOutputs => 10120,
             BankingError::AssetsDisabled => 10121,
+            BankingError::InvalidTravelRecord { .. } => 10122,
+            BankingError::Refused(e) => e.code,
         }
     }
 
@@ -131,17 +138,23 @@ impl BankingError {
             BankingError::NoAuthRequired { .. } => "no_auth_required",
             BankingError::NoOutputs => "no_outputs",
             BankingError::AssetsDisabled => "assets_disabled",
+            BankingError::InvalidTravelRecord { .. } => "invalid_travel_record",
+            BankingError::Refused(e) => e.reason,
         }
     }
 }
 
 impl From<BankingError> for TxError {
     fn from(e: BankingError) -> Self {
+        if let BankingError::Refused(e) = e {
+            return TxError::Module(e);
+        }
         TxError::Module(ModuleError {
             module: Banking::TAG,
             code: e.code(),
             reason: e.reason(),
             message: e.to_string(),
+            record: None,
         })
     }
 }

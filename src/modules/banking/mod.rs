@@ -28,7 +28,7 @@ use crate::codec::{DecodeError, Reader};
 use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
 use crate::types::{Address, Amount, AssetAmount, Transaction};
 
-pub use calls::{asset_id, AssetId, BankCall, Output, Policy, Renounce};
+pub use calls::{asset_id, AssetId, BankCall, Output, Policy, Renounce, TravelRecord};
 pub use error::BankingError;
 pub use state::{AssetInfo, Holding};
 
@@ -110,13 +110,19 @@ impl Module for Banking {
 
     fn counterparty(call: &BankCall) -> Option<&Address> {
         match call {
-            BankCall::Transfer { to, .. } | BankCall::TransferAsset { to, .. } => Some(to),
+            BankCall::Transfer { to, .. }
+            | BankCall::TransferAsset { to, .. }
+            | BankCall::TransferWithTravel { to, .. } => Some(to),
             _ => None,
         }
     }
 
-    fn access(call: &BankCall, tx: &Transaction) -> Access {
-        assets::access(call, &tx.sender)
+    fn access<S: StateView>(
+        call: &BankCall,
+        tx: &Transaction,
+        settled: &S,
+    ) -> Result<Access, S::Error> {
+        assets::access(call, &tx.sender, settled)
     }
 
     /// Transfers (native and issued, the hot paths) check everything before they write; the
@@ -125,7 +131,9 @@ impl Module for Banking {
     fn may_fail_after_writing(call: &BankCall) -> bool {
         !matches!(
             call,
-            BankCall::Transfer { .. } | BankCall::TransferAsset { .. }
+            BankCall::Transfer { .. }
+                | BankCall::TransferAsset { .. }
+                | BankCall::TransferWithTravel { .. }
         )
     }
 
@@ -143,6 +151,7 @@ impl Module for Banking {
                         |fee_paid| Applied {
                             fee_paid,
                             events: Vec::new(),
+                            refused: None,
                         },
                     ),
                 )
@@ -164,7 +173,12 @@ pub fn implied_events(tx: &Transaction) -> Vec<crate::types::Event> {
                 AssetAmount::from(*amount),
             )]
         }
-        crate::types::Payload::Bank(BankCall::TransferAsset { asset, to, amount }) => {
+        crate::types::Payload::Bank(
+            BankCall::TransferAsset { asset, to, amount }
+            | BankCall::TransferWithTravel {
+                asset, to, amount, ..
+            },
+        ) => {
             vec![events::transfer_event(Some(asset), &tx.sender, to, *amount)]
         }
         _ => Vec::new(),

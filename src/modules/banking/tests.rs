@@ -1,188 +1,16 @@
 //! Issued assets: the walkthrough a bank would do, every refusal with its code, and property tests
 //! of supply conservation and of parallel = sequential over random mixes of every module's calls.
 
-use std::collections::BTreeMap;
-
-use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 
-use super::calls::{asset_id, AssetId, BankCall, Output, Policy, Renounce};
+use super::calls::{asset_id, BankCall, Output, Policy, Renounce};
 use super::query;
-use super::state::{AssetInfo, Holding};
-use crate::codec::{decode_exact, Encode};
-use crate::execution::{
-    execute_block, execute_block_parallel, BlockEnv, BlockOutput, ChainParams, MemState,
-    StakingParams, TxError,
-};
-use crate::modules::staking::{self, StakingCall};
-use crate::state::LtHash;
-use crate::types::{Account, Address, AssetAmount, Payload, Transaction, TxEnvelope};
-
-const CHAIN: u64 = 9;
-
-fn key(i: u8) -> SigningKey {
-    SigningKey::from_bytes(&[i.wrapping_add(40); 32])
-}
-
-fn addr(i: u8) -> Address {
-    Address(key(i).verifying_key().to_bytes())
-}
-
-fn params() -> ChainParams {
-    ChainParams {
-        chain_id: CHAIN,
-        min_fee: 1,
-        staking: StakingParams {
-            epoch_blocks: 4,
-            active_set_max: 3,
-            unbonding_blocks: 2,
-            block_reward: 0,
-            slash_bps: 0,
-            min_self_stake: 10,
-        },
-        banking: Default::default(),
-    }
-}
-
-/// Accounts 0..8 funded; validators 8..11 registered.
-fn chain() -> MemState {
-    let mut st = MemState::default();
-    for i in 0..8 {
-        st.accounts.insert(
-            addr(i),
-            Account {
-                balance: 1_000_000,
-                nonce: 0,
-            },
-        );
-    }
-    let validators: Vec<_> = (8..11).map(|i| (addr(i), 100, 0)).collect();
-    for (k, v) in staking::genesis_entries(&validators, &params().staking) {
-        st.state.insert(staking::state_key(&k), v.to_bytes());
-    }
-    st
-}
-
-struct Chain {
-    st: MemState,
-    lthash: LtHash,
-    height: u64,
-    nonces: BTreeMap<u8, u64>,
-}
-
-impl Chain {
-    fn new() -> Self {
-        let st = chain();
-        let lthash = st.lthash();
-        Chain {
-            st,
-            lthash,
-            height: 0,
-            nonces: BTreeMap::new(),
-        }
-    }
-
-    /// A signed call from account `from` with its next nonce.
-    fn tx(&mut self, from: u8, call: BankCall) -> TxEnvelope {
-        let n = self.nonces.entry(from).or_default();
-        let tx = Transaction::sign(&key(from), CHAIN, *n, 1, Payload::Bank(call));
-        *n += 1;
-        tx
-    }
-
-    /// Runs a block through both executors, checks they agree and that the commitment matches
-    /// the state from scratch, and commits it.
-    fn block(&mut self, txs: Vec<TxEnvelope>) -> BlockOutput {
-        self.height += 1;
-        let env = BlockEnv {
-            height: self.height,
-            proposer: addr(9),
-        };
-        let seq = execute_block(&self.st, &self.lthash, &params(), &env, txs.clone())
-            .expect("infallible");
-        let par = execute_block_parallel(&self.st, &self.lthash, &params(), &env, txs)
-            .expect("infallible");
-        assert_eq!(par.applied, seq.applied);
-        assert_eq!(par.receipts, seq.receipts);
-        assert_eq!(par.discarded, seq.discarded);
-        assert_eq!(par.writes, seq.writes);
-        assert_eq!(par.state_writes, seq.state_writes);
-        assert_eq!(par.lthash.root(), seq.lthash.root());
-        self.st.apply(&seq);
-        self.lthash = seq.lthash.clone();
-        assert_eq!(self.lthash.root(), self.st.lthash().root());
-        // A discarded transaction did not use its nonce: take it back for the next one.
-        self.resync_nonces();
-        check_supply(&self.st);
-        seq
-    }
-
-    fn resync_nonces(&mut self) {
-        for (i, n) in self.nonces.iter_mut() {
-            *n = self.st.accounts.get(&addr(*i)).map_or(0, |a| a.nonce);
-        }
-    }
-
-    /// One call in a block of its own: its refusal, if any.
-    fn run(&mut self, from: u8, call: BankCall) -> Result<BlockOutput, TxError> {
-        let tx = self.tx(from, call);
-        let out = self.block(vec![tx]);
-        match out.discarded.first() {
-            Some((_, e)) => Err(e.clone()),
-            None => Ok(out),
-        }
-    }
-
-    fn asset(&self, id: &AssetId) -> AssetInfo {
-        let b = &self.st.state[&super::state::asset_key(id)];
-        decode_exact(b, usize::MAX).expect("asset")
-    }
-
-    fn held(&self, id: &AssetId, who: u8) -> AssetAmount {
-        self.st
-            .state
-            .get(&super::state::holding_key(id, &addr(who)))
-            .map_or(0, |b| {
-                decode_exact::<Holding>(b, usize::MAX)
-                    .expect("holding")
-                    .amount
-            })
-    }
-}
-
-/// Every asset's holdings add up to its supply, which is within its maximum.
-fn check_supply(st: &MemState) {
-    let mut sums: BTreeMap<Vec<u8>, AssetAmount> = BTreeMap::new();
-    let mut supplies = BTreeMap::new();
-    for (k, v) in &st.state {
-        if k.module() != 1 {
-            continue;
-        }
-        let s = k.suffix();
-        match s[0] {
-            1 => {
-                let a: AssetInfo = decode_exact(v, usize::MAX).expect("asset");
-                assert!(a.max_supply.map_or(true, |m| a.supply <= m));
-                supplies.insert(s[1..33].to_vec(), a.supply);
-            }
-            2 => {
-                // Holder first, then the asset.
-                let h: Holding = decode_exact(v, usize::MAX).expect("holding");
-                *sums.entry(s[33..65].to_vec()).or_default() += h.amount;
-            }
-            _ => {}
-        }
-    }
-    for (id, supply) in &supplies {
-        assert_eq!(
-            sums.get(id).copied().unwrap_or(0),
-            *supply,
-            "supply of {}",
-            hex::encode(id)
-        );
-    }
-    assert!(sums.keys().all(|k| supplies.contains_key(k)));
-}
+use crate::execution::TxError;
+use crate::modules::compliance::{AssetRules, ComplianceCall, Condition, Velocity};
+use crate::modules::identity::{claim_id, ClaimType, IdentityCall, StatusChange, Subject};
+use crate::modules::staking::StakingCall;
+use crate::modules::testkit::{addr, key, params, Chain, CHAIN};
+use crate::types::{AssetAmount, Payload, Transaction, TxEnvelope};
 
 fn create(symbol: &str, policy: Policy, max: Option<AssetAmount>) -> BankCall {
     BankCall::CreateAsset {
@@ -681,13 +509,37 @@ fn every_refusal_has_its_code_and_changes_nothing() {
 /// A random call among every module's: native and asset transfers, mints, burns, freezes,
 /// clawbacks, multi-sends, authorizations and staking calls, over a few senders and assets.
 fn call_strategy() -> impl Strategy<Value = (u8, u8, u8, u8, u64)> {
-    (0u8..6, 0u8..14, 0u8..6, 0u8..3, 1u64..400)
+    (0u8..6, 0u8..100, 0u8..6, 0u8..3, 1u64..400)
 }
 
+/// A random call; `kind` in 0..100. Compliance and identity calls (serial: their block runs
+/// sequentially) are rare, so that about half the blocks take the parallel path.
 fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
     // Asset k is issued by account k.
     let id = asset_id(&addr(asset), &format!("A{asset}"));
     let a = AssetAmount::from(amount);
+    let kind = match kind {
+        // Account 6 is the KYC provider; holders 0..4 got claims `claim_id(6, h)`.
+        98 => {
+            let change = [
+                StatusChange::Suspend,
+                StatusChange::Reinstate,
+                StatusChange::Revoke,
+            ];
+            return Payload::Identity(IdentityCall::SetClaimStatus {
+                claim: claim_id(&addr(6), u64::from(to % 4)),
+                change: change[amount as usize % 3],
+            });
+        }
+        99 => {
+            return Payload::Compliance(ComplianceCall::SetBlocked {
+                address: addr(to),
+                blocked: amount % 2 == 0,
+                reason: "sanctions".into(),
+            })
+        }
+        k => k % 15,
+    };
     Payload::Bank(match kind {
         0 => BankCall::Transfer {
             to: addr(to),
@@ -748,6 +600,16 @@ fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
             },
             Some(5_000),
         ),
+        14 => BankCall::TransferWithTravel {
+            asset: id,
+            to: addr(to),
+            amount: a,
+            travel: crate::modules::hooks::TravelRecord {
+                originator_vasp: "VASP-A".into(),
+                beneficiary_vasp: "VASP-B".into(),
+                payload_hash: crate::types::Hash([amount as u8; 32]),
+            },
+        },
         12 => {
             return Payload::Staking(StakingCall::Delegate {
                 validator: addr(8 + to % 3),
@@ -761,6 +623,17 @@ fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
             })
         }
     })
+}
+
+/// Asset `k`'s kept holder count equals the holdings that are not zero.
+fn check_holder_count(c: &Chain, k: u8) {
+    let id = asset_id(&addr(k), &format!("A{k}"));
+    let Some(count) = crate::modules::compliance::query::holders(&c.st, &id).expect("infallible")
+    else {
+        return;
+    };
+    let actual = (0..12u8).filter(|h| c.held(&id, *h) > 0).count() as u64;
+    assert_eq!(count, actual, "holder count of A{k}");
 }
 
 proptest! {
@@ -780,6 +653,24 @@ proptest! {
             setup.push(c.tx(k, create(&format!("A{k}"), Policy { auth_required: k == 2, ..full_policy() }, Some(5_000))));
         }
         c.block(setup);
+        // Compliance in the mix: a KYC provider (6) credentials holders 0..4 (claim ids from
+        // its nonces 0..4); asset A1 admits KYC'd receivers only, with balance, velocity and
+        // travel-rule limits; A0 counts its holders (set before any supply). The authority is 7.
+        let mut rules = vec![c.tx(7, IdentityCall::SetIssuer { issuer: addr(6), types: vec![ClaimType::Kyc], name: "kyc".into() })];
+        for h in 0..4u8 {
+            rules.push(c.tx(6, IdentityCall::IssueClaim { subject: Subject::Address(addr(h)), claim_type: ClaimType::Kyc, level: 2, jurisdiction: None, expires_ms: None, evidence: None }));
+        }
+        rules.push(c.tx(1, ComplianceCall::SetRules { asset: asset_id(&addr(1), "A1"), rules: AssetRules {
+            sender: vec![Condition::Claim { claim_type: ClaimType::Kyc, min_level: 1, issuers: vec![] }],
+            receiver: vec![Condition::Claim { claim_type: ClaimType::Kyc, min_level: 2, issuers: vec![addr(6)] }],
+            max_balance: Some(900),
+            velocity: Some(Velocity { amount: 700, period_ms: 3_000 }),
+            travel_threshold: Some(350),
+            ..AssetRules::default()
+        }}));
+        rules.push(c.tx(0, ComplianceCall::SetRules { asset: asset_id(&addr(0), "A0"), rules: AssetRules { max_holders: Some(5), ..AssetRules::default() } }));
+        let out = c.block(rules);
+        prop_assert!(out.discarded.is_empty(), "{:?}", out.discarded);
         let mut mints = Vec::new();
         for k in 0..3u8 {
             for h in 0..4u8 {
@@ -789,7 +680,9 @@ proptest! {
                 mints.push(c.tx(k, BankCall::Mint { asset: asset_id(&addr(k), &format!("A{k}")), to: addr(h), amount: 300 }));
             }
         }
-        c.block(mints);
+        let out = c.block(mints);
+        prop_assert!(out.discarded.is_empty() && out.receipts.iter().all(|r| r.outcome == crate::types::Outcome::Success));
+        prop_assert_eq!(crate::modules::compliance::query::holders(&c.st, &asset_id(&addr(0), "A0")).unwrap(), Some(4));
         for txs in blocks {
             let block: Vec<TxEnvelope> = txs
                 .iter()
@@ -802,6 +695,7 @@ proptest! {
                 })
                 .collect();
             c.block(block);
+            check_holder_count(&c, 0);
         }
     }
 }

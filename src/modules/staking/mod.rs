@@ -177,6 +177,7 @@ impl Module for Staking {
             apply(overlay, params, env, tx, call)?.map(|fee_paid| Applied {
                 fee_paid,
                 events: Vec::new(),
+                refused: None,
             }),
         )
     }

@@ -1,0 +1,307 @@
+//! The evaluation of a movement against the blocked list and the asset's rules: one pure
+//! function of the state it reads ([`evaluate`]), used by the transfer hook inside execution and
+//! by the dry run (`compliance_checkTransfer`) outside it, so both always agree.
+//!
+//! Order of checks (the first failing one is the refusal): blocked sender, blocked receiver,
+//! pause, travel rule, sender conditions, receiver conditions, balance limit, holder limit,
+//! velocity. A party that is the asset's issuer is exempt from conditions and limits.
+
+use crate::codec::{decode_exact, Decode};
+use crate::modules::hooks::Movement;
+use crate::modules::identity::state::{issuer_key, live_claims_key, SubjectClaims, TrustedIssuer};
+use crate::modules::identity::{ClaimType, LiveClaim, Subject};
+use crate::types::{Address, AttrValue, Event, StateKey};
+
+use super::calls::{AssetRules, Condition};
+use super::error::{ComplianceError, Side};
+use super::state::{
+    blocked_key, holders_key, rules_key, window_key, Blocked, Holders, RulesEntry, Window,
+};
+use super::Compliance;
+use crate::modules::Module;
+
+/// What a movement that passes writes and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    /// The asset has rules (then the decision is an event).
+    pub ruled: bool,
+    /// The rules that applied, e.g. `receiver:kyc>=2`.
+    pub applied: Vec<String>,
+    /// The new holder count, when it changes.
+    pub holders: Option<u64>,
+    /// The sender's new velocity window.
+    pub window: Option<Window>,
+}
+
+/// Reads through whatever state the caller has (the overlay, or committed state).
+pub(super) trait Read {
+    type Error;
+    fn entry(&mut self, key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error>;
+}
+
+fn typed<T: Decode, R: Read>(r: &mut R, key: &StateKey) -> Result<Option<T>, R::Error> {
+    Ok(r.entry(key)?.map(|b| {
+        decode_exact::<T>(&b, usize::MAX)
+            .unwrap_or_else(|e| panic!("state entry {key:?} does not decode ({e}): corrupt state"))
+    }))
+}
+
+/// The current claims of a party: live, unexpired, unsuspended, from issuers trusted for them.
+fn current_claims<R: Read>(
+    r: &mut R,
+    party: &Address,
+    time_ms: u64,
+) -> Result<Vec<LiveClaim>, R::Error> {
+    let live: SubjectClaims =
+        typed(r, &live_claims_key(&Subject::Address(*party)))?.unwrap_or_default();
+    let mut trusted: Vec<(Address, Option<TrustedIssuer>)> = Vec::new();
+    let mut out = Vec::new();
+    for c in live.0 {
+        if !c.current(time_ms) {
+            continue;
+        }
+        let entry = match trusted.iter().find(|(a, _)| *a == c.issuer) {
+            Some((_, e)) => e.clone(),
+            None => {
+                let e: Option<TrustedIssuer> = typed(r, &issuer_key(&c.issuer))?;
+                trusted.push((c.issuer, e.clone()));
+                e
+            }
+        };
+        if entry.is_some_and(|e| e.trusted_for(c.claim_type)) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+fn holds(claims: &[LiveClaim], c: &Condition) -> bool {
+    let jurisdictions = || {
+        claims
+            .iter()
+            .filter(|x| x.claim_type == ClaimType::Jurisdiction)
+            .filter_map(|x| x.jurisdiction)
+    };
+    match c {
+        Condition::Claim {
+            claim_type,
+            min_level,
+            issuers,
+        } => claims.iter().any(|x| {
+            x.claim_type == *claim_type
+                && x.level >= *min_level
+                && (issuers.is_empty() || issuers.contains(&x.issuer))
+        }),
+        Condition::NoClaim { claim_type } => !claims.iter().any(|x| x.claim_type == *claim_type),
+        Condition::JurisdictionIn(l) => jurisdictions().any(|j| l.contains(&j)),
+        Condition::JurisdictionNotIn(l) => !jurisdictions().any(|j| l.contains(&j)),
+    }
+}
+
+fn check_side<R: Read>(
+    r: &mut R,
+    m: &Movement<'_>,
+    side: Side,
+    party: &Address,
+    conditions: &[Condition],
+    time_ms: u64,
+    applied: &mut Vec<String>,
+) -> Result<Result<(), ComplianceError>, R::Error> {
+    if conditions.is_empty() || party == m.issuer {
+        return Ok(Ok(()));
+    }
+    let claims = current_claims(r, party, time_ms)?;
+    for c in conditions {
+        if !holds(&claims, c) {
+            return Ok(Err(ComplianceError::Condition {
+                asset: *m.asset,
+                side,
+                party: *party,
+                condition: c.describe(),
+            }));
+        }
+        applied.push(format!("{}:{}", side.name(), c.describe()));
+    }
+    Ok(Ok(()))
+}
+
+/// Decides a movement on the state `r` reads, at block time `time_ms`.
+pub(super) fn evaluate<R: Read>(
+    r: &mut R,
+    m: &Movement<'_>,
+    time_ms: u64,
+) -> Result<Result<Decision, ComplianceError>, R::Error> {
+    let Some(to) = m.to else {
+        return leave(r, m);
+    };
+    for party in m.from.into_iter().chain([to]) {
+        if let Some(b) = typed::<Blocked, R>(r, &blocked_key(party))? {
+            return Ok(Err(ComplianceError::Blocked {
+                address: *party,
+                reason: b.reason,
+            }));
+        }
+    }
+    let Some(entry) = typed::<RulesEntry, R>(r, &rules_key(m.asset))? else {
+        return Ok(Ok(Decision::default()));
+    };
+    if entry.paused {
+        return Ok(Err(ComplianceError::Paused(*m.asset)));
+    }
+    let rules: &AssetRules = &entry.rules;
+    let mut d = Decision {
+        ruled: true,
+        ..Decision::default()
+    };
+    if let Some(threshold) = rules.travel_threshold {
+        if m.amount >= threshold {
+            if m.travel.is_none() {
+                return Ok(Err(ComplianceError::TravelRuleRequired {
+                    asset: *m.asset,
+                    threshold,
+                }));
+            }
+            d.applied.push("travel_rule".into());
+        }
+    }
+    if let Some(from) = m.from {
+        if let Err(e) = check_side(
+            r,
+            m,
+            Side::Sender,
+            from,
+            &rules.sender,
+            time_ms,
+            &mut d.applied,
+        )? {
+            return Ok(Err(e));
+        }
+    }
+    if let Err(e) = check_side(
+        r,
+        m,
+        Side::Receiver,
+        to,
+        &rules.receiver,
+        time_ms,
+        &mut d.applied,
+    )? {
+        return Ok(Err(e));
+    }
+    let moves = m.from != Some(to);
+    if let Some(max) = rules.max_balance {
+        if to != m.issuer && moves && m.to_after > max {
+            return Ok(Err(ComplianceError::MaxBalance {
+                asset: *m.asset,
+                to: *to,
+                after: m.to_after,
+                max,
+            }));
+        }
+        d.applied.push("max_balance".into());
+    }
+    if let Some(max) = rules.max_holders {
+        let count = typed::<Holders, R>(r, &holders_key(m.asset))?
+            .unwrap_or_default()
+            .0;
+        let joins = moves && m.to_before == 0 && m.to_after > 0;
+        let leaves = moves && m.from.is_some() && m.from_after == 0;
+        let new = (count + u64::from(joins))
+            .checked_sub(u64::from(leaves))
+            .expect("the holder count is exact: a holder that leaves was counted");
+        if joins && !leaves && new > u64::from(max) {
+            return Ok(Err(ComplianceError::MaxHolders {
+                asset: *m.asset,
+                max,
+                to: *to,
+            }));
+        }
+        if new != count {
+            d.holders = Some(new);
+        }
+        d.applied.push("max_holders".into());
+    }
+    if let (Some(v), Some(from)) = (rules.velocity, m.from) {
+        if from != m.issuer && moves {
+            let window = time_ms / v.period_ms;
+            let w: Window = typed(r, &window_key(m.asset, from))?.unwrap_or_default();
+            let sent = if w.window == window { w.sent } else { 0 };
+            let total = sent.checked_add(m.amount).filter(|t| *t <= v.amount);
+            let Some(total) = total else {
+                return Ok(Err(ComplianceError::Velocity {
+                    asset: *m.asset,
+                    from: *from,
+                    limit: v.amount,
+                    period_ms: v.period_ms,
+                    sent,
+                    amount: m.amount,
+                }));
+            };
+            d.window = Some(Window {
+                window,
+                sent: total,
+            });
+            d.applied.push("velocity".into());
+        }
+    }
+    Ok(Ok(d))
+}
+
+/// A burn or clawback: never refused; it only keeps the holder count.
+fn leave<R: Read>(
+    r: &mut R,
+    m: &Movement<'_>,
+) -> Result<Result<Decision, ComplianceError>, R::Error> {
+    let mut d = Decision::default();
+    let counted = typed::<RulesEntry, R>(r, &rules_key(m.asset))?
+        .is_some_and(|e| e.rules.max_holders.is_some());
+    if counted && m.from_after == 0 {
+        let count = typed::<Holders, R>(r, &holders_key(m.asset))?
+            .unwrap_or_default()
+            .0;
+        d.holders = Some(count.checked_sub(1).expect("the holder count is exact"));
+    }
+    Ok(Ok(d))
+}
+
+/// The event of an allowed movement of a ruled asset.
+pub(super) fn allowed_event(m: &Movement<'_>, d: &Decision) -> Event {
+    let mut attributes = vec![
+        ("asset".to_string(), AttrValue::Id(*m.asset)),
+        ("rules".to_string(), AttrValue::Text(d.applied.join(","))),
+    ];
+    if let Some(t) = m.travel {
+        attributes.push((
+            "originator_vasp".into(),
+            AttrValue::Text(t.originator_vasp.clone()),
+        ));
+        attributes.push((
+            "beneficiary_vasp".into(),
+            AttrValue::Text(t.beneficiary_vasp.clone()),
+        ));
+        attributes.push(("travel_payload".into(), AttrValue::Id(t.payload_hash)));
+    }
+    Event {
+        module: Compliance::TAG,
+        kind: "allowed".into(),
+        attributes,
+    }
+}
+
+/// The event of a refused movement (kept with the refusal on the record).
+pub(super) fn refused_event(m: &Movement<'_>, e: &ComplianceError) -> Event {
+    let mut attributes = vec![("asset".to_string(), AttrValue::Id(*m.asset))];
+    if let Some(f) = m.from {
+        attributes.push(("from".into(), AttrValue::Address(*f)));
+    }
+    if let Some(t) = m.to {
+        attributes.push(("to".into(), AttrValue::Address(*t)));
+    }
+    attributes.push(("amount".into(), AttrValue::Amount(m.amount)));
+    attributes.push(("rule".into(), AttrValue::Text(e.reason().into())));
+    Event {
+        module: Compliance::TAG,
+        kind: "refused".into(),
+        attributes,
+    }
+}
