@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/mamey/v1/stream.proto",
         "proto/mamey/banking/v1/banking.proto",
         "proto/mamey/staking/v1/staking.proto",
+        "proto/mamey/identity/v1/identity.proto",
+        "proto/mamey/compliance/v1/compliance.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(files, ["proto"])?;

@@ -45,11 +45,12 @@ if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   fi
 fi
 
-if ! python3 -c "import grpc, grpc_tools, websockets" >/dev/null 2>&1; then
+if ! python3 -c "import grpc, grpc_tools, websockets, requests, jwt, cryptography" >/dev/null 2>&1; then
   # tests/independent_clients.rs drives the node with clients nobody on this project wrote: Python
-  # grpcio (code generated from proto/ by grpcio-tools) and the Python websockets package. Without
+  # grpcio (code generated from proto/ by grpcio-tools), the Python websockets package, and requests
+  # with PyJWT for DID resolution and verifiable credentials. Without
   # them it skips with a loud notice, and fails when CI is set.
-  step "installing the Python test clients (grpcio, grpcio-tools, websockets)"
+  step "installing the Python test clients (grpcio, grpcio-tools, websockets, requests, pyjwt, cryptography)"
   if ! python3 -m pip --version >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     sudo=""
     if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
@@ -57,7 +58,7 @@ if ! python3 -c "import grpc, grpc_tools, websockets" >/dev/null 2>&1; then
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3 python3-pip ||
       echo "warning: could not install python3 and pip" >&2
   fi
-  pip_packages="grpcio grpcio-tools websockets"
+  pip_packages="grpcio grpcio-tools websockets requests pyjwt cryptography"
   # Debian's system Python refuses plain `pip install` (PEP 668): try without, then with
   # --break-system-packages.
   # shellcheck disable=SC2086

@@ -8,10 +8,15 @@
 //!   and the NOT_FOUND status with its `mamey-error-code` trailer, all checked against JSON-RPC.
 //! - `python_websockets_client`: the Python `websockets` package subscribes to `newHeads`
 //!   (`tests/clients/ws_client.py`); the heads are consecutive and match `mamey_getBlock`.
+//! - `python_verifies_dids_and_credentials`: Python `requests`, PyJWT and gzip
+//!   (`tests/clients/vc_client.py`) resolve a DID over `GET /1.0/identifiers/{did}` in the W3C
+//!   shape (and its 404 and 400 errors), verify a credential issued by the CLI with the key the
+//!   DID document publishes (and reject a tampered one), and read its Bitstring Status List bit:
+//!   clear, then set once the claim is revoked.
 //! - `promtool_checks_the_metrics`: `promtool check metrics` on a scrape of `/metrics` (when the node
 //!   has a metrics endpoint, i.e. `metrics` in `DATA_DIR/endpoints.json`).
 //!
-//! A missing tool (python3, grpcio/grpcio-tools, websockets, promtool) fails the test when the
+//! A missing tool (python3, grpcio/grpcio-tools, websockets, requests/PyJWT, promtool) fails the test when the
 //! `CI` environment variable is set, and otherwise skips it with a loud `SKIPPED:` line.
 //! `scripts/test.sh` installs the Python packages.
 
@@ -337,6 +342,120 @@ fn python_websockets_client() {
         let stored = client.block(height).expect("mamey_getBlock");
         assert_eq!(h["hash"], stored.hash.to_hex(), "head {height}: {v}");
     }
+}
+
+/// The trimmed stdout of a CLI command that must succeed.
+fn cli_ok(args: &[&str]) -> String {
+    common::stdout_of(&common::cli(args), &args.join(" "))
+}
+
+#[test]
+fn python_verifies_dids_and_credentials() {
+    if !require(
+        "python3",
+        succeeds("python3", &["--version"]),
+        "e.g. apt-get install python3",
+    ) || !require(
+        "Python requests, PyJWT and cryptography",
+        python_has("requests, jwt, cryptography"),
+        "python3 -m pip install requests pyjwt cryptography",
+    ) {
+        return;
+    }
+    let root = tempfile::tempdir().expect("temporary directory");
+    let dir = root.path().join("data");
+    let node = Node::options().block_interval_ms(50).start(&dir);
+    let url = node.url.clone();
+    let faucet = dir.join("dev/faucet.key");
+    let faucet = faucet.to_str().expect("utf-8");
+    let key = root.path().join("kyc.key");
+    let key = key.to_str().expect("utf-8");
+    let kyc = cli_ok(&["keys", "new", "--out", key]);
+    let subject = new_address();
+    let w = ["--rpc", url.as_str(), "--wait"];
+    let run = |args: &[&str]| cli_ok(&[args, &w[..]].concat());
+    run(&[
+        "transfer", "--key", faucet, "--to", &kyc, "--amount", "100000",
+    ]);
+    let did = run(&["identity", "did", "create", "--key", key]);
+    run(&[
+        "identity", "issuer", "add", "--key", faucet, "--issuer", &kyc, "--types", "kyc",
+    ]);
+    let token = run(&[
+        "identity",
+        "vc",
+        "issue",
+        "--key",
+        key,
+        "--did",
+        &did,
+        "--subject",
+        &subject.to_string(),
+        "--type",
+        "kyc",
+        "--level",
+        "2",
+    ]);
+    let vc = root.path().join("vc.jwt");
+    std::fs::write(&vc, &token).expect("write the credential");
+    let check = || {
+        let out = run_with_limit(
+            Command::new("python3")
+                .arg(Path::new(REPO).join("tests/clients/vc_client.py"))
+                .args(["--url", &url, "--vc", vc.to_str().expect("utf-8")]),
+            Duration::from_secs(60),
+            "tests/clients/vc_client.py",
+        );
+        json_output(&out, "tests/clients/vc_client.py")
+    };
+    let v = check();
+    assert_eq!(v["resolution_status"], 200, "{v}");
+    assert_eq!(
+        v["resolution_keys"],
+        json!([
+            "didDocument",
+            "didDocumentMetadata",
+            "didResolutionMetadata"
+        ]),
+        "{v}"
+    );
+    assert_eq!(v["not_found"], json!([404, "notFound"]), "{v}");
+    assert_eq!(v["invalid"], json!([400, "invalidDid"]), "{v}");
+    assert_eq!(v["signature_verified"], true, "{v}");
+    assert_eq!(v["tampered_rejected"], true, "{v}");
+    assert_eq!(
+        (v["issuer"].clone(), v["subject_level"].clone()),
+        (json!(did), json!(2)),
+        "{v}"
+    );
+    assert_eq!(
+        v["status"],
+        json!({"revocation": false, "suspension": false}),
+        "{v}"
+    );
+    // Revoked on chain: the independent verifier sees the bit set.
+    let payload = token.split('.').nth(1).expect("a JWS");
+    let claim = {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url");
+        let c: Value = serde_json::from_slice(&body).expect("JSON");
+        c["id"]
+            .as_str()
+            .expect("id")
+            .trim_start_matches("urn:mamey:claim:")
+            .to_string()
+    };
+    run(&[
+        "identity", "claim", "revoke", "--key", key, "--claim", &claim,
+    ]);
+    let v = check();
+    assert_eq!(
+        v["status"],
+        json!({"revocation": true, "suspension": false}),
+        "{v}"
+    );
 }
 
 #[test]

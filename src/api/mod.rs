@@ -21,6 +21,8 @@ use views::{
     TxView,
 };
 
+pub mod compliance;
+pub mod identity;
 mod modules;
 pub mod views;
 

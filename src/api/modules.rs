@@ -35,7 +35,7 @@ pub fn event_view(e: &Event) -> EventView {
 /// A committed transaction's events: those its receipt stores and those it implies.
 pub(super) fn events_of(tx: Option<&TxEnvelope>, receipt: Option<&Receipt>) -> Vec<EventView> {
     let implied = tx
-        .map(|t| banking::implied_events(&t.tx))
+        .map(|t| banking::implied_events(&t.tx, receipt))
         .unwrap_or_default();
     implied
         .iter()
@@ -120,7 +120,7 @@ pub fn block_events(block: &Block, receipts: &[Receipt], filter: &EventFilter) -
             .get(i)
             .map(|r| r.events.as_slice())
             .unwrap_or_default();
-        for event in banking::implied_events(&tx.tx)
+        for event in banking::implied_events(&tx.tx, receipts.get(i))
             .into_iter()
             .chain(stored.iter().cloned())
         {
@@ -177,6 +177,9 @@ pub struct HistoryView {
     pub transactions: Vec<HistoryItemView>,
     pub next_cursor: Option<String>,
 }
+
+/// A page of a listing and the cursor of the next one.
+pub type PageView<T> = query::Page<T>;
 
 /// Default page size of listings.
 pub const PAGE_DEFAULT: usize = 50;

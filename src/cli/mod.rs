@@ -1,6 +1,8 @@
 //! Command-line interface (`mameynode --help`).
 
 mod banking;
+mod compliance;
+mod identity;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +47,12 @@ enum Command {
     Balances(AccountArgs),
     /// Print an address's transactions across every module as JSON, newest first.
     History(banking::HistoryArgs),
+    /// Identity: DIDs, the trusted issuers registry, claims, verifiable credentials.
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
+    /// Compliance: asset rules, pause, the blocked list, dry runs and reports.
+    #[command(subcommand)]
+    Compliance(compliance::ComplianceCommand),
     /// Staking (DPoS): register a validator, delegate, undelegate; show an address's stake.
     #[command(subcommand)]
     Stake(StakeCommand),
@@ -230,6 +238,16 @@ struct TransferArgs {
     /// An issued asset's id (without it: the native asset).
     #[arg(long)]
     asset: Option<mameynode::modules::banking::AssetId>,
+    /// Travel rule (FATF R.16): the originating VASP's identifier (e.g. an LEI); with
+    /// --travel-beneficiary and --travel-payload-hash the transfer carries the record.
+    #[arg(long, requires_all = ["travel_beneficiary", "travel_payload_hash", "asset"])]
+    travel_originator: Option<String>,
+    /// The beneficiary VASP's identifier.
+    #[arg(long, requires = "travel_originator")]
+    travel_beneficiary: Option<String>,
+    /// SHA-256 (hex) of the encrypted IVMS101 payload exchanged off chain.
+    #[arg(long, requires = "travel_originator")]
+    travel_payload_hash: Option<Hash>,
     #[command(flatten)]
     tx: TxOptions,
 }
@@ -317,7 +335,25 @@ fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Transfer(a) => {
+            let travel = match (
+                a.travel_originator,
+                a.travel_beneficiary,
+                a.travel_payload_hash,
+            ) {
+                (Some(o), Some(b), Some(h)) => Some(mameynode::modules::banking::TravelRecord {
+                    originator_vasp: o,
+                    beneficiary_vasp: b,
+                    payload_hash: h,
+                }),
+                _ => None,
+            };
             let call = match a.asset {
+                Some(asset) if travel.is_some() => BankCall::TransferWithTravel {
+                    asset,
+                    to: a.to,
+                    amount: a.amount,
+                    travel: travel.expect("checked"),
+                },
                 Some(asset) => BankCall::TransferAsset {
                     asset,
                     to: a.to,
@@ -334,6 +370,8 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Asset(c) => banking::asset_command(c),
         Command::Balances(a) => banking::balances(a),
         Command::History(a) => banking::history(a),
+        Command::Identity(c) => identity::command(c),
+        Command::Compliance(c) => compliance::command(c),
         Command::Stake(StakeCommand::Register {
             commission_bps,
             amount,
@@ -561,13 +599,21 @@ fn keys_command(k: KeysCommand) -> Result<()> {
 /// Signs and sends one transaction; prints its id, and with --wait waits for its outcome.
 /// Signs and sends a transaction; prints its id (waits with --wait).
 fn send(a: TxOptions, payload: Payload) -> Result<()> {
-    let id = send_quiet(a, payload)?;
-    println!("{id}");
+    let sent = send_quiet(a, payload)?;
+    println!("{}", sent.id);
     Ok(())
 }
 
+/// A transaction sent: its id, and the nonce and sender it was signed with (the ids of the
+/// objects a call creates derive from them).
+struct Sent {
+    id: Hash,
+    nonce: u64,
+    sender: Address,
+}
+
 /// [`send`] without printing: for calls that print the object they create instead.
-fn send_quiet(a: TxOptions, payload: Payload) -> Result<Hash> {
+fn send_quiet(a: TxOptions, payload: Payload) -> Result<Sent> {
     let key = keys::read(&a.key)?;
     let client = RpcClient::new(&a.rpc.rpc);
     let status = client.status()?;
@@ -583,14 +629,19 @@ fn send_quiet(a: TxOptions, payload: Payload) -> Result<Hash> {
         payload,
     );
     let id = client.send_transaction(&tx)?;
+    let sent = Sent {
+        id,
+        nonce,
+        sender: keys::address_of(&key),
+    };
     if !a.wait {
-        return Ok(id);
+        return Ok(sent);
     }
     let deadline = Instant::now() + Duration::from_secs(a.timeout_secs);
     loop {
         let view = client.transaction(&id)?;
         match view.status {
-            TxStatus::Committed | TxStatus::Finalized => return Ok(id),
+            TxStatus::Committed | TxStatus::Finalized => return Ok(sent),
             TxStatus::Rejected => bail!(
                 "transaction {id} rejected: {}",
                 view.error.unwrap_or_else(|| "no reason given".into())

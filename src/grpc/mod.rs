@@ -8,7 +8,10 @@
 //! APIs cannot disagree; errors carry the JSON-RPC code of `docs/API.md` in the `mamey-error-code`
 //! metadata.
 
+mod identity;
 mod modules;
+
+pub use identity::{compliance_proto, identity_proto};
 mod stream;
 
 use std::net::SocketAddr;
@@ -217,6 +220,12 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
     health_reporter
         .set_serving::<modules::StakingServiceServer<modules::Staking>>()
         .await;
+    health_reporter
+        .set_serving::<identity::IdentityServiceServer<identity::Identity>>()
+        .await;
+    health_reporter
+        .set_serving::<identity::ComplianceServiceServer<identity::Compliance>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -228,6 +237,11 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .max_decoding_message_size(config.message_bytes_max);
     let staking = modules::StakingServiceServer::new(modules::Staking { api: api.clone() })
         .max_decoding_message_size(config.message_bytes_max);
+    let identity = identity::IdentityServiceServer::new(identity::Identity { api: api.clone() })
+        .max_decoding_message_size(config.message_bytes_max);
+    let compliance =
+        identity::ComplianceServiceServer::new(identity::Compliance { api: api.clone() })
+            .max_decoding_message_size(config.message_bytes_max);
     let streams = StreamServiceServer::new(stream::Streams::new(api, config))
         .max_decoding_message_size(config.message_bytes_max);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -240,7 +254,9 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .add_service(node)
         .add_service(streams)
         .add_service(banking)
-        .add_service(staking);
+        .add_service(staking)
+        .add_service(identity)
+        .add_service(compliance);
     tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = router

@@ -31,6 +31,8 @@
 
 pub mod client;
 mod cors;
+mod http_paths;
+mod identity;
 mod limits;
 mod modules;
 mod params;

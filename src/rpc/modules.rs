@@ -10,7 +10,7 @@ use super::ErrorCode;
 use crate::api::Api;
 
 /// Optional `{"limit": n, "cursor": c}` at position `at`.
-fn page_options(
+pub(super) fn page_options(
     params: &[Value],
     at: usize,
 ) -> Result<(Option<usize>, Option<String>), ErrorObjectOwned> {
@@ -48,7 +48,11 @@ fn page_options(
 }
 
 /// The string at position `at`.
-fn string_at<'a>(params: &'a [Value], at: usize, what: &str) -> Result<&'a str, ErrorObjectOwned> {
+pub(super) fn string_at<'a>(
+    params: &'a [Value],
+    at: usize,
+    what: &str,
+) -> Result<&'a str, ErrorObjectOwned> {
     params.get(at).and_then(Value::as_str).ok_or_else(|| {
         error(
             ErrorCode::InvalidParams,
@@ -101,5 +105,6 @@ pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::Re
         let address = parse_address(string_at(&v, 0, "delegator address")?, "params[0]")?;
         api.stake(address).map_err(api_error)
     })?;
+    super::identity::register(m)?;
     Ok(())
 }

@@ -116,6 +116,7 @@ pub async fn start(config: &RpcConfig, api: Arc<Api>) -> std::io::Result<RpcServ
         .set_message_buffer_capacity(config.ws_buffer_messages)
         .set_batch_request_config(BatchRequestConfig::Limit(config.batch_calls_max))
         .build();
+    let paths = super::http_paths::PathsLayer::new(api.clone());
     let methods = module(api).map_err(std::io::Error::other)?;
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
         .layer(crate::telemetry::RpcMetricsLayer::new(
@@ -124,7 +125,11 @@ pub async fn start(config: &RpcConfig, api: Arc<Api>) -> std::io::Result<RpcServ
         .layer_fn(RateLimit::layer(config.calls_per_second_max));
     let server = Server::builder()
         .set_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().option_layer(super::cors::layer(config)))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .option_layer(super::cors::layer(config))
+                .layer(paths),
+        )
         .set_rpc_middleware(rpc_middleware)
         .build(config.listen)
         .await?;

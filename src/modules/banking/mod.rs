@@ -163,7 +163,14 @@ impl Module for Banking {
 
 /// Events a committed transaction implies without storing them: the `transfer` of a native or an
 /// issued-asset transfer (kept out of receipts so the hot paths write nothing more per transfer).
-pub fn implied_events(tx: &Transaction) -> Vec<crate::types::Event> {
+/// A transaction refused on the record (its `receipt` says so) moved nothing and implies nothing.
+pub fn implied_events(
+    tx: &Transaction,
+    receipt: Option<&crate::types::Receipt>,
+) -> Vec<crate::types::Event> {
+    if receipt.is_some_and(|r| r.outcome != crate::types::Outcome::Success) {
+        return Vec::new();
+    }
     match &tx.payload {
         crate::types::Payload::Bank(BankCall::Transfer { to, amount }) => {
             vec![events::transfer_event(

@@ -4,7 +4,8 @@
 //!
 //! Order of checks (the first failing one is the refusal): blocked sender, blocked receiver,
 //! pause, travel rule, sender conditions, receiver conditions, balance limit, holder limit,
-//! velocity. A party that is the asset's issuer is exempt from conditions and limits.
+//! velocity. A party that is the asset's issuer is exempt from conditions and limits, and a
+//! transfer to the issuer (a redemption) from sender conditions.
 
 use crate::codec::{decode_exact, Decode};
 use crate::modules::hooks::Movement;
@@ -153,7 +154,8 @@ pub(super) fn evaluate<R: Read>(
         ruled: true,
         ..Decision::default()
     };
-    if let Some(threshold) = rules.travel_threshold {
+    // The travel rule is about transfers between parties; issuance (a mint) is not one.
+    if let (Some(threshold), Some(_)) = (rules.travel_threshold, m.from) {
         if m.amount >= threshold {
             if m.travel.is_none() {
                 return Ok(Err(ComplianceError::TravelRuleRequired {
@@ -164,7 +166,9 @@ pub(super) fn evaluate<R: Read>(
             d.applied.push("travel_rule".into());
         }
     }
-    if let Some(from) = m.from {
+    // Sending back to the issuer (redemption) needs no sender conditions: a holder whose
+    // credential lapsed is never stuck with what it holds.
+    if let Some(from) = m.from.filter(|_| to != m.issuer) {
         if let Err(e) = check_side(
             r,
             m,

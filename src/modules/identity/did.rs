@@ -263,9 +263,11 @@ fn key_of_method(m: &Map<String, Value>, id: &str) -> Result<[u8; 32], String> {
                 }
             }
         }
-        (None, None) => return Err(format!(
+        (None, None) => {
+            return Err(format!(
             "{id}: unknown key type {ty:?}: give publicKeyJwk (OKP, Ed25519) or publicKeyMultibase"
-        )),
+        ))
+        }
     };
     bytes
         .try_into()

@@ -22,6 +22,7 @@ pub mod query;
 pub mod state;
 #[cfg(test)]
 mod tests;
+pub mod vc;
 
 use serde::{Deserialize, Serialize};
 
