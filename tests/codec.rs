@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signature as DalekSignature, SigningKey, Verifier, VerifyingKey};
 use mameynode::codec::{decode_exact, Decode, DecodeError, Encode};
+use mameynode::modules::{compliance, identity};
 use mameynode::types::block::{tx_root, BLOCK_TXS_MAX};
 use mameynode::types::{
     Account, Address, AddressError, BankCall, Block, BlockHeader, Hash, HashParseError, Outcome,
@@ -142,12 +143,98 @@ fn arb_account() -> impl Strategy<Value = Account> {
 }
 
 fn arb_receipt() -> impl Strategy<Value = Receipt> {
-    (any::<[u8; 32]>(), any::<u64>()).prop_map(|(id, fee_paid)| Receipt {
-        events: Vec::new(),
-        tx_id: Hash(id),
-        outcome: Outcome::Success,
-        fee_paid,
-    })
+    (
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        any::<Option<(u8, u32, String)>>(),
+    )
+        .prop_map(|(id, fee_paid, refused)| Receipt {
+            events: Vec::new(),
+            tx_id: Hash(id),
+            outcome: match refused {
+                None => Outcome::Success,
+                Some((module, code, message)) => Outcome::Refused {
+                    module,
+                    code,
+                    message: message.chars().take(100).collect(),
+                },
+            },
+            fee_paid,
+        })
+}
+
+/// One signed call of each identity and compliance kind (the decoders outside input reaches).
+fn module_calls() -> Vec<TxEnvelope> {
+    use identity::{ClaimType, DidDocument, IdentityCall, StatusChange, Subject};
+    let key = SigningKey::from_bytes(&[9; 32]);
+    let me = Address(key.verifying_key().to_bytes());
+    let mut doc = DidDocument::of_key(&me);
+    doc.services.push(identity::Service {
+        fragment: "hub".into(),
+        kind: "LinkedDomains".into(),
+        endpoint: "https://x.example".into(),
+    });
+    let calls: Vec<Payload> = vec![
+        IdentityCall::CreateDid {
+            document: doc.clone(),
+        }
+        .into(),
+        IdentityCall::UpdateDid {
+            did: [1; 16],
+            document: doc,
+        }
+        .into(),
+        IdentityCall::SetIssuer {
+            issuer: me,
+            types: vec![ClaimType::Kyc, ClaimType::Jurisdiction],
+            name: "kyc".into(),
+        }
+        .into(),
+        IdentityCall::IssueClaim {
+            subject: Subject::Address(me),
+            claim_type: ClaimType::Jurisdiction,
+            level: 3,
+            jurisdiction: Some(*b"DE"),
+            expires_ms: Some(7),
+            evidence: Some(Hash([4; 32])),
+        }
+        .into(),
+        IdentityCall::SetClaimStatus {
+            claim: Hash([2; 32]),
+            change: StatusChange::Suspend,
+        }
+        .into(),
+        compliance::ComplianceCall::SetRules {
+            asset: Hash([3; 32]),
+            rules: compliance::AssetRules {
+                sender: vec![compliance::Condition::Claim {
+                    claim_type: ClaimType::Kyc,
+                    min_level: 1,
+                    issuers: vec![me],
+                }],
+                receiver: vec![compliance::Condition::JurisdictionNotIn(vec![*b"KP"])],
+                max_holders: Some(10),
+                max_balance: Some(5),
+                velocity: Some(compliance::Velocity {
+                    amount: 9,
+                    period_ms: 1000,
+                }),
+                travel_threshold: Some(100),
+            },
+        }
+        .into(),
+        compliance::ComplianceCall::SetBlocked {
+            address: me,
+            blocked: true,
+            reason: "OFAC".into(),
+        }
+        .into(),
+    ];
+    calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| Transaction::sign(&key, 7, i as u64, 1, p))
+        .collect()
 }
 
 prop_compose! {
@@ -296,6 +383,14 @@ fn check_all_decoders(b: &[u8]) {
     assert_canonical::<Receipt>(b, usize::MAX);
     assert_canonical::<BlockHeader>(b, usize::MAX);
     assert_canonical::<Block>(b, BLOCK_LEN_MAX);
+    // Identity and compliance state (what a node reads back from its own storage).
+    assert_canonical::<identity::state::DidRecord>(b, usize::MAX);
+    assert_canonical::<identity::state::DidVersion>(b, usize::MAX);
+    assert_canonical::<identity::state::TrustedIssuer>(b, usize::MAX);
+    assert_canonical::<identity::state::Claim>(b, usize::MAX);
+    assert_canonical::<identity::state::SubjectClaims>(b, usize::MAX);
+    assert_canonical::<compliance::state::RulesEntry>(b, usize::MAX);
+    assert_canonical::<compliance::state::Blocked>(b, usize::MAX);
     match TxEnvelope::decode(b, TX_SIZE_MAX) {
         Ok(env) => {
             assert_eq!(&env.bytes[..], b);
@@ -391,8 +486,10 @@ proptest! {
     #[test]
     fn receipt_round_trips(r in arb_receipt()) {
         let bytes = r.to_bytes();
-        prop_assert_eq!(bytes.len(), RECEIPT_LEN);
-        let back = decode_exact::<Receipt>(&bytes, RECEIPT_LEN).expect("decodes");
+        if r.outcome == Outcome::Success {
+            prop_assert_eq!(bytes.len(), RECEIPT_LEN);
+        }
+        let back = decode_exact::<Receipt>(&bytes, usize::MAX).expect("decodes");
         prop_assert_eq!(&back, &r);
         prop_assert_eq!(back.to_bytes(), bytes);
     }
@@ -517,6 +614,19 @@ proptest! {
         prop_assert!(assert_canonical::<BlockHeader>(&header, HEADER_LEN));
     }
 
+    /// Identity and compliance calls (DID documents, claims, rules) mutated: canonical or refused.
+    #[test]
+    fn mutated_module_calls_decode_canonically_or_not_at_all(
+        which in 0usize..7,
+        mutations in vec(arb_mutation(), 1..4),
+    ) {
+        let calls = module_calls();
+        let env = &calls[which];
+        prop_assert!(assert_canonical::<Transaction>(&env.bytes, TX_SIZE_MAX));
+        let b = mutate(&env.bytes, &mutations);
+        check_all_decoders(&b);
+    }
+
     #[test]
     fn mutated_transactions_decode_canonically_or_not_at_all(
         env in arb_envelope(),
@@ -568,6 +678,13 @@ fn every_single_bit_flip_of_a_transaction_is_canonical_or_typed() {
                     matches!(r, Err(DecodeError::UnknownVersion { found, supported: 1, .. }) if found == b[0]),
                     "{r:?}"
                 ),
+                // Another module's tag: the rest is read as that module's call (canonical or a
+                // typed error); no module's tag: unknown.
+                TX_PAYLOAD_TAG_AT if mameynode::modules::module_name(b[at]).is_some() => {
+                    if let Ok(got) = r {
+                        assert_envelope_consistent(&got);
+                    }
+                }
                 TX_PAYLOAD_TAG_AT => assert!(
                     matches!(r, Err(DecodeError::UnknownTag { tag, .. }) if tag == b[at]),
                     "{r:?}"

@@ -204,9 +204,10 @@ fn put_opt_u128(out: &mut Vec<u8>, v: Option<u128>) {
 }
 
 fn read_opt_u128(r: &mut Reader<'_>, what: &'static str) -> Result<Option<u128>, DecodeError> {
-    Ok(match r.u8(what)? {
-        0 => None,
-        _ => Some(r.u128(what)?),
+    Ok(if r.bool(what)? {
+        Some(r.u128(what)?)
+    } else {
+        None
     })
 }
 
@@ -321,22 +322,24 @@ pub fn read_rules(r: &mut Reader<'_>) -> Result<AssetRules, DecodeError> {
     Ok(AssetRules {
         sender: read_conditions(r)?,
         receiver: read_conditions(r)?,
-        max_holders: match r.u8("max holders")? {
-            0 => None,
-            _ => Some(u32::try_from(r.u64("max holders")?).map_err(|_| {
-                DecodeError::InvalidValue {
+        max_holders: if r.bool("max holders")? {
+            Some(
+                u32::try_from(r.u64("max holders")?).map_err(|_| DecodeError::InvalidValue {
                     what: "max holders",
                     reason: "over 2^32",
-                }
-            })?),
+                })?,
+            )
+        } else {
+            None
         },
         max_balance: read_opt_u128(r, "max balance")?,
-        velocity: match r.u8("velocity")? {
-            0 => None,
-            _ => Some(Velocity {
+        velocity: if r.bool("velocity")? {
+            Some(Velocity {
                 amount: r.u128("velocity amount")?,
                 period_ms: r.u64("velocity period")?,
-            }),
+            })
+        } else {
+            None
         },
         travel_threshold: read_opt_u128(r, "travel threshold")?,
     })

@@ -404,14 +404,16 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<IdentityCall, DecodeError> {
             subject: read_subject(r)?,
             claim_type: ClaimType::from_tag(r.u8("claim type")?)?,
             level: r.u8("claim level")?,
-            jurisdiction: match r.u8("jurisdiction presence")? {
-                0 => None,
-                _ => Some(r.array("jurisdiction")?),
+            jurisdiction: if r.bool("jurisdiction presence")? {
+                Some(r.array("jurisdiction")?)
+            } else {
+                None
             },
             expires_ms: read_opt_u64(r, "claim expiry")?,
-            evidence: match r.u8("evidence presence")? {
-                0 => None,
-                _ => Some(Hash(r.array("evidence hash")?)),
+            evidence: if r.bool("evidence presence")? {
+                Some(Hash(r.array("evidence hash")?))
+            } else {
+                None
             },
         },
         CALL_SET_CLAIM_STATUS => IdentityCall::SetClaimStatus {
@@ -475,9 +477,10 @@ pub(super) fn read_opt_u64(
     r: &mut Reader<'_>,
     what: &'static str,
 ) -> Result<Option<u64>, DecodeError> {
-    Ok(match r.u8(what)? {
-        0 => None,
-        _ => Some(r.u64(what)?),
+    Ok(if r.bool(what)? {
+        Some(r.u64(what)?)
+    } else {
+        None
     })
 }
 

@@ -303,9 +303,10 @@ fn read_opt_array<const N: usize>(
     r: &mut Reader<'_>,
     what: &'static str,
 ) -> Result<Option<[u8; N]>, DecodeError> {
-    Ok(match r.u8(what)? {
-        0 => None,
-        _ => Some(r.array(what)?),
+    Ok(if r.bool(what)? {
+        Some(r.array(what)?)
+    } else {
+        None
     })
 }
 
