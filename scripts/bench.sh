@@ -11,6 +11,7 @@
 #   RATE=100000 RECOVERY_RATE=25000 scripts/bench.sh  # overload, then 20 s at a normal load on the
 #                                                     # same node, to show it recovers at once
 #   WORKLOAD=asset scripts/bench.sh         # transfers of an issued asset (or mixed) instead of native
+#   WORKLOAD=ruled scripts/bench.sh         # an asset with two KYC rules, every holder credentialed
 #   BIN=/path/to/old/release SKIP_BUILD=1 scripts/bench.sh  # another build's binaries (A/B)
 #
 # Everything runs on this machine, loadgen included (its CPU use is reported). Results go to

@@ -87,7 +87,9 @@ struct Args {
     #[arg(long)]
     quiet: bool,
     /// What the load is: native transfers, transfers of an issued asset (created by the faucet
-    /// for the run), or both alternating.
+    /// for the run), both alternating, or transfers of an asset with two compliance rules
+    /// (sender KYC level 1 and receiver KYC level 2, from claims the faucet issues to every account
+    /// as a trusted issuer: it must be the identity authority, as in dev mode).
     #[arg(long, value_enum, default_value = "native")]
     workload: Workload,
 }
@@ -98,6 +100,7 @@ enum Workload {
     Native,
     Asset,
     Mixed,
+    Ruled,
 }
 
 #[derive(Serialize)]
@@ -128,6 +131,10 @@ struct Report {
     /// Batches whose QUIC stream failed and were sent again.
     stream_failures: u64,
     rejected_by_code: BTreeMap<i32, u64>,
+    /// Of a sample of committed transactions (up to 200, spread over the run), how many were
+    /// refused on the record by a compliance rule (committed, but moved nothing). Should be 0.
+    refused_on_record_sampled: u64,
+    sampled: u64,
     latency_ms: Latency,
     presign_s: f64,
     loadgen_cpu_percent: f64,
@@ -264,6 +271,9 @@ async fn run(args: Args) -> Result<()> {
         funder
             .fund(&[faucet_address], &|_: &Address| create.clone())
             .await?;
+        if args.workload == Workload::Ruled {
+            credential(&mut funder, &faucet_address, id, &addresses).await?;
+        }
         let share = |to: &Address| {
             Payload::Bank(BankCall::TransferAsset {
                 asset: id,
@@ -292,7 +302,7 @@ async fn run(args: Args) -> Result<()> {
             let to = (from + 1 + j % 7) % n;
             let native = match (args.workload, asset) {
                 (Workload::Native, _) | (_, None) => true,
-                (Workload::Asset, _) => false,
+                (Workload::Asset | Workload::Ruled, _) => false,
                 (Workload::Mixed, _) => j % 2 == 0,
             };
             let call = match asset {
@@ -422,6 +432,7 @@ async fn run(args: Args) -> Result<()> {
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     let ms = |us: u64| us as f64 / 1000.0;
+    let (refused_on_record_sampled, sampled) = sample_refusals(&rpc, &presigned.ids);
     let report = Report {
         mode: args.mode,
         workload: args.workload,
@@ -442,6 +453,8 @@ async fn run(args: Args) -> Result<()> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone(),
+        refused_on_record_sampled,
+        sampled,
         latency_ms: Latency {
             p50: ms(h.value_at_quantile(0.50)),
             p90: ms(h.value_at_quantile(0.90)),
@@ -630,6 +643,70 @@ impl Funder<'_> {
         }
         Ok(())
     }
+}
+
+/// How many of up to 200 of the run's transactions (spread evenly) were refused on the record,
+/// and how many were looked at.
+fn sample_refusals(rpc: &RpcClient, ids: &[Hash]) -> (u64, u64) {
+    let step = (ids.len() / 200).max(1);
+    let (mut refused, mut sampled) = (0, 0);
+    for id in ids.iter().step_by(step).take(200) {
+        if let Ok(v) = rpc.transaction(id) {
+            sampled += 1;
+            if v.error_code.is_some() {
+                refused += 1;
+            }
+        }
+    }
+    (refused, sampled)
+}
+
+/// The ruled workload's setup: the faucet trusts itself for KYC claims (as the identity
+/// authority), sets the asset's two claim-based rules and credentials every account (level 2).
+async fn credential(
+    funder: &mut Funder<'_>,
+    faucet: &Address,
+    asset: mameynode::types::Hash,
+    addresses: &[Address],
+) -> Result<()> {
+    use mameynode::modules::compliance::{AssetRules, ComplianceCall, Condition};
+    use mameynode::modules::identity::{ClaimType, IdentityCall, Subject};
+    let trust = Payload::Identity(IdentityCall::SetIssuer {
+        issuer: *faucet,
+        types: vec![ClaimType::Kyc],
+        name: "loadgen".into(),
+    });
+    let kyc = |level| Condition::Claim {
+        claim_type: ClaimType::Kyc,
+        min_level: level,
+        issuers: Vec::new(),
+    };
+    let rules = Payload::Compliance(ComplianceCall::SetRules {
+        asset,
+        rules: AssetRules {
+            sender: vec![kyc(1)],
+            receiver: vec![kyc(2)],
+            ..AssetRules::default()
+        },
+    });
+    funder
+        .fund(&[*faucet], &|_: &Address| trust.clone())
+        .await
+        .context("the faucet must be the identity authority (genesis [identity] authority)")?;
+    funder
+        .fund(&[*faucet], &|_: &Address| rules.clone())
+        .await?;
+    let claim = |to: &Address| {
+        Payload::Identity(IdentityCall::IssueClaim {
+            subject: Subject::Address(*to),
+            claim_type: ClaimType::Kyc,
+            level: 2,
+            jurisdiction: None,
+            expires_ms: None,
+            evidence: None,
+        })
+    };
+    funder.fund(addresses, &claim).await
 }
 
 /// Follows the commit stream: latency of every committed transaction of the run.

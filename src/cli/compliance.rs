@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 
 use super::{print_json, send, RpcArg, TxOptions};
 
+// Parsed once per process: the size of a command does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub(super) enum ComplianceCommand {
     /// An asset's transfer rules (its issuer only).
@@ -90,6 +92,8 @@ pub(super) struct AssetTx {
     tx: TxOptions,
 }
 
+// Parsed once per process: the size of a command does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub(super) enum RuleCommand {
     /// Replace the asset's rules with these.

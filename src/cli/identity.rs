@@ -1,7 +1,7 @@
 //! `mameynode identity …`: DIDs, the trusted issuers registry, claims and verifiable credentials
 //! from the command line (INTERFACES §12).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
@@ -171,6 +171,8 @@ pub(super) enum ClaimCommand {
     },
 }
 
+// Parsed once per process: the size of a command does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub(super) enum VcCommand {
     /// Issue a claim on chain and print its credential: a compact JWS (vc+jwt) signed by the
@@ -223,7 +225,7 @@ fn did(s: &str) -> Result<[u8; 16]> {
     parse_did(s).map_err(|e| anyhow::anyhow!("--did: {}", e.message()))
 }
 
-fn read_document(path: &PathBuf, key: &PathBuf) -> Result<DidDocument> {
+fn read_document(path: &Path, key: &Path) -> Result<DidDocument> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let v: Value =
@@ -506,7 +508,7 @@ fn check(checks: &mut serde_json::Map<String, Value>, name: &str, r: Result<(), 
     ok
 }
 
-fn vc_verify(path: &PathBuf, rpc: &RpcClient) -> Result<()> {
+fn vc_verify(path: &Path, rpc: &RpcClient) -> Result<()> {
     let text = if path.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {

@@ -9,19 +9,17 @@ use super::params::{api_error, error, parse_address, parse_hash, positional};
 use super::ErrorCode;
 use crate::api::Api;
 
-/// Optional paging at position `at` of a method whose params may be absent.
+/// Optional paging (`{"limit", "cursor"}`), the only param of a method whose params may be
+/// absent.
 fn paged(
     p: &jsonrpsee::types::Params<'_>,
-    at: usize,
-    expected: &str,
-) -> Result<(Vec<Value>, Option<usize>, Option<String>), ErrorObjectOwned> {
+) -> Result<(Option<usize>, Option<String>), ErrorObjectOwned> {
     let v = if p.as_str().is_some() {
-        positional(p, expected)?
+        positional(p, "{\"limit\", \"cursor\"}")?
     } else {
         Vec::new()
     };
-    let (limit, cursor) = page_options(&v, at)?;
-    Ok((v, limit, cursor))
+    page_options(&v, 0)
 }
 
 /// A decimal string (or a JSON integer) of base units.
@@ -70,7 +68,7 @@ pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::Re
         api.trusted_issuer(&a).map_err(api_error)
     })?;
     m.register_method("identity_listIssuers", |p, api, _| {
-        let (_, limit, cursor) = paged(&p, 0, "{\"limit\", \"cursor\"}")?;
+        let (limit, cursor) = paged(&p)?;
         api.trusted_issuers(cursor.as_deref(), limit)
             .map_err(api_error)
     })?;
@@ -133,7 +131,7 @@ pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::Re
         })
     })?;
     m.register_method("compliance_getBlocked", |p, api, _| {
-        let (_, limit, cursor) = paged(&p, 0, "{\"limit\", \"cursor\"}")?;
+        let (limit, cursor) = paged(&p)?;
         api.blocked_list(cursor.as_deref(), limit)
             .map_err(api_error)
     })?;
