@@ -304,7 +304,10 @@ impl Api {
                 id: tx.id,
                 height: loc.height,
                 index: loc.index,
-                status: if loc.height <= head {
+                // Refused on the record: in the block, but it moved nothing.
+                status: if receipt.is_some_and(|r| r.outcome != crate::types::Outcome::Success) {
+                    TxStatus::Rejected
+                } else if loc.height <= head {
                     TxStatus::Finalized
                 } else {
                     TxStatus::Committed

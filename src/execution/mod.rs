@@ -20,10 +20,13 @@
 
 mod parallel;
 
-use std::collections::BTreeMap;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::codec::Decode;
 use crate::modules;
 use crate::state::LtHash;
 use crate::types::{
@@ -268,6 +271,11 @@ pub struct Overlay<'v, V: StateView> {
     state_after: StateWrites,
     journaling: bool,
     journal: Vec<Undo>,
+    /// Entries decoded by [`Overlay::read_cached`], dropped when their key is written: settled
+    /// entries that every transaction of a block reads (an asset's rules, an issuer's trust) are
+    /// decoded once per block, not once per transaction. Only looked up, never iterated.
+    /// `None`: known absent.
+    decoded: HashMap<StateKey, Option<Arc<dyn Any + Send + Sync>>>,
     #[cfg(debug_assertions)]
     pub(crate) touches: Vec<Touch>,
 }
@@ -282,6 +290,7 @@ impl<'v, V: StateView> Overlay<'v, V> {
             state_after: BTreeMap::new(),
             journaling: false,
             journal: Vec::new(),
+            decoded: HashMap::new(),
             #[cfg(debug_assertions)]
             touches: Vec::new(),
         }
@@ -303,7 +312,45 @@ impl<'v, V: StateView> Overlay<'v, V> {
     }
 
     /// Writes (or, with `None`, deletes) a module state entry read before.
+    /// The entry at `key` decoded as the module's `T`, shared: decoded once until the key is
+    /// written. The module wrote it: a value that does not decode is corruption.
+    pub fn read_cached<T: Decode + Send + Sync + 'static>(
+        &mut self,
+        key: &StateKey,
+    ) -> Result<Option<Arc<T>>, V::Error> {
+        match self.decoded.get(key) {
+            Some(None) => {
+                #[cfg(debug_assertions)]
+                self.touches.push(Touch::Read(key.clone()));
+                return Ok(None);
+            }
+            Some(Some(v)) => {
+                if let Ok(t) = Arc::clone(v).downcast::<T>() {
+                    #[cfg(debug_assertions)]
+                    self.touches.push(Touch::Read(key.clone()));
+                    return Ok(Some(t));
+                }
+            }
+            None => {}
+        }
+        let Some(bytes) = self.read(key)? else {
+            self.decoded.insert(key.clone(), None);
+            return Ok(None);
+        };
+        let t = Arc::new(
+            crate::codec::decode_exact::<T>(&bytes, usize::MAX).unwrap_or_else(|e| {
+                panic!("state entry {key:?} does not decode ({e}): corrupt state")
+            }),
+        );
+        self.decoded.insert(
+            key.clone(),
+            Some(Arc::clone(&t) as Arc<dyn Any + Send + Sync>),
+        );
+        Ok(Some(t))
+    }
+
     pub fn write(&mut self, key: StateKey, value: Option<Vec<u8>>) {
+        self.decoded.remove(&key);
         debug_assert!(
             self.state_before.contains_key(&key),
             "a state entry is read before it is written"
@@ -366,9 +413,11 @@ impl<'v, V: StateView> Overlay<'v, V> {
                     self.after.remove(&a);
                 }
                 Some(Undo::State(k, Some(v))) => {
+                    self.decoded.remove(&k);
                     self.state_after.insert(k, v);
                 }
                 Some(Undo::State(k, None)) => {
+                    self.decoded.remove(&k);
                     self.state_after.remove(&k);
                 }
                 None => break,

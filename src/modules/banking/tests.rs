@@ -625,6 +625,22 @@ fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
     })
 }
 
+/// The kept count of blocked addresses equals the blocked list's entries.
+fn check_blocked_count(c: &Chain) {
+    use crate::modules::compliance::state::{blocked_count_key, blocked_prefix, Count};
+    let entries =
+        c.st.state
+            .keys()
+            .filter(|k| k.as_bytes().starts_with(blocked_prefix().as_bytes()))
+            .count() as u64;
+    let kept = c.st.state.get(&blocked_count_key()).map_or(0, |b| {
+        crate::codec::decode_exact::<Count>(b, usize::MAX)
+            .expect("count")
+            .0
+    });
+    assert_eq!(kept, entries, "blocked count");
+}
+
 /// Asset `k`'s kept holder count equals the holdings that are not zero.
 fn check_holder_count(c: &Chain, k: u8) {
     let id = asset_id(&addr(k), &format!("A{k}"));
@@ -696,6 +712,7 @@ proptest! {
                 .collect();
             c.block(block);
             check_holder_count(&c, 0);
+            check_blocked_count(&c);
         }
     }
 }

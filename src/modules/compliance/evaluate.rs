@@ -7,7 +7,9 @@
 //! velocity. A party that is the asset's issuer is exempt from conditions and limits, and a
 //! transfer to the issuer (a redemption) from sender conditions.
 
-use crate::codec::{decode_exact, Decode};
+use std::sync::Arc;
+
+use crate::codec::{Decode, DecodeError, Reader};
 use crate::modules::hooks::Movement;
 use crate::modules::identity::state::{issuer_key, live_claims_key, SubjectClaims, TrustedIssuer};
 use crate::modules::identity::{ClaimType, LiveClaim, Subject};
@@ -16,7 +18,8 @@ use crate::types::{Address, AttrValue, Event, StateKey};
 use super::calls::{AssetRules, Condition};
 use super::error::{ComplianceError, Side};
 use super::state::{
-    blocked_key, holders_key, rules_key, window_key, Blocked, Holders, RulesEntry, Window,
+    blocked_count_key, blocked_key, holders_key, rules_key, window_key, Blocked, Count, RulesEntry,
+    Window,
 };
 use super::Compliance;
 use crate::modules::Module;
@@ -26,51 +29,79 @@ use crate::modules::Module;
 pub struct Decision {
     /// The asset has rules (then the decision is an event).
     pub ruled: bool,
-    /// The rules that applied, e.g. `receiver:kyc>=2`.
-    pub applied: Vec<String>,
+    /// The rules that applied, comma-separated, e.g. `sender:kyc>=1,receiver:kyc>=2`.
+    pub applied: String,
     /// The new holder count, when it changes.
     pub holders: Option<u64>,
     /// The sender's new velocity window.
     pub window: Option<Window>,
 }
 
-/// Reads through whatever state the caller has (the overlay, or committed state).
+/// Reads through whatever state the caller has: the overlay inside execution (decoded once per
+/// block, `Overlay::read_cached`), or committed state for the dry run.
 pub(super) trait Read {
     type Error;
-    fn entry(&mut self, key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error>;
+    fn typed<T: Decode + Send + Sync + 'static>(
+        &mut self,
+        key: &StateKey,
+    ) -> Result<Option<Arc<T>>, Self::Error>;
 }
 
-fn typed<T: Decode, R: Read>(r: &mut R, key: &StateKey) -> Result<Option<T>, R::Error> {
-    Ok(r.entry(key)?.map(|b| {
-        decode_exact::<T>(&b, usize::MAX)
-            .unwrap_or_else(|e| panic!("state entry {key:?} does not decode ({e}): corrupt state"))
-    }))
+/// An asset's rules with each condition's text made once (decoded once per block in execution).
+pub(super) struct Compiled {
+    pub entry: RulesEntry,
+    /// `sender:<condition>` and `receiver:<condition>` texts, in rule order.
+    sender_text: Vec<String>,
+    receiver_text: Vec<String>,
+}
+
+impl Decode for Compiled {
+    const WHAT: &'static str = "asset rules";
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let entry = RulesEntry::decode_from(r)?;
+        let text = |side: Side, list: &[Condition]| {
+            list.iter()
+                .map(|c| format!("{}:{}", side.name(), c.describe()))
+                .collect()
+        };
+        Ok(Compiled {
+            sender_text: text(Side::Sender, &entry.rules.sender),
+            receiver_text: text(Side::Receiver, &entry.rules.receiver),
+            entry,
+        })
+    }
+}
+
+fn note(applied: &mut String, what: &str) {
+    if !applied.is_empty() {
+        applied.push(',');
+    }
+    applied.push_str(what);
 }
 
 /// The current claims of a party: live, unexpired, unsuspended, from issuers trusted for them.
+/// (Each issuer's entry is looked up once per party; parties hold a handful of claims.)
 fn current_claims<R: Read>(
     r: &mut R,
     party: &Address,
     time_ms: u64,
 ) -> Result<Vec<LiveClaim>, R::Error> {
-    let live: SubjectClaims =
-        typed(r, &live_claims_key(&Subject::Address(*party)))?.unwrap_or_default();
-    let mut trusted: Vec<(Address, Option<TrustedIssuer>)> = Vec::new();
-    let mut out = Vec::new();
-    for c in live.0 {
-        if !c.current(time_ms) {
-            continue;
-        }
-        let entry = match trusted.iter().find(|(a, _)| *a == c.issuer) {
+    let Some(live) = r.typed::<SubjectClaims>(&live_claims_key(&Subject::Address(*party)))? else {
+        return Ok(Vec::new());
+    };
+    let mut trust: Vec<(Address, Option<Arc<TrustedIssuer>>)> = Vec::new();
+    let mut out = Vec::with_capacity(live.0.len());
+    for c in live.0.iter().filter(|c| c.current(time_ms)) {
+        let entry = match trust.iter().find(|(a, _)| *a == c.issuer) {
             Some((_, e)) => e.clone(),
             None => {
-                let e: Option<TrustedIssuer> = typed(r, &issuer_key(&c.issuer))?;
-                trusted.push((c.issuer, e.clone()));
+                let e = r.typed::<TrustedIssuer>(&issuer_key(&c.issuer))?;
+                trust.push((c.issuer, e.clone()));
                 e
             }
         };
         if entry.is_some_and(|e| e.trusted_for(c.claim_type)) {
-            out.push(c);
+            out.push(c.clone());
         }
     }
     Ok(out)
@@ -99,20 +130,22 @@ fn holds(claims: &[LiveClaim], c: &Condition) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_side<R: Read>(
     r: &mut R,
     m: &Movement<'_>,
     side: Side,
     party: &Address,
     conditions: &[Condition],
+    texts: &[String],
     time_ms: u64,
-    applied: &mut Vec<String>,
+    applied: &mut String,
 ) -> Result<Result<(), ComplianceError>, R::Error> {
     if conditions.is_empty() || party == m.issuer {
         return Ok(Ok(()));
     }
     let claims = current_claims(r, party, time_ms)?;
-    for c in conditions {
+    for (c, text) in conditions.iter().zip(texts) {
         if !holds(&claims, c) {
             return Ok(Err(ComplianceError::Condition {
                 asset: *m.asset,
@@ -121,7 +154,7 @@ fn check_side<R: Read>(
                 condition: c.describe(),
             }));
         }
-        applied.push(format!("{}:{}", side.name(), c.describe()));
+        note(applied, text);
     }
     Ok(Ok(()))
 }
@@ -135,21 +168,27 @@ pub(super) fn evaluate<R: Read>(
     let Some(to) = m.to else {
         return leave(r, m);
     };
-    for party in m.from.into_iter().chain([to]) {
-        if let Some(b) = typed::<Blocked, R>(r, &blocked_key(party))? {
-            return Ok(Err(ComplianceError::Blocked {
-                address: *party,
-                reason: b.reason,
-            }));
+    // The blocked list is usually empty: its count spares every movement two reads.
+    let anyone_blocked = r
+        .typed::<Count>(&blocked_count_key())?
+        .is_some_and(|c| c.0 > 0);
+    if anyone_blocked {
+        for party in m.from.into_iter().chain([to]) {
+            if let Some(b) = r.typed::<Blocked>(&blocked_key(party))? {
+                return Ok(Err(ComplianceError::Blocked {
+                    address: *party,
+                    reason: b.reason.clone(),
+                }));
+            }
         }
     }
-    let Some(entry) = typed::<RulesEntry, R>(r, &rules_key(m.asset))? else {
+    let Some(compiled) = r.typed::<Compiled>(&rules_key(m.asset))? else {
         return Ok(Ok(Decision::default()));
     };
-    if entry.paused {
+    if compiled.entry.paused {
         return Ok(Err(ComplianceError::Paused(*m.asset)));
     }
-    let rules: &AssetRules = &entry.rules;
+    let rules: &AssetRules = &compiled.entry.rules;
     let mut d = Decision {
         ruled: true,
         ..Decision::default()
@@ -163,7 +202,7 @@ pub(super) fn evaluate<R: Read>(
                     threshold,
                 }));
             }
-            d.applied.push("travel_rule".into());
+            note(&mut d.applied, "travel_rule");
         }
     }
     // Sending back to the issuer (redemption) needs no sender conditions: a holder whose
@@ -175,6 +214,7 @@ pub(super) fn evaluate<R: Read>(
             Side::Sender,
             from,
             &rules.sender,
+            &compiled.sender_text,
             time_ms,
             &mut d.applied,
         )? {
@@ -187,6 +227,7 @@ pub(super) fn evaluate<R: Read>(
         Side::Receiver,
         to,
         &rules.receiver,
+        &compiled.receiver_text,
         time_ms,
         &mut d.applied,
     )? {
@@ -202,12 +243,10 @@ pub(super) fn evaluate<R: Read>(
                 max,
             }));
         }
-        d.applied.push("max_balance".into());
+        note(&mut d.applied, "max_balance");
     }
     if let Some(max) = rules.max_holders {
-        let count = typed::<Holders, R>(r, &holders_key(m.asset))?
-            .unwrap_or_default()
-            .0;
+        let count = r.typed::<Count>(&holders_key(m.asset))?.map_or(0, |c| c.0);
         let joins = moves && m.to_before == 0 && m.to_after > 0;
         let leaves = moves && m.from.is_some() && m.from_after == 0;
         let new = (count + u64::from(joins))
@@ -223,12 +262,14 @@ pub(super) fn evaluate<R: Read>(
         if new != count {
             d.holders = Some(new);
         }
-        d.applied.push("max_holders".into());
+        note(&mut d.applied, "max_holders");
     }
     if let (Some(v), Some(from)) = (rules.velocity, m.from) {
         if from != m.issuer && moves {
             let window = time_ms / v.period_ms;
-            let w: Window = typed(r, &window_key(m.asset, from))?.unwrap_or_default();
+            let w = r
+                .typed::<Window>(&window_key(m.asset, from))?
+                .map_or_else(Window::default, |w| *w);
             let sent = if w.window == window { w.sent } else { 0 };
             let total = sent.checked_add(m.amount).filter(|t| *t <= v.amount);
             let Some(total) = total else {
@@ -245,7 +286,7 @@ pub(super) fn evaluate<R: Read>(
                 window,
                 sent: total,
             });
-            d.applied.push("velocity".into());
+            note(&mut d.applied, "velocity");
         }
     }
     Ok(Ok(d))
@@ -257,23 +298,21 @@ fn leave<R: Read>(
     m: &Movement<'_>,
 ) -> Result<Result<Decision, ComplianceError>, R::Error> {
     let mut d = Decision::default();
-    let counted = typed::<RulesEntry, R>(r, &rules_key(m.asset))?
-        .is_some_and(|e| e.rules.max_holders.is_some());
+    let counted = r
+        .typed::<Compiled>(&rules_key(m.asset))?
+        .is_some_and(|c| c.entry.rules.max_holders.is_some());
     if counted && m.from_after == 0 {
-        let count = typed::<Holders, R>(r, &holders_key(m.asset))?
-            .unwrap_or_default()
-            .0;
+        let count = r.typed::<Count>(&holders_key(m.asset))?.map_or(0, |c| c.0);
         d.holders = Some(count.checked_sub(1).expect("the holder count is exact"));
     }
     Ok(Ok(d))
 }
 
 /// The event of an allowed movement of a ruled asset.
-pub(super) fn allowed_event(m: &Movement<'_>, d: &Decision) -> Event {
-    let mut attributes = vec![
-        ("asset".to_string(), AttrValue::Id(*m.asset)),
-        ("rules".to_string(), AttrValue::Text(d.applied.join(","))),
-    ];
+pub(super) fn allowed_event(m: &Movement<'_>, applied: String) -> Event {
+    let mut attributes = Vec::with_capacity(if m.travel.is_some() { 5 } else { 2 });
+    attributes.push(("asset".to_string(), AttrValue::Id(*m.asset)));
+    attributes.push(("rules".to_string(), AttrValue::Text(applied)));
     if let Some(t) = m.travel {
         attributes.push((
             "originator_vasp".into(),

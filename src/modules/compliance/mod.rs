@@ -40,7 +40,9 @@ pub use calls::{AssetRules, ComplianceCall, Condition, Velocity};
 pub use error::{ComplianceError, Side};
 pub use evaluate::Decision;
 use evaluate::Read;
-use state::{blocked_key, holders_key, rules_key, window_key, Blocked, Holders, RulesEntry};
+use state::{
+    blocked_count_key, blocked_key, holders_key, rules_key, window_key, Blocked, Count, RulesEntry,
+};
 
 /// Compliance parameters, fixed by genesis (`[compliance]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -155,7 +157,7 @@ fn apply_call<V: StateView>(
                         supply: info.supply,
                     }))
                 }
-                (None, Some(_)) => write(overlay, hkey, &Holders(0)),
+                (None, Some(_)) => write(overlay, hkey, &Count(0)),
                 (Some(_), None) => overlay.write(hkey, None),
                 _ => {}
             }
@@ -204,7 +206,18 @@ fn apply_call<V: StateView>(
                 Some(_) => {}
             }
             let key = blocked_key(address);
-            overlay.read(&key)?;
+            let was = overlay.read(&key)?.is_some();
+            let ckey = blocked_count_key();
+            let count = read::<Count, V>(overlay, &ckey)?.map_or(0, |c| c.0);
+            let count = match (was, *blocked) {
+                (false, true) => count + 1,
+                (true, false) => count - 1,
+                _ => count,
+            };
+            overlay.write(
+                ckey,
+                (count > 0).then(|| crate::codec::Encode::to_bytes(&Count(count))),
+            );
             if *blocked {
                 write(
                     overlay,
@@ -241,7 +254,12 @@ pub(crate) fn movement_access<S: StateView>(
     let entry: Option<RulesEntry> = get(settled, &rkey)?;
     reads.push(rkey);
     if to.is_some() {
-        reads.extend(from.into_iter().chain(to).map(blocked_key));
+        let ckey = blocked_count_key();
+        let anyone_blocked = get::<Count, S>(settled, &ckey)?.is_some_and(|c| c.0 > 0);
+        reads.push(ckey);
+        if anyone_blocked {
+            reads.extend(from.into_iter().chain(to).map(blocked_key));
+        }
     }
     let Some(entry) = entry else { return Ok(()) };
     let rules = &entry.rules;
@@ -276,8 +294,11 @@ struct OverlayRead<'o, 'v, V: StateView>(&'o mut Overlay<'v, V>);
 
 impl<V: StateView> Read for OverlayRead<'_, '_, V> {
     type Error = V::Error;
-    fn entry(&mut self, key: &StateKey) -> Result<Option<Vec<u8>>, V::Error> {
-        self.0.read(key)
+    fn typed<T: crate::codec::Decode + Send + Sync + 'static>(
+        &mut self,
+        key: &StateKey,
+    ) -> Result<Option<std::sync::Arc<T>>, V::Error> {
+        self.0.read_cached(key)
     }
 }
 
@@ -287,7 +308,7 @@ pub(crate) fn on_movement<V: StateView>(
     time_ms: u64,
     m: &Movement<'_>,
 ) -> Result<Result<Option<Event>, ModuleError>, V::Error> {
-    let d = match evaluate::evaluate(&mut OverlayRead(overlay), m, time_ms)? {
+    let mut d = match evaluate::evaluate(&mut OverlayRead(overlay), m, time_ms)? {
         Ok(d) => d,
         Err(e) => {
             let record = evaluate::refused_event(m, &e);
@@ -295,10 +316,12 @@ pub(crate) fn on_movement<V: StateView>(
         }
     };
     if let Some(count) = d.holders {
-        write(overlay, holders_key(m.asset), &Holders(count));
+        write(overlay, holders_key(m.asset), &Count(count));
     }
     if let (Some(w), Some(from)) = (d.window, m.from) {
         write(overlay, window_key(m.asset, from), &w);
     }
-    Ok(Ok(d.ruled.then(|| evaluate::allowed_event(m, &d))))
+    Ok(Ok(d.ruled.then(|| {
+        evaluate::allowed_event(m, std::mem::take(&mut d.applied))
+    })))
 }

@@ -4,7 +4,7 @@
 use super::calls::AssetRules;
 use super::evaluate::{evaluate, Decision, Read};
 use super::state::{
-    blocked_key, blocked_prefix, holders_key, rules_key, Blocked, Holders, RulesEntry,
+    blocked_key, blocked_prefix, holders_key, rules_key, Blocked, Count, RulesEntry,
 };
 use crate::execution::{StateScan, StateView};
 use crate::modules::banking::state::{asset_key, holding_key};
@@ -19,7 +19,7 @@ pub fn rules<S: StateView>(state: &S, asset: &Hash) -> Result<Option<RulesEntry>
 
 /// The holder count, while the asset has a holder limit.
 pub fn holders<S: StateView>(state: &S, asset: &Hash) -> Result<Option<u64>, S::Error> {
-    Ok(get::<Holders, S>(state, &holders_key(asset))?.map(|h| h.0))
+    Ok(get::<Count, S>(state, &holders_key(asset))?.map(|h| h.0))
 }
 
 pub fn blocked<S: StateView>(state: &S, address: &Address) -> Result<Option<Blocked>, S::Error> {
@@ -75,8 +75,11 @@ struct StateRead<'s, S>(&'s S);
 
 impl<S: StateView> Read for StateRead<'_, S> {
     type Error = S::Error;
-    fn entry(&mut self, key: &StateKey) -> Result<Option<Vec<u8>>, S::Error> {
-        self.0.get(key)
+    fn typed<T: crate::codec::Decode + Send + Sync + 'static>(
+        &mut self,
+        key: &StateKey,
+    ) -> Result<Option<std::sync::Arc<T>>, S::Error> {
+        Ok(get::<T, S>(self.0, key)?.map(std::sync::Arc::new))
     }
 }
 
@@ -159,7 +162,11 @@ pub fn check_transfer<S: StateView>(
         Ok(Decision { applied, .. }) => CheckResult {
             allowed: true,
             refusal: None,
-            rules: applied,
+            rules: applied
+                .split(',')
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect(),
         },
         Err(e) => refuse(e.code(), e.reason(), e.to_string()),
     })

@@ -4,8 +4,9 @@
 //! |--------------------------|-----------------------------------------------------|
 //! | `1 | asset`              | [`RulesEntry`]: the asset's rules and pause          |
 //! | `2 | address`            | [`Blocked`]: on the chain-wide blocked list          |
-//! | `3 | asset`              | holders but the issuer (u64 BE), while `max_holders` is set |
+//! | `3 | asset`              | [`Count`] of holders (the issuer included), while `max_holders` is set |
 //! | `4 | asset | holder`     | [`Window`]: what the holder sent in the current period |
+//! | `5`                      | [`Count`] of blocked addresses (absent: none)        |
 //!
 //! Rules and the blocked list are *settled*: only serial calls write them, so a movement's
 //! declaration may read them (`Module::access`). The counters are written by movements and
@@ -22,6 +23,7 @@ const KEY_RULES: u8 = 1;
 const KEY_BLOCKED: u8 = 2;
 const KEY_HOLDERS: u8 = 3;
 const KEY_WINDOW: u8 = 4;
+const KEY_BLOCKED_COUNT: u8 = 5;
 
 pub fn rules_key(asset: &Hash) -> StateKey {
     StateKey::new(Compliance::TAG, &[&[KEY_RULES], &asset.0])
@@ -37,6 +39,11 @@ pub fn blocked_key(address: &Address) -> StateKey {
 
 pub fn blocked_prefix() -> StateKey {
     StateKey::new(Compliance::TAG, &[&[KEY_BLOCKED]])
+}
+
+/// How many addresses are blocked (so that movements skip the list while it is empty).
+pub fn blocked_count_key() -> StateKey {
+    StateKey::new(Compliance::TAG, &[&[KEY_BLOCKED_COUNT]])
 }
 
 pub fn holders_key(asset: &Hash) -> StateKey {
@@ -69,9 +76,9 @@ pub struct Window {
     pub sent: AssetAmount,
 }
 
-/// The holder count kept while `max_holders` is set.
+/// A counter: the holders of an asset (kept while `max_holders` is set), the blocked addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Holders(pub u64);
+pub struct Count(pub u64);
 
 const VERSION: u8 = 1;
 
@@ -130,15 +137,15 @@ impl Decode for Window {
     }
 }
 
-impl Encode for Holders {
+impl Encode for Count {
     fn encode_to(&self, out: &mut Vec<u8>) {
         put_u64(out, self.0);
     }
 }
 
-impl Decode for Holders {
-    const WHAT: &'static str = "holder count";
+impl Decode for Count {
+    const WHAT: &'static str = "count";
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Holders(r.u64("holder count")?))
+        Ok(Count(r.u64("count")?))
     }
 }
