@@ -124,8 +124,10 @@ impl Drop for Devnet {
 
 fn devnet(tmp: &Path) -> Devnet {
     // Ports are fixed per node (INTERFACES §7) plus an offset; the process id spreads concurrent
-    // runs apart.
-    let offset = 2_000 + (std::process::id() % 50) as u16 * 20;
+    // runs apart. The offset keeps every port out of Linux's ephemeral range (32768–60999): a
+    // gRPC port in it (50051 + 2000 once did) can be taken as the source port of any outgoing
+    // connection, and a validator restarted later then fails to bind ("address in use").
+    let offset = 11_000 + (std::process::id() % 50) as u16 * 20;
     let dir = tmp.join("net");
     let configs = devnet::init(NODES, 1, &dir, offset).expect("devnet init");
     Devnet {

@@ -41,6 +41,40 @@ pub struct Movement<'a> {
     pub travel: Option<&'a TravelRecord>,
 }
 
+impl<'a> Movement<'a> {
+    /// A transfer of `amount` from `from` (holding `held`) to `to` (holding `to_before`); to
+    /// oneself it changes no holding.
+    #[allow(clippy::too_many_arguments)]
+    pub fn transfer(
+        asset: &'a Hash,
+        issuer: &'a Address,
+        from: &'a Address,
+        to: &'a Address,
+        amount: AssetAmount,
+        held: AssetAmount,
+        to_before: AssetAmount,
+        travel: Option<&'a TravelRecord>,
+    ) -> Self {
+        debug_assert!(held >= amount, "the sender's balance was checked first");
+        let moves = from != to;
+        Movement {
+            asset,
+            issuer,
+            from: Some(from),
+            to: Some(to),
+            amount,
+            from_after: if moves { held - amount } else { held },
+            to_before,
+            to_after: if moves {
+                to_before.saturating_add(amount)
+            } else {
+                to_before
+            },
+            travel,
+        }
+    }
+}
+
 /// Adds what the hook reads and writes for a movement of `asset` between `from` and `to` to a
 /// call's declaration, from the settled state (see `Module::access`).
 pub fn movement_access<S: StateView>(

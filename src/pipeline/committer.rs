@@ -83,6 +83,14 @@ impl Handler<CommitBlock> for Committer {
                 self.metrics
                     .telemetry
                     .block_committed(block.transactions.len(), started.elapsed());
+                let refused = output
+                    .receipts
+                    .iter()
+                    .filter(|r| r.outcome != crate::types::Outcome::Success)
+                    .count();
+                self.metrics
+                    .telemetry
+                    .rejected(crate::telemetry::RejectReason::RefusedOnRecord, refused);
                 if !block.transactions.is_empty() || !output.discarded.is_empty() {
                     tracing::info!(
                         height = head.height,

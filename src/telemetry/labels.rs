@@ -101,6 +101,8 @@ pub enum RejectReason {
     StakingRefused,
     /// A module refuses the call (its code is in the error; the label stays bounded).
     ModuleRefused,
+    /// A module's refusal kept on the record (a compliance rule): in its block, moved nothing.
+    RefusedOnRecord,
     AlreadyPending,
     AlreadyCommitted,
     NonceAlreadyPending,
@@ -119,7 +121,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 25] = [
+    pub const ALL: [RejectReason; 26] = [
         RejectReason::InvalidEncoding,
         RejectReason::TxTooLarge,
         RejectReason::TooManyTxs,
@@ -133,6 +135,7 @@ impl RejectReason {
         RejectReason::ZeroAmount,
         RejectReason::StakingRefused,
         RejectReason::ModuleRefused,
+        RejectReason::RefusedOnRecord,
         RejectReason::AlreadyPending,
         RejectReason::AlreadyCommitted,
         RejectReason::NonceAlreadyPending,
@@ -162,6 +165,7 @@ impl RejectReason {
             RejectReason::ZeroAmount => "zero_amount",
             RejectReason::StakingRefused => "staking_refused",
             RejectReason::ModuleRefused => "module_refused",
+            RejectReason::RefusedOnRecord => "refused_on_record",
             RejectReason::AlreadyPending => "already_pending",
             RejectReason::AlreadyCommitted => "already_committed",
             RejectReason::NonceAlreadyPending => "nonce_already_pending",

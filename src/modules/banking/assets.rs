@@ -146,10 +146,18 @@ pub(super) fn access<S: StateView>(
     };
     match call {
         BankCall::Transfer { to, .. } => accounts.push(*to),
-        BankCall::CreateAsset { symbol, .. } => {
+        BankCall::CreateAsset {
+            symbol,
+            initial_supply,
+            ..
+        } => {
             let id = asset_id(sender, symbol);
             writes.push(asset_key(&id));
             holder(&mut writes, &id, sender);
+            // The initial supply is a mint to the issuer: it passes the hook.
+            if *initial_supply > 0 {
+                hook(&mut reads, &mut writes, &id, None, Some(sender))?;
+            }
         }
         BankCall::Mint { asset, to, .. } => {
             writes.push(asset_key(asset));
@@ -365,26 +373,16 @@ impl<V: StateView> Ctx<'_, '_, V> {
                 holder: *to,
             }));
         }
-        let moves = from != to;
-        let movement = Movement {
-            asset: id,
-            issuer: &info.issuer,
-            from: Some(from),
-            to: Some(to),
+        let movement = Movement::transfer(
+            id,
+            &info.issuer,
+            from,
+            to,
             amount,
-            from_after: if moves {
-                src.amount - amount
-            } else {
-                src.amount
-            },
-            to_before: dst.amount,
-            to_after: if moves {
-                dst.amount + amount
-            } else {
-                dst.amount
-            },
+            src.amount,
+            dst.amount,
             travel,
-        };
+        );
         step!(self.hook(&movement)?);
         if from != to {
             src.amount -= amount;

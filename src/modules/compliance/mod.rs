@@ -112,6 +112,12 @@ impl Module for Compliance {
     }
 }
 
+/// An asset's rules entry; none at all when it has no rules and is not paused.
+fn write_rules<V: StateView>(overlay: &mut Overlay<'_, V>, key: StateKey, entry: &RulesEntry) {
+    let keep = !entry.rules.is_empty() || entry.paused;
+    overlay.write(key, keep.then(|| crate::codec::Encode::to_bytes(entry)));
+}
+
 fn event(kind: &str, attributes: Vec<(&str, AttrValue)>) -> Event {
     Event {
         module: Compliance::TAG,
@@ -165,11 +171,7 @@ fn apply_call<V: StateView>(
                 rules: rules.clone(),
                 paused: old.paused,
             };
-            overlay.write(
-                key,
-                (!entry.rules.is_empty() || entry.paused)
-                    .then(|| crate::codec::Encode::to_bytes(&entry)),
-            );
+            write_rules(overlay, key, &entry);
             event(
                 "rules_set",
                 vec![
@@ -185,11 +187,7 @@ fn apply_call<V: StateView>(
             let key = rules_key(asset);
             let mut entry: RulesEntry = read(overlay, &key)?.unwrap_or_default();
             entry.paused = *paused;
-            overlay.write(
-                key,
-                (!entry.rules.is_empty() || entry.paused)
-                    .then(|| crate::codec::Encode::to_bytes(&entry)),
-            );
+            write_rules(overlay, key, &entry);
             event(
                 if *paused { "paused" } else { "resumed" },
                 vec![("asset", AttrValue::Id(*asset))],

@@ -133,31 +133,21 @@ pub fn check_transfer<S: StateView>(
     } else {
         get(state, &holding_key(asset, to))?.unwrap_or_default()
     };
-    let moves = from != to;
     let travel = TravelRecord {
         originator_vasp: String::new(),
         beneficiary_vasp: String::new(),
         payload_hash: Hash::ZERO,
     };
-    let m = Movement {
+    let m = Movement::transfer(
         asset,
-        issuer: &info.issuer,
-        from: Some(from),
-        to: Some(to),
+        &info.issuer,
+        from,
+        to,
         amount,
-        from_after: if moves {
-            src.amount - amount
-        } else {
-            src.amount
-        },
-        to_before: dst.amount,
-        to_after: if moves {
-            dst.amount.saturating_add(amount)
-        } else {
-            dst.amount
-        },
-        travel: with_travel_record.then_some(&travel),
-    };
+        src.amount,
+        dst.amount,
+        with_travel_record.then_some(&travel),
+    );
     Ok(match evaluate(&mut StateRead(state), &m, time_ms)? {
         Ok(Decision { applied, .. }) => CheckResult {
             allowed: true,

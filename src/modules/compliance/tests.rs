@@ -619,3 +619,38 @@ fn rules_are_validated_and_only_the_issuer_sets_them() {
         assert!(decode_exact::<crate::types::Payload>(&bytes[..cut], usize::MAX).is_err());
     }
 }
+
+/// An asset created with an initial supply mints it through the hook (which then reads the
+/// blocked list): its declaration says so, or the debug check of both executors fails.
+#[test]
+fn an_initial_supply_passes_the_hook() {
+    let mut c = Chain::new();
+    c.run(
+        AUTHORITY,
+        ComplianceCall::SetBlocked {
+            address: addr(5),
+            blocked: true,
+            reason: "x".into(),
+        },
+    )
+    .unwrap();
+    let create = |symbol: &str| BankCall::CreateAsset {
+        symbol: symbol.into(),
+        name: String::new(),
+        decimals: 0,
+        max_supply: None,
+        initial_supply: 1_000,
+        policy: Policy::default(),
+        metadata_uri: String::new(),
+    };
+    let txs = vec![
+        c.tx(1, create("INIT")),
+        c.tx(2, create("INIT")),
+        c.tx(3, create("INIT")),
+    ];
+    let out = c.block(txs);
+    assert!(out.discarded.is_empty() && out.receipts.iter().all(|r| r.outcome == Outcome::Success));
+    assert_eq!(c.held(&asset_id(&addr(1), "INIT"), 1), 1_000);
+    // A blocked issuer cannot mint itself a supply: refused on the record.
+    assert_eq!(decided(&mut c, 5, create("NOPE")), Some(10411));
+}
