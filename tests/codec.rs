@@ -830,17 +830,18 @@ proptest! {
             b[i] = v;
             b
         };
-        // Modules: 1 bank, 2 staking.
-        if tag != 1 && tag != 2 {
+        // Modules: every tag of the module list (bank, staking, identity, compliance, ...).
+        if mameynode::modules::module_name(tag).is_none() {
             let got = TxEnvelope::decode(&at(TX_PAYLOAD_TAG_AT, tag), TX_SIZE_MAX);
             prop_assert_eq!(got, Err(DecodeError::UnknownTag { what: "payload module", tag }));
         }
-        // Bank calls: 1 native transfer, 2..=13 issued assets.
-        if tag == 0 || tag > 13 {
+        // Bank calls: 1 native transfer, 2..=13 issued assets, 14 a transfer with a travel record.
+        if tag == 0 || tag > 14 {
             let got = TxEnvelope::decode(&at(TX_BANK_TAG_AT, tag), TX_SIZE_MAX);
             prop_assert_eq!(got, Err(DecodeError::UnknownTag { what: "bank call", tag }));
         }
-        if tag != 0 {
+        // Receipt outcomes: 0 success, 1 refused on the record.
+        if tag > 1 {
             let mut b = r.to_bytes();
             b[RECEIPT_OUTCOME_AT] = tag;
             let got = decode_exact::<Receipt>(&b, usize::MAX);
