@@ -127,6 +127,29 @@ impl<'a> Reader<'a> {
         Ok(self.array::<1>(what)?[0])
     }
 
+    /// A one-byte count, at most `max` (lists of a few entries).
+    pub fn count_u8(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+        let n = self.u8(what)? as usize;
+        if n > max {
+            return Err(DecodeError::LengthOutOfRange { what, len: n, max });
+        }
+        Ok(n)
+    }
+
+    /// An optional value: a presence byte (0 or 1, nothing else), then the value read by `read`.
+    /// The writer is [`put_opt`].
+    pub fn opt<T>(
+        &mut self,
+        what: &'static str,
+        read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<Option<T>, DecodeError> {
+        if self.bool(what)? {
+            read(self).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
@@ -231,6 +254,16 @@ pub fn put_str(out: &mut Vec<u8>, v: &str) {
 }
 pub fn put_bool(out: &mut Vec<u8>, v: bool) {
     out.push(u8::from(v));
+}
+/// An optional value: a presence byte, then the value written by `put` (read by [`Reader::opt`]).
+pub fn put_opt<T>(out: &mut Vec<u8>, v: Option<T>, put: impl FnOnce(&mut Vec<u8>, T)) {
+    match v {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            put(out, v);
+        }
+    }
 }
 /// Length-prefixed bytes. Callers bound the length by the same maximum that the decoder enforces.
 pub fn put_bytes(out: &mut Vec<u8>, v: &[u8]) {

@@ -197,12 +197,7 @@ impl Api {
         cursor: Option<&str>,
         limit: Option<usize>,
     ) -> Result<PageView<BlockedView>, ApiError> {
-        let after: Option<Address> = cursor
-            .map(|c| {
-                c.parse()
-                    .map_err(|e| ApiError::new(ErrorCode::InvalidParams, format!("cursor: {e}")))
-            })
-            .transpose()?;
+        let after: Option<Address> = super::modules::parse_key_cursor(cursor)?;
         let limit = limit.unwrap_or(PAGE_DEFAULT).clamp(1, 500);
         let reader = self.storage.reader().map_err(internal)?;
         let found = query::blocked_list(&reader, after.as_ref(), limit + 1).map_err(internal)?;

@@ -208,12 +208,7 @@ impl Api {
         limit: Option<usize>,
     ) -> Result<super::modules::PageView<ClaimView>, ApiError> {
         let subject = parse_subject(subject)?;
-        let after: Option<Hash> = cursor
-            .map(|c| {
-                c.parse()
-                    .map_err(|e| ApiError::new(ErrorCode::InvalidParams, format!("cursor: {e}")))
-            })
-            .transpose()?;
+        let after: Option<Hash> = super::modules::parse_key_cursor(cursor)?;
         let limit = limit.unwrap_or(super::modules::PAGE_DEFAULT).clamp(1, 500);
         let reader = self.storage.reader().map_err(internal)?;
         let time = reader.head().map_err(internal)?.timestamp_ms;
@@ -251,12 +246,7 @@ impl Api {
         cursor: Option<&str>,
         limit: Option<usize>,
     ) -> Result<super::modules::PageView<IssuerView>, ApiError> {
-        let after: Option<Address> = cursor
-            .map(|c| {
-                c.parse()
-                    .map_err(|e| ApiError::new(ErrorCode::InvalidParams, format!("cursor: {e}")))
-            })
-            .transpose()?;
+        let after: Option<Address> = super::modules::parse_key_cursor(cursor)?;
         let limit = limit.unwrap_or(super::modules::PAGE_DEFAULT).clamp(1, 500);
         let reader = self.storage.reader().map_err(internal)?;
         let found = query::issuers(&reader, after.as_ref(), limit + 1).map_err(internal)?;

@@ -178,6 +178,21 @@ pub struct HistoryView {
     pub next_cursor: Option<String>,
 }
 
+/// A listing's cursor as the key type it continues after (an id, an address).
+pub(super) fn parse_key_cursor<T: std::str::FromStr>(
+    cursor: Option<&str>,
+) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    cursor
+        .map(|c| {
+            c.parse()
+                .map_err(|e| ApiError::new(ErrorCode::InvalidParams, format!("cursor: {e}")))
+        })
+        .transpose()
+}
+
 /// A page of a listing and the cursor of the next one.
 pub type PageView<T> = query::Page<T>;
 
@@ -218,12 +233,7 @@ impl Api {
         cursor: Option<&str>,
         limit: Option<usize>,
     ) -> Result<query::Page<query::AssetView>, ApiError> {
-        let cursor: Option<AssetId> = cursor
-            .map(|c| {
-                c.parse()
-                    .map_err(|e| ApiError::new(ErrorCode::InvalidParams, format!("cursor: {e}")))
-            })
-            .transpose()?;
+        let cursor: Option<AssetId> = parse_key_cursor(cursor)?;
         let reader = self.storage.reader().map_err(ApiError::internal)?;
         query::assets(&reader, cursor.as_ref(), limit.unwrap_or(PAGE_DEFAULT))
             .map_err(ApiError::internal)
@@ -242,12 +252,7 @@ impl Api {
         cursor: Option<&str>,
         limit: Option<usize>,
     ) -> Result<query::Page<query::HoldingView>, ApiError> {
-        let cursor: Option<Address> = cursor
-            .map(|c| {
-                c.parse()
-                    .map_err(|e| ApiError::new(ErrorCode::InvalidParams, format!("cursor: {e}")))
-            })
-            .transpose()?;
+        let cursor: Option<Address> = parse_key_cursor(cursor)?;
         let reader = self.storage.reader().map_err(ApiError::internal)?;
         if query::asset(&reader, id)
             .map_err(ApiError::internal)?

@@ -8,11 +8,11 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use mameynode::modules::banking::AssetId;
 use mameynode::modules::compliance::{AssetRules, ComplianceCall, Condition, Velocity};
-use mameynode::modules::identity::ClaimType;
 use mameynode::rpc::client::RpcClient;
 use mameynode::types::{Address, Payload};
 use serde_json::{json, Value};
 
+use super::identity::claim_type;
 use super::{print_json, send, RpcArg, TxOptions};
 
 // Parsed once per process: the size of a command does not matter.
@@ -151,13 +151,6 @@ pub(super) struct RuleArgs {
     travel_threshold: Option<u128>,
     #[command(flatten)]
     tx: TxOptions,
-}
-
-fn claim_type(s: &str) -> Result<ClaimType> {
-    ClaimType::from_name(s).with_context(|| {
-        let names: Vec<&str> = ClaimType::ALL.iter().map(|t| t.name()).collect();
-        format!("unknown claim type {s:?}; types: {}", names.join(", "))
-    })
 }
 
 fn codes(list: &[String]) -> Result<Vec<[u8; 2]>> {

@@ -202,7 +202,8 @@ fn ident(tx: TxOptions, call: IdentityCall) -> Result<()> {
     send(tx, Payload::Identity(call))
 }
 
-fn claim_type(s: &str) -> Result<ClaimType> {
+/// A claim type by name (`kyc`, `jurisdiction`, ...), or an error listing them.
+pub(super) fn claim_type(s: &str) -> Result<ClaimType> {
     ClaimType::from_name(s).with_context(|| {
         let names: Vec<&str> = ClaimType::ALL.iter().map(|t| t.name()).collect();
         format!("unknown claim type {s:?}; types: {}", names.join(", "))

@@ -260,18 +260,12 @@ fn keep_refusal<V: StateView>(
     tx: &Transaction,
     mut refusal: crate::execution::ModuleError,
 ) -> Result<Result<Applied, TxError>, V::Error> {
-    use banking::native::{check_sender, credit, debit_sender};
-    let sender = match check_sender(overlay, tx, 0)? {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
-    debit_sender(overlay, tx, sender, 0);
-    credit(overlay, &env.proposer, tx.fee)?;
     let events = refusal.record.take().map(|e| vec![*e]).unwrap_or_default();
-    Ok(Ok(Applied {
-        fee_paid: tx.fee,
-        events,
+    let applied =
+        banking::native::fee_only(overlay, tx, &env.proposer, |_| Ok(Ok::<_, TxError>(events)))?;
+    Ok(applied.map(|a| Applied {
         refused: Some(refusal),
+        ..a
     }))
 }
 

@@ -1,7 +1,7 @@
 //! The native asset: balances, transfers, nonces and fees (the accounts; the hot path).
 
-use crate::execution::{Overlay, StateView, TxError};
-use crate::types::{Account, Address, Amount, Transaction};
+use crate::execution::{Applied, Overlay, StateView, TxError};
+use crate::types::{Account, Address, Amount, Event, Transaction};
 
 /// Transfer `amount` from the sender to `to`, paying `fee` to the block's proposer. The static
 /// checks (chain, fee, amount) have passed.
@@ -84,4 +84,30 @@ pub(crate) fn credit<V: StateView>(
         .expect("supply is conserved and fits in u64");
     overlay.set(*to, account);
     Ok(())
+}
+
+/// Runs a call that moves no native funds but its fee (identity, compliance, a refusal kept on
+/// the record): the sender's nonce and fee are checked first and charged once `call` succeeds,
+/// so a refusal costs nothing (the runtime's savepoint undoes what the call wrote).
+pub(crate) fn fee_only<'v, V: StateView, E: Into<TxError>>(
+    overlay: &mut Overlay<'v, V>,
+    tx: &Transaction,
+    proposer: &Address,
+    call: impl FnOnce(&mut Overlay<'v, V>) -> Result<Result<Vec<Event>, E>, V::Error>,
+) -> Result<Result<Applied, TxError>, V::Error> {
+    let sender = match check_sender(overlay, tx, 0)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    let events = match call(overlay)? {
+        Ok(events) => events,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    debit_sender(overlay, tx, sender, 0);
+    credit(overlay, proposer, tx.fee)?;
+    Ok(Ok(Applied {
+        fee_paid: tx.fee,
+        events,
+        refused: None,
+    }))
 }

@@ -1,6 +1,6 @@
 //! Compliance calls and rules, and their encoding (after payload tag 4).
 
-use crate::codec::{put_str, put_u128, put_u64, put_u8, DecodeError, Reader};
+use crate::codec::{put_opt, put_str, put_u128, put_u64, put_u8, DecodeError, Reader};
 use crate::modules::banking::AssetId;
 use crate::modules::identity::ClaimType;
 use crate::types::{Address, AssetAmount, Hash};
@@ -193,32 +193,6 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<ComplianceCall, DecodeError> 
     })
 }
 
-fn put_opt_u128(out: &mut Vec<u8>, v: Option<u128>) {
-    match v {
-        None => put_u8(out, 0),
-        Some(v) => {
-            put_u8(out, 1);
-            put_u128(out, v);
-        }
-    }
-}
-
-fn read_opt_u128(r: &mut Reader<'_>, what: &'static str) -> Result<Option<u128>, DecodeError> {
-    Ok(if r.bool(what)? {
-        Some(r.u128(what)?)
-    } else {
-        None
-    })
-}
-
-fn bounded(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<usize, DecodeError> {
-    let n = r.u8(what)? as usize;
-    if n > max {
-        return Err(DecodeError::LengthOutOfRange { what, len: n, max });
-    }
-    Ok(n)
-}
-
 const COND_CLAIM: u8 = 1;
 const COND_NO_CLAIM: u8 = 2;
 const COND_JURISDICTION_IN: u8 = 3;
@@ -262,13 +236,13 @@ fn encode_conditions(list: &[Condition], out: &mut Vec<u8>) {
 }
 
 fn read_conditions(r: &mut Reader<'_>) -> Result<Vec<Condition>, DecodeError> {
-    (0..bounded(r, "conditions", CONDITIONS_MAX)?)
+    (0..r.count_u8("conditions", CONDITIONS_MAX)?)
         .map(|_| {
             Ok(match r.u8("condition")? {
                 COND_CLAIM => Condition::Claim {
                     claim_type: ClaimType::from_tag(r.u8("claim type")?)?,
                     min_level: r.u8("min level")?,
-                    issuers: (0..bounded(r, "condition issuers", CONDITION_ISSUERS_MAX)?)
+                    issuers: (0..r.count_u8("condition issuers", CONDITION_ISSUERS_MAX)?)
                         .map(|_| Ok(Address(r.array("issuer")?)))
                         .collect::<Result<_, DecodeError>>()?,
                 },
@@ -276,7 +250,7 @@ fn read_conditions(r: &mut Reader<'_>) -> Result<Vec<Condition>, DecodeError> {
                     claim_type: ClaimType::from_tag(r.u8("claim type")?)?,
                 },
                 tag @ (COND_JURISDICTION_IN | COND_JURISDICTION_NOT_IN) => {
-                    let l = (0..bounded(r, "jurisdictions", JURISDICTIONS_MAX)?)
+                    let l = (0..r.count_u8("jurisdictions", JURISDICTIONS_MAX)?)
                         .map(|_| r.array("jurisdiction"))
                         .collect::<Result<Vec<[u8; 2]>, DecodeError>>()?;
                     if tag == COND_JURISDICTION_IN {
@@ -299,48 +273,32 @@ fn read_conditions(r: &mut Reader<'_>) -> Result<Vec<Condition>, DecodeError> {
 pub fn encode_rules(rules: &AssetRules, out: &mut Vec<u8>) {
     encode_conditions(&rules.sender, out);
     encode_conditions(&rules.receiver, out);
-    match rules.max_holders {
-        None => put_u8(out, 0),
-        Some(m) => {
-            put_u8(out, 1);
-            put_u64(out, u64::from(m));
-        }
-    }
-    put_opt_u128(out, rules.max_balance);
-    match rules.velocity {
-        None => put_u8(out, 0),
-        Some(v) => {
-            put_u8(out, 1);
-            put_u128(out, v.amount);
-            put_u64(out, v.period_ms);
-        }
-    }
-    put_opt_u128(out, rules.travel_threshold);
+    put_opt(out, rules.max_holders, |o, m| put_u64(o, u64::from(m)));
+    put_opt(out, rules.max_balance, put_u128);
+    put_opt(out, rules.velocity, |o, v| {
+        put_u128(o, v.amount);
+        put_u64(o, v.period_ms);
+    });
+    put_opt(out, rules.travel_threshold, put_u128);
 }
 
 pub fn read_rules(r: &mut Reader<'_>) -> Result<AssetRules, DecodeError> {
     Ok(AssetRules {
         sender: read_conditions(r)?,
         receiver: read_conditions(r)?,
-        max_holders: if r.bool("max holders")? {
-            Some(
-                u32::try_from(r.u64("max holders")?).map_err(|_| DecodeError::InvalidValue {
-                    what: "max holders",
-                    reason: "over 2^32",
-                })?,
-            )
-        } else {
-            None
-        },
-        max_balance: read_opt_u128(r, "max balance")?,
-        velocity: if r.bool("velocity")? {
-            Some(Velocity {
+        max_holders: r.opt("max holders", |r| {
+            u32::try_from(r.u64("max holders")?).map_err(|_| DecodeError::InvalidValue {
+                what: "max holders",
+                reason: "over 2^32",
+            })
+        })?,
+        max_balance: r.opt("max balance", |r| r.u128("max balance"))?,
+        velocity: r.opt("velocity", |r| {
+            Ok(Velocity {
                 amount: r.u128("velocity amount")?,
                 period_ms: r.u64("velocity period")?,
             })
-        } else {
-            None
-        },
-        travel_threshold: read_opt_u128(r, "travel threshold")?,
+        })?,
+        travel_threshold: r.opt("travel threshold", |r| r.u128("travel threshold"))?,
     })
 }

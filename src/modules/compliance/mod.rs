@@ -33,7 +33,7 @@ use super::identity::{query::live_claims, Subject};
 use super::{get, read, write, Module};
 use crate::codec::{DecodeError, Reader};
 use crate::execution::{Applied, BlockEnv, ChainParams, ModuleError, Overlay, StateView, TxError};
-use crate::modules::banking::native::{check_sender, credit, debit_sender};
+use crate::modules::banking::native::fee_only;
 use crate::types::{Address, AttrValue, Event, Hash, StateKey, Transaction};
 
 pub use calls::{AssetRules, ComplianceCall, Condition, Velocity};
@@ -94,21 +94,9 @@ impl Module for Compliance {
         tx: &Transaction,
         call: &ComplianceCall,
     ) -> Result<Result<Applied, TxError>, V::Error> {
-        let sender = match check_sender(overlay, tx, 0)? {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
-        let event = match apply_call(overlay, &params.compliance, env, tx, call)? {
-            Ok(e) => e,
-            Err(e) => return Ok(Err(e.into())),
-        };
-        debit_sender(overlay, tx, sender, 0);
-        credit(overlay, &env.proposer, tx.fee)?;
-        Ok(Ok(Applied {
-            fee_paid: tx.fee,
-            events: vec![event],
-            refused: None,
-        }))
+        fee_only(overlay, tx, &env.proposer, |overlay| {
+            Ok(apply_call(overlay, &params.compliance, env, tx, call)?.map(|e| vec![e]))
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use super::state::{
 };
 use super::{did_string, Identity, IdentityParams};
 use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
-use crate::modules::banking::native::{check_sender, credit, debit_sender};
+use crate::modules::banking::native::fee_only;
 use crate::modules::{read, write, Module};
 use crate::types::{Address, AttrValue, Event, Hash, Transaction};
 
@@ -98,28 +98,16 @@ pub(super) fn apply<V: StateView>(
     tx: &Transaction,
     call: &IdentityCall,
 ) -> Result<Result<Applied, TxError>, V::Error> {
-    let sender = match check_sender(overlay, tx, 0)? {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
-    let mut ctx = Ctx {
-        overlay,
-        params,
-        env,
-        tx,
-        events: Vec::new(),
-    };
-    if let Err(e) = ctx.call(call)? {
-        return Ok(Err(e.into()));
-    }
-    let events = ctx.events;
-    debit_sender(overlay, tx, sender, 0);
-    credit(overlay, &env.proposer, tx.fee)?;
-    Ok(Ok(Applied {
-        fee_paid: tx.fee,
-        events,
-        refused: None,
-    }))
+    fee_only(overlay, tx, &env.proposer, |overlay| {
+        let mut ctx = Ctx {
+            overlay,
+            params,
+            env,
+            tx,
+            events: Vec::new(),
+        };
+        Ok(ctx.call(call)?.map(|()| ctx.events))
+    })
 }
 
 macro_rules! step {

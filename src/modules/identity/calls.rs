@@ -5,7 +5,7 @@
 //! DID. Its W3C JSON form is made where it is served (`did.rs`); unknown key types cannot be
 //! written at all.
 
-use crate::codec::{put_bytes, put_str, put_u64, put_u8, DecodeError, Reader};
+use crate::codec::{put_bytes, put_opt, put_str, put_u64, put_u8, DecodeError, Reader};
 use crate::types::{Address, Hash};
 
 /// A DID's method-specific id: `SHA-256("mamey/did" || creator || nonce)`, first 16 bytes.
@@ -345,21 +345,9 @@ pub(super) fn encode(call: &IdentityCall, out: &mut Vec<u8>) {
             put_subject(out, subject);
             put_u8(out, *claim_type as u8);
             put_u8(out, *level);
-            match jurisdiction {
-                None => put_u8(out, 0),
-                Some(j) => {
-                    put_u8(out, 1);
-                    out.extend_from_slice(j);
-                }
-            }
-            put_opt_u64(out, *expires_ms);
-            match evidence {
-                None => put_u8(out, 0),
-                Some(h) => {
-                    put_u8(out, 1);
-                    out.extend_from_slice(&h.0);
-                }
-            }
+            put_opt(out, jurisdiction.as_ref(), |o, j| o.extend_from_slice(j));
+            put_opt(out, *expires_ms, put_u64);
+            put_opt(out, evidence.as_ref(), |o, h| o.extend_from_slice(&h.0));
         }
         IdentityCall::SetClaimStatus { claim, change } => {
             put_u8(out, CALL_SET_CLAIM_STATUS);
@@ -383,14 +371,7 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<IdentityCall, DecodeError> {
         },
         CALL_SET_ISSUER => {
             let issuer = Address(r.array("issuer")?);
-            let n = r.u8("issuer type count")? as usize;
-            if n > ISSUER_TYPES_MAX {
-                return Err(DecodeError::LengthOutOfRange {
-                    what: "issuer types",
-                    len: n,
-                    max: ISSUER_TYPES_MAX,
-                });
-            }
+            let n = r.count_u8("issuer types", ISSUER_TYPES_MAX)?;
             let types = (0..n)
                 .map(|_| ClaimType::from_tag(r.u8("claim type")?))
                 .collect::<Result<_, _>>()?;
@@ -404,17 +385,11 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<IdentityCall, DecodeError> {
             subject: read_subject(r)?,
             claim_type: ClaimType::from_tag(r.u8("claim type")?)?,
             level: r.u8("claim level")?,
-            jurisdiction: if r.bool("jurisdiction presence")? {
-                Some(r.array("jurisdiction")?)
-            } else {
-                None
-            },
-            expires_ms: read_opt_u64(r, "claim expiry")?,
-            evidence: if r.bool("evidence presence")? {
-                Some(Hash(r.array("evidence hash")?))
-            } else {
-                None
-            },
+            jurisdiction: r.opt("jurisdiction", |r| r.array("jurisdiction"))?,
+            expires_ms: r.opt("claim expiry", |r| r.u64("claim expiry"))?,
+            evidence: r
+                .opt("evidence hash", |r| r.array("evidence hash"))?
+                .map(Hash),
         },
         CALL_SET_CLAIM_STATUS => IdentityCall::SetClaimStatus {
             claim: Hash(r.array("claim id")?),
@@ -463,27 +438,6 @@ pub(super) fn read_subject(r: &mut Reader<'_>) -> Result<Subject, DecodeError> {
     }
 }
 
-pub(super) fn put_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
-    match v {
-        None => put_u8(out, 0),
-        Some(v) => {
-            put_u8(out, 1);
-            put_u64(out, v);
-        }
-    }
-}
-
-pub(super) fn read_opt_u64(
-    r: &mut Reader<'_>,
-    what: &'static str,
-) -> Result<Option<u64>, DecodeError> {
-    Ok(if r.bool(what)? {
-        Some(r.u64(what)?)
-    } else {
-        None
-    })
-}
-
 /// Verification method key type tag: Ed25519, the only one a document may hold.
 const KEY_ED25519: u8 = 1;
 
@@ -507,20 +461,12 @@ pub fn encode_document(d: &DidDocument, out: &mut Vec<u8>) {
     }
 }
 
-fn bounded(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<usize, DecodeError> {
-    let n = r.u8(what)? as usize;
-    if n > max {
-        return Err(DecodeError::LengthOutOfRange { what, len: n, max });
-    }
-    Ok(n)
-}
-
 /// Decodes a document; its semantic checks ([`DidDocument::validate`]) come after.
 pub fn read_document(r: &mut Reader<'_>) -> Result<DidDocument, DecodeError> {
-    let controllers = (0..bounded(r, "controllers", CONTROLLERS_MAX)?)
+    let controllers = (0..r.count_u8("controllers", CONTROLLERS_MAX)?)
         .map(|_| Ok(Address(r.array("controller")?)))
         .collect::<Result<_, DecodeError>>()?;
-    let methods = (0..bounded(r, "verification methods", METHODS_MAX)?)
+    let methods = (0..r.count_u8("verification methods", METHODS_MAX)?)
         .map(|_| {
             let fragment = r.string("method fragment", FRAGMENT_LEN_MAX)?;
             match r.u8("key type")? {
@@ -544,7 +490,7 @@ pub fn read_document(r: &mut Reader<'_>) -> Result<DidDocument, DecodeError> {
             })
         })
         .collect::<Result<_, DecodeError>>()?;
-    let services = (0..bounded(r, "services", SERVICES_MAX)?)
+    let services = (0..r.count_u8("services", SERVICES_MAX)?)
         .map(|_| {
             Ok(Service {
                 fragment: r.string("service fragment", FRAGMENT_LEN_MAX)?,

@@ -16,13 +16,15 @@
 //! `next_status_index` only grows, so a status list index is never given twice. Only serial calls
 //! write any of it, so compliance may declare its reads from it (`Module::access`).
 
-use crate::codec::{put_str, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+use crate::codec::{
+    put_opt, put_str, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader,
+};
 use crate::modules::Module;
 use crate::types::{Address, Hash, Height, StateKey};
 
 use super::calls::{
-    encode_document, put_opt_u64, put_subject, read_document, read_opt_u64, read_subject, ClaimId,
-    ClaimType, DidDocument, DidId, Subject, ISSUER_NAME_LEN_MAX, ISSUER_TYPES_MAX,
+    encode_document, put_subject, read_document, read_subject, ClaimId, ClaimType, DidDocument,
+    DidId, Subject, ISSUER_NAME_LEN_MAX, ISSUER_TYPES_MAX,
 };
 use super::Identity;
 
@@ -271,14 +273,7 @@ impl Decode for TrustedIssuer {
     const WHAT: &'static str = "trusted issuer";
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.version(Self::WHAT, VERSION)?;
-        let n = r.u8("issuer types")? as usize;
-        if n > ISSUER_TYPES_MAX {
-            return Err(DecodeError::LengthOutOfRange {
-                what: "issuer types",
-                len: n,
-                max: ISSUER_TYPES_MAX,
-            });
-        }
+        let n = r.count_u8("issuer types", ISSUER_TYPES_MAX)?;
         Ok(TrustedIssuer {
             types: (0..n)
                 .map(|_| ClaimType::from_tag(r.u8("claim type")?))
@@ -289,27 +284,6 @@ impl Decode for TrustedIssuer {
     }
 }
 
-fn put_opt_array<const N: usize>(out: &mut Vec<u8>, v: &Option<[u8; N]>) {
-    match v {
-        None => put_u8(out, 0),
-        Some(a) => {
-            put_u8(out, 1);
-            out.extend_from_slice(a);
-        }
-    }
-}
-
-fn read_opt_array<const N: usize>(
-    r: &mut Reader<'_>,
-    what: &'static str,
-) -> Result<Option<[u8; N]>, DecodeError> {
-    Ok(if r.bool(what)? {
-        Some(r.array(what)?)
-    } else {
-        None
-    })
-}
-
 impl Encode for Claim {
     fn encode_to(&self, out: &mut Vec<u8>) {
         put_u8(out, VERSION);
@@ -317,9 +291,13 @@ impl Encode for Claim {
         put_subject(out, &self.subject);
         put_u8(out, self.claim_type as u8);
         put_u8(out, self.level);
-        put_opt_array(out, &self.jurisdiction);
-        put_opt_u64(out, self.expires_ms);
-        put_opt_array(out, &self.evidence.map(|h| h.0));
+        put_opt(out, self.jurisdiction.as_ref(), |o, a| {
+            o.extend_from_slice(a)
+        });
+        put_opt(out, self.expires_ms, put_u64);
+        put_opt(out, self.evidence.as_ref(), |o, h| {
+            o.extend_from_slice(&h.0)
+        });
         put_u64(out, self.status_index);
         put_u64(out, self.issued_ms);
         put_u64(out, self.issued_height);
@@ -337,9 +315,9 @@ impl Decode for Claim {
             subject: read_subject(r)?,
             claim_type: ClaimType::from_tag(r.u8("claim type")?)?,
             level: r.u8("claim level")?,
-            jurisdiction: read_opt_array(r, "jurisdiction")?,
-            expires_ms: read_opt_u64(r, "claim expiry")?,
-            evidence: read_opt_array(r, "evidence")?.map(Hash),
+            jurisdiction: r.opt("jurisdiction", |r| r.array("jurisdiction"))?,
+            expires_ms: r.opt("claim expiry", |r| r.u64("claim expiry"))?,
+            evidence: r.opt("evidence", |r| r.array("evidence"))?.map(Hash),
             status_index: r.u64("status index")?,
             issued_ms: r.u64("issued time")?,
             issued_height: r.u64("issued height")?,
@@ -358,8 +336,8 @@ impl Encode for SubjectClaims {
             out.extend_from_slice(&c.issuer.0);
             put_u8(out, c.claim_type as u8);
             put_u8(out, c.level);
-            put_opt_array(out, &c.jurisdiction);
-            put_opt_u64(out, c.expires_ms);
+            put_opt(out, c.jurisdiction.as_ref(), |o, a| o.extend_from_slice(a));
+            put_opt(out, c.expires_ms, put_u64);
             put_u8(out, c.suspended as u8);
         }
     }
@@ -369,14 +347,7 @@ impl Decode for SubjectClaims {
     const WHAT: &'static str = "live claims";
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.version(Self::WHAT, VERSION)?;
-        let n = r.u8("live claims")? as usize;
-        if n > LIVE_CLAIMS_MAX {
-            return Err(DecodeError::LengthOutOfRange {
-                what: "live claims",
-                len: n,
-                max: LIVE_CLAIMS_MAX,
-            });
-        }
+        let n = r.count_u8("live claims", LIVE_CLAIMS_MAX)?;
         (0..n)
             .map(|_| {
                 Ok(LiveClaim {
@@ -384,8 +355,8 @@ impl Decode for SubjectClaims {
                     issuer: Address(r.array("claim issuer")?),
                     claim_type: ClaimType::from_tag(r.u8("claim type")?)?,
                     level: r.u8("claim level")?,
-                    jurisdiction: read_opt_array(r, "jurisdiction")?,
-                    expires_ms: read_opt_u64(r, "claim expiry")?,
+                    jurisdiction: r.opt("jurisdiction", |r| r.array("jurisdiction"))?,
+                    expires_ms: r.opt("claim expiry", |r| r.u64("claim expiry"))?,
                     suspended: r.bool("suspended")?,
                 })
             })
@@ -407,22 +378,9 @@ impl LiveClaim {
         }
     }
 
-    /// Counts at `time_ms`: not suspended, not expired (revoked claims are not live at all).
+    /// Counts at `time_ms`: not suspended, not expired (revoked claims are not live at all). A
+    /// claim counts strictly before its expiry.
     pub fn current(&self, time_ms: u64) -> bool {
-        !self.suspended && self.expires_ms.is_none_or_after(time_ms)
-    }
-}
-
-/// `expires_ms` semantics: a claim counts strictly before its expiry.
-trait ExpiryExt {
-    fn is_none_or_after(&self, time_ms: u64) -> bool;
-}
-
-impl ExpiryExt for Option<u64> {
-    fn is_none_or_after(&self, time_ms: u64) -> bool {
-        match self {
-            None => true,
-            Some(e) => time_ms < *e,
-        }
+        !self.suspended && self.expires_ms.map_or(true, |e| time_ms < e)
     }
 }
