@@ -131,6 +131,7 @@ fn execution(c: &mut Criterion) {
         banking: Default::default(),
         identity: Default::default(),
         compliance: Default::default(),
+        payments: Default::default(),
     };
     let env = BlockEnv {
         height: 1,
@@ -172,6 +173,7 @@ fn lmdb_commit(c: &mut Criterion) {
         banking: Default::default(),
         identity: Default::default(),
         compliance: Default::default(),
+        payments: Default::default(),
     };
     let env = BlockEnv {
         height: 1,
@@ -192,6 +194,7 @@ fn lmdb_commit(c: &mut Criterion) {
             banking: Default::default(),
             identity: Default::default(),
             compliance: Default::default(),
+            payments: Default::default(),
             accounts: keys
                 .iter()
                 .map(|k| GenesisAccount {

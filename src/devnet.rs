@@ -143,6 +143,7 @@ pub fn init(
         compliance: ComplianceParams {
             authority: Some(keys::address_of(&faucet)),
         },
+        payments: Default::default(),
         accounts: std::iter::once(GenesisAccount {
             address: keys::address_of(&faucet),
             balance: DEVNET_FAUCET_BALANCE,

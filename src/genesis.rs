@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use crate::execution::{BankingParams, ChainParams, StakingParams};
 use crate::modules::compliance::ComplianceParams;
+use crate::modules::payments::PaymentsParams;
 use crate::modules::identity::IdentityParams;
 use crate::state::LtHash;
 use crate::types::{
@@ -60,6 +61,9 @@ pub struct Genesis {
     /// Compliance parameters (the blocked list's authority); defaults when absent.
     #[serde(default)]
     pub compliance: ComplianceParams,
+    /// Payments parameters (batches, standing orders); defaults when absent.
+    #[serde(default)]
+    pub payments: PaymentsParams,
     pub accounts: Vec<GenesisAccount>,
 }
 
@@ -85,6 +89,8 @@ pub enum GenesisError {
     Banking(String),
     #[error("{0}")]
     Identity(String),
+    #[error("{0}")]
+    Payments(String),
     #[error("total supply with {REWARD_BLOCKS_MIN} blocks of staking.block_reward overflows u64")]
     RewardOverflow,
     #[error("cannot read genesis file {path}: {source}")]
@@ -141,6 +147,7 @@ impl Genesis {
         self.staking.validate()?;
         self.banking.validate().map_err(GenesisError::Banking)?;
         self.identity.validate().map_err(GenesisError::Identity)?;
+        self.payments.validate().map_err(GenesisError::Payments)?;
         let bonded: u128 = self
             .validator_set()
             .iter()
@@ -174,6 +181,7 @@ impl Genesis {
             banking: self.banking,
             identity: self.identity,
             compliance: self.compliance,
+            payments: self.payments,
         }
     }
 

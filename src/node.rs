@@ -125,6 +125,7 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
         compliance: ComplianceParams {
             authority: Some(keys::address_of(&faucet)),
         },
+        payments: Default::default(),
         // The faucet holds every balance; the validator earns the fees.
         accounts: vec![GenesisAccount {
             address: keys::address_of(&faucet),

@@ -46,6 +46,7 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         banking: Default::default(),
         identity: Default::default(),
         compliance: Default::default(),
+        payments: Default::default(),
         accounts: vec![GenesisAccount {
             address: keys::address_of(&SigningKey::from_bytes(&[8; 32])),
             balance: 1_000_000,

@@ -23,6 +23,7 @@ use views::{
 
 pub mod compliance;
 pub mod identity;
+pub mod payments;
 mod modules;
 pub mod views;
 

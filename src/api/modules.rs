@@ -134,6 +134,18 @@ pub fn block_events(block: &Block, receipts: &[Receipt], filter: &EventFilter) -
             }
         }
     }
+    // The block's own events (standing orders run at its start), stored after the receipts.
+    let n = block.transactions.len();
+    for r in receipts.iter().skip(n) {
+        for event in r.events.iter().filter(|e| filter.matches(e)) {
+            out.push(BlockEvent {
+                height: block.header.height,
+                tx_id: r.tx_id,
+                index: n as u32,
+                event: event.clone(),
+            });
+        }
+    }
     out
 }
 

@@ -479,6 +479,9 @@ pub struct BlockOutput {
     pub state_writes: StateWrites,
     /// The state commitment after the block.
     pub lthash: LtHash,
+    /// Events of the block itself rather than of a transaction (begin-block work such as
+    /// standing orders), in the order they happened; stored after the block's receipts.
+    pub block_events: Vec<Event>,
 }
 
 /// The checks that need no state: right chain, fee at least the minimum, and the module's own
@@ -527,7 +530,7 @@ pub fn apply_tx<V: StateView>(
     let declared = modules::access(t, &Peek(overlay))?;
     #[cfg(debug_assertions)]
     overlay.touches.clear();
-    let result = modules::apply(overlay, params, env, t)?;
+    let result = modules::apply(overlay, params, env, tx)?;
     #[cfg(debug_assertions)]
     check_declared(&declared, t, &env.proposer, &overlay.touches);
     Ok(result.map(|applied| Receipt {
@@ -584,10 +587,25 @@ fn check_declared(
     }
 }
 
-/// Executes the block `txs` at `env` on `base`, whose commitment is `base_lthash`: the
-/// transactions in order, then the block's end. Sequential reference implementation: any faster
-/// executor must return exactly this.
+/// Executes the block `txs` at `env` on `base`, whose commitment is `base_lthash`: the block's
+/// start (every module's begin-block hook), the transactions in order, then the block's end.
+/// Sequential reference implementation: any faster executor must return exactly this.
 pub fn execute_block<V: StateView>(
+    base: &V,
+    base_lthash: &LtHash,
+    params: &ChainParams,
+    env: &BlockEnv,
+    txs: Vec<TxEnvelope>,
+) -> Result<BlockOutput, V::Error> {
+    let Some(begun) = begin_block(base, base_lthash, params, env)? else {
+        return execute_body(base, base_lthash, params, env, txs);
+    };
+    let out = execute_body(&begun.layered(base), &begun.lthash, params, env, txs)?;
+    Ok(begun.then(out))
+}
+
+/// The transactions and the block's end, on the state after the block's start.
+pub(crate) fn execute_body<V: StateView>(
     base: &V,
     base_lthash: &LtHash,
     params: &ChainParams,
@@ -596,6 +614,65 @@ pub fn execute_block<V: StateView>(
 ) -> Result<BlockOutput, V::Error> {
     let out = execute_txs(base, base_lthash, params, env, txs)?;
     finish_block(base, out, params, env)
+}
+
+/// What a block's start wrote, before its transactions.
+pub(crate) struct Begun {
+    writes: BTreeMap<Address, Account>,
+    state_writes: StateWrites,
+    lthash: LtHash,
+    events: Vec<Event>,
+}
+
+impl Begun {
+    pub(crate) fn layered<'a, V: StateView>(
+        &'a self,
+        base: &'a V,
+    ) -> impl StateView<Error = V::Error> + 'a {
+        Layered {
+            accounts: &self.writes,
+            state: &self.state_writes,
+            base,
+        }
+    }
+
+    /// The whole block: the start's writes under the rest's, the start's events first.
+    pub(crate) fn then(self, mut rest: BlockOutput) -> BlockOutput {
+        let mut writes = self.writes;
+        writes.append(&mut rest.writes);
+        let mut state_writes = self.state_writes;
+        state_writes.append(&mut rest.state_writes);
+        let mut events = self.events;
+        events.append(&mut rest.block_events);
+        BlockOutput {
+            writes,
+            state_writes,
+            block_events: events,
+            ..rest
+        }
+    }
+}
+
+/// Every module's begin-block hook on `base`; `None` when the block's start did nothing (the
+/// usual case, which then costs no layer).
+pub(crate) fn begin_block<V: StateView>(
+    base: &V,
+    base_lthash: &LtHash,
+    params: &ChainParams,
+    env: &BlockEnv,
+) -> Result<Option<Begun>, V::Error> {
+    let mut overlay = Overlay::new(base);
+    let events = modules::begin_block(&mut overlay, params, env)?;
+    let (writes, state_writes, lthash) = overlay.finish(base_lthash);
+    if writes.is_empty() && state_writes.is_empty() && events.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Begun {
+        writes,
+        state_writes,
+        lthash,
+        events,
+    }))
 }
 
 /// The transactions of a block, in order, without the block's end.
@@ -627,6 +704,7 @@ fn execute_txs<V: StateView>(
         writes,
         state_writes,
         lthash,
+        block_events: Vec::new(),
     })
 }
 
@@ -724,7 +802,10 @@ pub(crate) fn commit_overlay(
         })
         .collect();
     let (added, removed) = lthash_delta(&changed, |(address, old, new), add, sub| {
-        add.add(&LtHash::of_account(address, new));
+        // An emptied account (a module account paid out in full) is as if it never existed.
+        if !new.is_empty() {
+            add.add(&LtHash::of_account(address, new));
+        }
         if let Some(old) = old {
             sub.add(&LtHash::of_account(address, old));
         }

@@ -24,8 +24,8 @@ use std::collections::{BTreeMap, HashMap};
 use rayon::prelude::*;
 
 use super::{
-    apply_tx, commit_overlay, execute_block, finish_block, BlockEnv, BlockOutput, ChainParams,
-    Overlay, StateView, TxError,
+    apply_tx, begin_block, commit_overlay, execute_body, finish_block, BlockEnv, BlockOutput,
+    ChainParams, Overlay, StateView, TxError,
 };
 use crate::modules::{self, Access};
 use crate::state::LtHash;
@@ -218,13 +218,29 @@ pub fn execute_block_parallel<V: StateView>(
     env: &BlockEnv,
     txs: Vec<TxEnvelope>,
 ) -> Result<BlockOutput, V::Error> {
+    // The block's start runs first, as in the oracle; the transactions see what it wrote.
+    let Some(begun) = begin_block(full, base_lthash, params, env)? else {
+        return execute_body_parallel(full, base_lthash, params, env, txs);
+    };
+    let out = execute_body_parallel(&begun.layered(full), &begun.lthash, params, env, txs)?;
+    Ok(begun.then(out))
+}
+
+/// The transactions (on every core the block allows) and the block's end.
+fn execute_body_parallel<V: StateView>(
+    full: &V,
+    base_lthash: &LtHash,
+    params: &ChainParams,
+    env: &BlockEnv,
+    txs: Vec<TxEnvelope>,
+) -> Result<BlockOutput, V::Error> {
     let proposer = &env.proposer;
     let accesses = txs
         .iter()
         .map(|t| modules::access(&t.tx, full))
         .collect::<Result<Vec<Access>, V::Error>>()?;
     if must_run_sequentially(&txs, &accesses, proposer) {
-        return execute_block(full, base_lthash, params, env, txs);
+        return execute_body(full, base_lthash, params, env, txs);
     }
     let base = prefetch(full, &accesses, txs.iter().map(|t| t.tx.sender), proposer)?;
     let groups = schedule(&txs, &accesses);
@@ -343,6 +359,7 @@ fn merge<V: StateView>(
         writes,
         state_writes,
         lthash,
+        block_events: Vec::new(),
     };
     finish_block(full, out, params, env)
 }

@@ -29,6 +29,7 @@ fn params() -> ChainParams {
         banking: Default::default(),
         identity: Default::default(),
         compliance: Default::default(),
+        payments: Default::default(),
     }
 }
 
@@ -291,6 +292,7 @@ fn staking_chain() -> ChainParams {
         banking: Default::default(),
         identity: Default::default(),
         compliance: Default::default(),
+        payments: Default::default(),
         ..params()
     }
 }

@@ -92,7 +92,18 @@ impl Filter {
                         | BankCall::TransferWithTravel { to, .. }
                         | BankCall::Mint { to, .. },
                     ) => (Some(to), 0),
-                    Payload::Bank(_) | Payload::Identity(_) | Payload::Compliance(_) => (None, 0),
+                    Payload::Payments(crate::modules::payments::PaymentsCall::Pay(p)) => (
+                        Some(&p.to),
+                        if p.asset.is_none() {
+                            u64::try_from(p.amount).unwrap_or(u64::MAX)
+                        } else {
+                            0
+                        },
+                    ),
+                    Payload::Bank(_)
+                    | Payload::Identity(_)
+                    | Payload::Compliance(_)
+                    | Payload::Payments(_) => (None, 0),
                 };
                 if !self.accounts.is_empty()
                     && !self.accounts.contains(&tx.tx.sender)

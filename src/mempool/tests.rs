@@ -37,6 +37,7 @@ fn pool(config: MempoolConfig) -> Mempool {
             banking: Default::default(),
             identity: Default::default(),
             compliance: Default::default(),
+            payments: Default::default(),
         },
     )
 }

@@ -17,18 +17,17 @@ pub mod banking;
 pub mod compliance;
 pub mod hooks;
 pub mod identity;
+pub mod payments;
 pub mod staking;
 #[cfg(test)]
 pub(crate) mod testkit;
 
 use crate::codec::{put_u8, Decode, DecodeError, Encode, Reader};
 use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
-use crate::types::{Address, Amount, ChainId, StateKey, Transaction};
+use crate::types::{Address, Amount, ChainId, Event, StateKey, Transaction, TxEnvelope, TxId};
 
 #[cfg(doc)]
 use crate::execution::ModuleError;
-#[cfg(doc)]
-use crate::types::Event;
 
 /// What a call may touch, declared before it runs: the parallel executor schedules by it, and
 /// debug builds check every call against it.
@@ -97,14 +96,26 @@ pub trait Module {
         true
     }
 
-    /// Applies the call: charges the fee, moves what it moves, returns its events.
+    /// Applies the call: charges the fee, moves what it moves, returns its events. `id` is the
+    /// transaction's id (payments index their references by it).
     fn apply<V: StateView>(
         overlay: &mut Overlay<'_, V>,
         params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
+        id: &TxId,
         call: &Self::Call,
     ) -> Result<Result<Applied, TxError>, V::Error>;
+
+    /// Runs at the start of every block, before its transactions, in the order of the list;
+    /// returns the block's events. Work that grows with state is bounded per block.
+    fn begin_block<V: StateView>(
+        _overlay: &mut Overlay<'_, V>,
+        _params: &ChainParams,
+        _env: &BlockEnv,
+    ) -> Result<Vec<Event>, V::Error> {
+        Ok(Vec::new())
+    }
 
     /// Runs at the end of every block, after its transactions, in the order of the list.
     fn end_block<V: StateView>(
@@ -193,17 +204,18 @@ macro_rules! modules {
             overlay: &mut Overlay<'_, V>,
             params: &ChainParams,
             env: &BlockEnv,
-            tx: &Transaction,
+            envelope: &TxEnvelope,
         ) -> Result<Result<Applied, TxError>, V::Error> {
+            let (tx, id) = (&envelope.tx, &envelope.id);
             match &tx.payload {
                 $(Payload::$variant(c) => {
                     // Calls that check before they write refuse with nothing written, recorded
                     // refusals included.
                     let r = if !<$module>::may_fail_after_writing(c) {
-                        <$module>::apply(overlay, params, env, tx, c)?
+                        <$module>::apply(overlay, params, env, tx, id, c)?
                     } else {
                         let sp = overlay.savepoint();
-                        let r = <$module>::apply(overlay, params, env, tx, c)?;
+                        let r = <$module>::apply(overlay, params, env, tx, id, c)?;
                         match &r {
                             Ok(_) => overlay.release(sp),
                             Err(_) => overlay.rollback(sp),
@@ -218,6 +230,17 @@ macro_rules! modules {
                     }
                 })*
             }
+        }
+
+        /// Every module's begin-block hook, in list order, and the block events they report.
+        pub fn begin_block<V: StateView>(
+            overlay: &mut Overlay<'_, V>,
+            params: &ChainParams,
+            env: &BlockEnv,
+        ) -> Result<Vec<Event>, V::Error> {
+            let mut events = Vec::new();
+            $(events.extend(<$module>::begin_block(overlay, params, env)?);)*
+            Ok(events)
         }
 
         /// Every module's end-block hook, in list order.
@@ -238,6 +261,7 @@ modules! {
     Staking => staking::Staking,
     Identity => identity::Identity,
     Compliance => compliance::Compliance,
+    Payments => payments::Payments,
 }
 
 /// Chain parameters that execution depends on, fixed by genesis: the chain's own and each
@@ -250,6 +274,7 @@ pub struct ChainParams {
     pub banking: banking::BankingParams,
     pub identity: identity::IdentityParams,
     pub compliance: compliance::ComplianceParams,
+    pub payments: payments::PaymentsParams,
 }
 
 /// A refusal kept on the record: with the call's writes undone, the sender pays the fee and uses

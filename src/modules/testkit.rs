@@ -48,6 +48,7 @@ pub(crate) fn params() -> ChainParams {
         compliance: ComplianceParams {
             authority: Some(addr(7)),
         },
+        payments: Default::default(),
     }
 }
 
@@ -71,6 +72,7 @@ pub(crate) fn chain() -> MemState {
 }
 
 pub(crate) struct Chain {
+    pub params: ChainParams,
     pub st: MemState,
     pub lthash: LtHash,
     pub height: u64,
@@ -82,6 +84,7 @@ impl Chain {
         let st = chain();
         let lthash = st.lthash();
         Chain {
+            params: params(),
             st,
             lthash,
             height: 0,
@@ -106,9 +109,9 @@ impl Chain {
             proposer: addr(9),
             time_ms: self.height * 1_000,
         };
-        let seq = execute_block(&self.st, &self.lthash, &params(), &env, txs.clone())
+        let seq = execute_block(&self.st, &self.lthash, &self.params, &env, txs.clone())
             .expect("infallible");
-        let par = execute_block_parallel(&self.st, &self.lthash, &params(), &env, txs)
+        let par = execute_block_parallel(&self.st, &self.lthash, &self.params, &env, txs)
             .expect("infallible");
         assert_eq!(par.applied, seq.applied);
         assert_eq!(par.receipts, seq.receipts);
@@ -116,6 +119,7 @@ impl Chain {
         assert_eq!(par.writes, seq.writes);
         assert_eq!(par.state_writes, seq.state_writes);
         assert_eq!(par.lthash.root(), seq.lthash.root());
+        assert_eq!(par.block_events, seq.block_events);
         self.st.apply(&seq);
         self.lthash = seq.lthash.clone();
         assert_eq!(self.lthash.root(), self.st.lthash().root());

@@ -25,6 +25,7 @@ fn genesis() -> Genesis {
         banking: Default::default(),
         identity: Default::default(),
         compliance: Default::default(),
+        payments: Default::default(),
         accounts: vec![GenesisAccount {
             address: addr(0),
             balance: 1_000_000_000,
@@ -53,6 +54,7 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         banking: Default::default(),
         identity: Default::default(),
         compliance: Default::default(),
+        payments: Default::default(),
     };
     let txs = (0..n)
         .map(|i| {

@@ -185,6 +185,22 @@ pub struct Receipt {
     pub events: Vec<Event>,
 }
 
+impl Receipt {
+    /// The id a block's own events are stored under, after its transactions' receipts: no
+    /// transaction has it (it is not the hash of any known bytes).
+    pub const BLOCK_EVENTS_ID: TxId = crate::types::Hash([0; 32]);
+
+    /// The receipt that holds a block's own events.
+    pub fn of_block(events: Vec<Event>) -> Self {
+        Receipt {
+            tx_id: Self::BLOCK_EVENTS_ID,
+            outcome: Outcome::Success,
+            fee_paid: 0,
+            events,
+        }
+    }
+}
+
 /// Version 2 added events. Data directories from before it are not read (their state root
 /// differs too): create them again.
 const RECEIPT_VERSION: u8 = 2;

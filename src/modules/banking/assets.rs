@@ -15,7 +15,9 @@ use super::state::{asset_key, holder_key, holding_key, AssetInfo, Holding};
 use super::{Banking, BankingParams};
 use crate::codec::{decode_exact, Encode};
 use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
-use crate::modules::hooks::{movement_access, on_movement, Movement, TravelRecord};
+use crate::modules::hooks::{
+    is_module_account, movement_access, on_movement, Movement, TravelRecord,
+};
 use crate::modules::{Access, Module};
 use crate::types::{Address, AssetAmount, Event, Transaction};
 
@@ -367,7 +369,9 @@ impl<V: StateView> Ctx<'_, '_, V> {
                 holder: *to,
             }));
         }
-        if info.policy.auth_required && !to_issuer && !dst.authorized {
+        // A module account holds for someone else: the final recipient's authorization is
+        // checked when its module pays it out.
+        if info.policy.auth_required && !to_issuer && !dst.authorized && !is_module_account(to) {
             return Ok(Err(BankingError::NotAuthorized {
                 symbol: symbol(),
                 holder: *to,
@@ -775,4 +779,49 @@ fn multi_send<V: StateView>(
         }
     }
     Ok(Ok(()))
+}
+
+/// Moves `amount` of the issued asset `id` from `from` to `to` for another module (payments,
+/// escrow payouts): Banking's one transfer path, with the asset's policy and the transfer hook.
+/// Checks everything before it writes; returns the hook's events, and the `transfer` event when
+/// `record`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn transfer_for_module<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    time_ms: u64,
+    id: &AssetId,
+    from: &Address,
+    to: &Address,
+    amount: AssetAmount,
+    record: bool,
+    travel: Option<&TravelRecord>,
+) -> Result<Result<Vec<Event>, BankingError>, V::Error> {
+    let mut ctx = Ctx {
+        overlay,
+        sender: *from,
+        time_ms,
+        events: Vec::new(),
+        indexed: Vec::new(),
+    };
+    Ok(ctx
+        .transfer(id, from, to, amount, record, travel)?
+        .map(|()| ctx.events))
+}
+
+/// What [`transfer_for_module`] of `asset` from `from` to `to` may touch, added to another
+/// module's declaration (from the settled state, as `Module::access`).
+pub(crate) fn transfer_access<S: StateView>(
+    settled: &S,
+    asset: &AssetId,
+    from: &Address,
+    to: &Address,
+    reads: &mut Vec<crate::types::StateKey>,
+    writes: &mut Vec<crate::types::StateKey>,
+) -> Result<(), S::Error> {
+    reads.push(asset_key(asset));
+    for who in [from, to] {
+        writes.push(holding_key(asset, who));
+        writes.push(holder_key(asset, who));
+    }
+    movement_access(settled, asset, Some(from), Some(to), reads, writes)
 }

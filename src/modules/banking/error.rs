@@ -78,6 +78,8 @@ pub enum BankingError {
     #[error("a travel-rule record names both VASPs (1 to {max} characters each)")]
     InvalidTravelRecord { max: usize },
     /// The transfer hook (compliance) refused the movement; kept on the record.
+    #[error("{0} is a module account (it holds escrows and other module funds): pay it through its module")]
+    ModuleAccount(Address),
     #[error(transparent)]
     Refused(ModuleError),
 }
@@ -109,6 +111,7 @@ impl BankingError {
             BankingError::NoOutputs => 10120,
             BankingError::AssetsDisabled => 10121,
             BankingError::InvalidTravelRecord { .. } => 10122,
+            BankingError::ModuleAccount(_) => 10123,
             BankingError::Refused(e) => e.code,
         }
     }
@@ -139,6 +142,7 @@ impl BankingError {
             BankingError::NoOutputs => "no_outputs",
             BankingError::AssetsDisabled => "assets_disabled",
             BankingError::InvalidTravelRecord { .. } => "invalid_travel_record",
+            BankingError::ModuleAccount(_) => "module_account",
             BankingError::Refused(e) => e.reason,
         }
     }

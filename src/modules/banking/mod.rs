@@ -23,11 +23,13 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
+use super::hooks::is_module_account;
 use super::{Access, Module};
 use crate::codec::{DecodeError, Reader};
 use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
 use crate::types::{Address, Amount, AssetAmount, Transaction};
 
+pub(crate) use assets::{transfer_access, transfer_for_module};
 pub use calls::{asset_id, AssetId, BankCall, Output, Policy, Renounce, TravelRecord};
 pub use error::BankingError;
 pub use state::{AssetInfo, Holding};
@@ -86,6 +88,22 @@ impl Module for Banking {
         _tx: &Transaction,
         params: &ChainParams,
     ) -> Result<(), TxError> {
+        // A module account's balance is what its module holds (escrows add up to it): only its
+        // module moves funds in or out.
+        let to_module = match call {
+            BankCall::Transfer { to, .. }
+            | BankCall::TransferAsset { to, .. }
+            | BankCall::TransferWithTravel { to, .. }
+            | BankCall::Mint { to, .. } => is_module_account(to).then_some(to),
+            BankCall::MultiSend { outputs } => outputs
+                .iter()
+                .map(|o| &o.to)
+                .find(|to| is_module_account(to)),
+            _ => None,
+        };
+        if let Some(to) = to_module {
+            return Err(BankingError::ModuleAccount(*to).into());
+        }
         if let BankCall::Transfer { amount, .. } = call {
             return if *amount == 0 {
                 Err(TxError::ZeroAmount)
@@ -142,6 +160,7 @@ impl Module for Banking {
         _params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
+        _id: &crate::types::TxId,
         call: &BankCall,
     ) -> Result<Result<Applied, TxError>, V::Error> {
         match call {

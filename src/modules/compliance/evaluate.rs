@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::codec::{Decode, DecodeError, Reader};
-use crate::modules::hooks::Movement;
+use crate::modules::hooks::{is_module_account, Movement};
 use crate::modules::identity::state::{issuer_key, live_claims_key, SubjectClaims, TrustedIssuer};
 use crate::modules::identity::{ClaimType, LiveClaim, Subject};
 use crate::types::{Address, AttrValue, Event, StateKey};
@@ -141,7 +141,7 @@ fn check_side<R: Read>(
     time_ms: u64,
     applied: &mut String,
 ) -> Result<Result<(), ComplianceError>, R::Error> {
-    if conditions.is_empty() || party == m.issuer {
+    if conditions.is_empty() || party == m.issuer || is_module_account(party) {
         return Ok(Ok(()));
     }
     let claims = current_claims(r, party, time_ms)?;
@@ -235,7 +235,7 @@ pub(super) fn evaluate<R: Read>(
     }
     let moves = m.from != Some(to);
     if let Some(max) = rules.max_balance {
-        if to != m.issuer && moves && m.to_after > max {
+        if to != m.issuer && !is_module_account(to) && moves && m.to_after > max {
             return Ok(Err(ComplianceError::MaxBalance {
                 asset: *m.asset,
                 to: *to,
@@ -265,7 +265,7 @@ pub(super) fn evaluate<R: Read>(
         note(&mut d.applied, "max_holders");
     }
     if let (Some(v), Some(from)) = (rules.velocity, m.from) {
-        if from != m.issuer && moves {
+        if from != m.issuer && !is_module_account(from) && moves {
             let window = time_ms / v.period_ms;
             let w = r
                 .typed::<Window>(&window_key(m.asset, from))?

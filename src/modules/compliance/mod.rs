@@ -77,6 +77,14 @@ impl Module for Compliance {
             ComplianceCall::SetRules { rules, .. } => rules
                 .validate()
                 .map_err(|e| ComplianceError::InvalidRules(e).into()),
+            ComplianceCall::SetBlocked { address, .. }
+                if crate::modules::hooks::is_module_account(address) =>
+            {
+                Err(ComplianceError::InvalidRules(format!(
+                    "{address} is a module account: it holds others' funds and cannot be blocked"
+                ))
+                .into())
+            }
             ComplianceCall::SetBlocked { reason, .. } if reason.chars().any(char::is_control) => {
                 Err(ComplianceError::InvalidRules(
                     "a block reason has no control characters".into(),
@@ -92,6 +100,7 @@ impl Module for Compliance {
         params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
+        _id: &crate::types::TxId,
         call: &ComplianceCall,
     ) -> Result<Result<Applied, TxError>, V::Error> {
         fee_only(overlay, tx, &env.proposer, |overlay| {
