@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/mamey/staking/v1/staking.proto",
         "proto/mamey/identity/v1/identity.proto",
         "proto/mamey/compliance/v1/compliance.proto",
+        "proto/mamey/payments/v1/payments.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(files, ["proto"])?;

@@ -11,8 +11,8 @@ use thiserror::Error;
 
 use crate::execution::{BankingParams, ChainParams, StakingParams};
 use crate::modules::compliance::ComplianceParams;
-use crate::modules::payments::PaymentsParams;
 use crate::modules::identity::IdentityParams;
+use crate::modules::payments::PaymentsParams;
 use crate::state::LtHash;
 use crate::types::{
     block::tx_root, Account, Address, Amount, Block, BlockHeader, ChainId, Hash, StateWrites,

@@ -23,8 +23,8 @@ use views::{
 
 pub mod compliance;
 pub mod identity;
-pub mod payments;
 mod modules;
+pub mod payments;
 pub mod views;
 
 pub use modules::{

@@ -3,6 +3,7 @@
 mod banking;
 mod compliance;
 mod identity;
+mod payments;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +54,19 @@ enum Command {
     /// Compliance: asset rules, pause, the blocked list, dry runs and reports.
     #[command(subcommand)]
     Compliance(compliance::ComplianceCommand),
+    /// Pay with ISO 20022 references (UETR, end-to-end id, remittance, purpose, destination tag);
+    /// prints the transaction id. Subcommands: batch payments from CSV, find a payment, require
+    /// destination tags.
+    Pay(payments::PayArgs),
+    /// Escrows: lock funds until a time and/or a SHA-256 preimage; finish, cancel, show, list.
+    #[command(subcommand)]
+    Escrow(payments::EscrowCommand),
+    /// Standing orders: pay a recipient every N blocks or T ms of block time.
+    #[command(subcommand)]
+    StandingOrder(payments::StandingOrderCommand),
+    /// Invoices: payment requests paid exactly once.
+    #[command(subcommand)]
+    Invoice(payments::InvoiceCommand),
     /// Staking (DPoS): register a validator, delegate, undelegate; show an address's stake.
     #[command(subcommand)]
     Stake(StakeCommand),
@@ -372,6 +386,10 @@ fn dispatch(command: Command) -> Result<()> {
         Command::History(a) => banking::history(a),
         Command::Identity(c) => identity::command(c),
         Command::Compliance(c) => compliance::command(c),
+        Command::Pay(a) => payments::pay_command(a),
+        Command::Escrow(c) => payments::escrow_command(c),
+        Command::StandingOrder(c) => payments::standing_order_command(c),
+        Command::Invoice(c) => payments::invoice_command(c),
         Command::Stake(StakeCommand::Register {
             commission_bps,
             amount,

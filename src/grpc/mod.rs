@@ -1,8 +1,10 @@
 //! gRPC API (tonic, protos in `proto/`): `mamey.v1.NodeService` (unary queries and submission),
 //! `mamey.v1.StreamService` (filtered, resumable streams of blocks, transactions, accounts and
 //! module events), one service per module (`mamey.banking.v1.BankingService`,
-//! `mamey.staking.v1.StakingService`), the standard health service and server reflection. The protos are compiled at build time by `protox`, so no system `protoc` is
-//! needed.
+//! `mamey.staking.v1.StakingService`, `mamey.identity.v1.IdentityService`,
+//! `mamey.compliance.v1.ComplianceService`, `mamey.payments.v1.PaymentService`), the standard
+//! health service and server reflection. The protos are compiled at build time by `protox`, so no
+//! system `protoc` is needed.
 //!
 //! Queries and submissions go through [`crate::api::Api`], the same code as JSON-RPC, so the two
 //! APIs cannot disagree; errors carry the JSON-RPC code of `docs/API.md` in the `mamey-error-code`
@@ -10,8 +12,10 @@
 
 mod identity;
 mod modules;
+mod payments;
 
 pub use identity::{compliance_proto, identity_proto};
+pub use payments::payments_proto;
 mod stream;
 
 use std::net::SocketAddr;
@@ -226,6 +230,9 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
     health_reporter
         .set_serving::<identity::ComplianceServiceServer<identity::Compliance>>()
         .await;
+    health_reporter
+        .set_serving::<payments::PaymentServiceServer<payments::Payments>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -242,6 +249,11 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
     let compliance =
         identity::ComplianceServiceServer::new(identity::Compliance { api: api.clone() })
             .max_decoding_message_size(config.message_bytes_max);
+    let payments = payments::PaymentServiceServer::new(payments::Payments {
+        api: api.clone(),
+        streams: stream::Streams::new(api.clone(), config),
+    })
+    .max_decoding_message_size(config.message_bytes_max);
     let streams = StreamServiceServer::new(stream::Streams::new(api, config))
         .max_decoding_message_size(config.message_bytes_max);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -256,7 +268,8 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .add_service(banking)
         .add_service(staking)
         .add_service(identity)
-        .add_service(compliance);
+        .add_service(compliance)
+        .add_service(payments);
     tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = router

@@ -69,7 +69,9 @@ impl Handler<CommitBlock> for Committer {
         // The block's own events (its start's work) are stored after its transactions' receipts.
         if !output.block_events.is_empty() {
             let events = std::mem::take(&mut output.block_events);
-            output.receipts.push(crate::types::Receipt::of_block(events));
+            output
+                .receipts
+                .push(crate::types::Receipt::of_block(events));
         }
         let started = std::time::Instant::now();
         let result = self.storage.commit_block(&BlockCommit {

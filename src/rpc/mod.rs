@@ -36,6 +36,7 @@ mod identity;
 mod limits;
 mod modules;
 mod params;
+mod payments;
 mod server;
 mod subscriptions;
 

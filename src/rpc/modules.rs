@@ -106,5 +106,6 @@ pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::Re
         api.stake(address).map_err(api_error)
     })?;
     super::identity::register(m)?;
+    super::payments::register(m)?;
     Ok(())
 }

@@ -132,15 +132,13 @@ impl References {
                     );
                 }
             }
-            Some(Remittance::CreditorReference(r)) => {
-                if !iso11649_valid(r) {
-                    return invalid(
-                        "creditor_reference",
-                        format!("{r:?} is not an ISO 11649 reference (RF, 2 check digits, up to 21 letters or digits)"),
-                    );
-                }
+            Some(Remittance::CreditorReference(r)) if !iso11649_valid(r) => {
+                return invalid(
+                    "creditor_reference",
+                    format!("{r:?} is not an ISO 11649 reference (RF, 2 check digits, up to 21 letters or digits)"),
+                );
             }
-            None => {}
+            Some(Remittance::CreditorReference(_)) | None => {}
         }
         if let Some(p) = &self.purpose {
             let ok = !p.is_empty()

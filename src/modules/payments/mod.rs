@@ -292,6 +292,7 @@ fn access<S: StateView>(
             writes.push(escrow_key(&id));
             writes.push(of_account_key(sender, OBJECT_ESCROW, &id));
             writes.push(of_account_key(&payment.to, OBJECT_ESCROW, &id));
+            refs_keys(&mut writes, &payment.refs);
         }
         PaymentsCall::EscrowFinish { escrow: id, .. }
         | PaymentsCall::EscrowCancel { escrow: id } => {
