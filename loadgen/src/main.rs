@@ -24,6 +24,7 @@ use ed25519_dalek::SigningKey;
 use hdrhistogram::Histogram;
 use mameynode::keys;
 use mameynode::modules::banking::{asset_id, Policy};
+use mameynode::modules::payments::{PaymentOrder, PaymentsCall, References, Remittance, Uetr};
 use mameynode::quic::client::{CommitStream, IngestClient};
 use mameynode::quic::CommitEvent;
 use mameynode::rpc::client::RpcClient;
@@ -90,8 +91,13 @@ struct Args {
     /// for the run), both alternating, or transfers of an asset with two compliance rules
     /// (sender KYC level 1 and receiver KYC level 2, from claims the faucet issues to every account
     /// as a trusted issuer: it must be the identity authority, as in dev mode).
+    /// `payments`: native payments with full ISO 20022 references (a unique UETR, an end-to-end
+    /// id, remittance, purpose); `batch`: native batch payments of --batch-outputs outputs each.
     #[arg(long, value_enum, default_value = "native")]
     workload: Workload,
+    /// Outputs per batch payment (`--workload batch`; 16 fit the default 1 KiB transaction).
+    #[arg(long, default_value_t = 16)]
+    batch_outputs: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -101,6 +107,8 @@ enum Workload {
     Asset,
     Mixed,
     Ruled,
+    Payments,
+    Batch,
 }
 
 #[derive(Serialize)]
@@ -121,6 +129,10 @@ struct Report {
     target_tps: u64,
     offered_tps: f64,
     committed_tps: f64,
+    /// Payments per transaction (`batch`: its outputs; 1 otherwise) and committed payments per
+    /// second.
+    outputs_per_tx: usize,
+    committed_outputs_per_s: f64,
     sent: u64,
     committed: u64,
     committed_in_window: u64,
@@ -252,7 +264,10 @@ async fn run(args: Args) -> Result<()> {
     funder.fund(&addresses, &native_funding).await?;
     // The asset workloads: the faucet issues an asset for this run and hands each account its
     // share.
-    let asset = if args.workload == Workload::Native {
+    let asset = if matches!(
+        args.workload,
+        Workload::Native | Workload::Payments | Workload::Batch
+    ) {
         None
     } else {
         let symbol = format!("LOAD{}", funded_at.elapsed().as_nanos() % 1_000_000);
@@ -293,6 +308,8 @@ async fn run(args: Args) -> Result<()> {
 
     // 2. Pre-sign everything, on all cores, before the window opens.
     let presign_at = Instant::now();
+    // UETRs are unique per run, so runs against one chain never collide.
+    let run_salt = presign_at.elapsed().as_nanos() as u64 ^ funded_at.elapsed().as_nanos() as u64 ^ std::process::id() as u64;
     let chain_id = status.chain_id;
     let n = args.accounts;
     let signed: Vec<(Vec<u8>, Hash)> = (0..total)
@@ -301,27 +318,39 @@ async fn run(args: Args) -> Result<()> {
             let from = j % n;
             let to = (from + 1 + j % 7) % n;
             let native = match (args.workload, asset) {
-                (Workload::Native, _) | (_, None) => true,
+                (Workload::Native | Workload::Payments | Workload::Batch, _) | (_, None) => true,
                 (Workload::Asset | Workload::Ruled, _) => false,
                 (Workload::Mixed, _) => j % 2 == 0,
             };
-            let call = match asset {
-                Some(asset) if !native => BankCall::TransferAsset {
+            let payload = match (args.workload, asset) {
+                (Workload::Payments, _) => payment(&addresses[to], amount, run_salt, j),
+                (Workload::Batch, _) => {
+                    let outputs = (0..args.batch_outputs)
+                        .map(|k| PaymentOrder {
+                            asset: None,
+                            to: addresses[(to + k) % n],
+                            amount: u128::from(amount),
+                            refs: References::default(),
+                        })
+                        .collect();
+                    Payload::Payments(PaymentsCall::Batch(outputs))
+                }
+                (_, Some(asset)) if !native => Payload::Bank(BankCall::TransferAsset {
                     asset,
                     to: addresses[to],
                     amount: u128::from(amount),
-                },
-                _ => BankCall::Transfer {
+                }),
+                _ => Payload::Bank(BankCall::Transfer {
                     to: addresses[to],
                     amount,
-                },
+                }),
             };
             let tx = Transaction::sign(
                 &accounts[from],
                 chain_id,
                 (j / n) as u64,
                 fee,
-                Payload::Bank(call),
+                payload,
             );
             (tx.bytes.to_vec(), tx.id)
         })
@@ -441,6 +470,9 @@ async fn run(args: Args) -> Result<()> {
         target_tps: args.rate,
         offered_tps: sent as f64 / window_s,
         committed_tps: committed_in_window as f64 / window_s,
+        outputs_per_tx: outputs_per_tx(&args),
+        committed_outputs_per_s: committed_in_window as f64 / window_s
+            * outputs_per_tx(&args) as f64,
         sent,
         committed,
         committed_in_window,
@@ -783,5 +815,35 @@ async fn progress(run: Arc<Run>, duration: u64) {
             run.busy_answers.load(Ordering::Relaxed)
         );
         last = (sent, committed);
+    }
+}
+
+/// A native payment with full ISO 20022 references: a UETR unique to this run and `j`, an
+/// end-to-end id, unstructured remittance and a purpose code.
+fn payment(to: &Address, amount: u64, salt: u64, j: usize) -> Payload {
+    let h = Hash::sha256_tagged(b"loadgen/uetr", &[&salt.to_be_bytes(), &(j as u64).to_be_bytes()]);
+    let mut u = [0u8; 16];
+    u.copy_from_slice(&h.0[..16]);
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    Payload::Payments(PaymentsCall::Pay(PaymentOrder {
+        asset: None,
+        to: *to,
+        amount: u128::from(amount),
+        refs: References {
+            end_to_end_id: Some(format!("LG-{salt:x}-{j}")),
+            uetr: Some(Uetr(u)),
+            remittance: Some(Remittance::Unstructured(format!("Invoice {j}"))),
+            purpose: Some("SUPP".into()),
+            destination_tag: None,
+        },
+    }))
+}
+
+fn outputs_per_tx(args: &Args) -> usize {
+    if args.workload == Workload::Batch {
+        args.batch_outputs
+    } else {
+        1
     }
 }
