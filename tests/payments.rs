@@ -2,7 +2,7 @@
 //!
 //! - `bank_payments_end_to_end`: a payment with a UETR, an end-to-end id and remittance found by
 //!   both (`payments_getByUetr`, `payments_getByEndToEndId`); a retry with the same UETR refused
-//!   (10502) and a malformed UETR refused before sending; an exchange that requires destination
+//!   by the CLI and a malformed UETR refused before sending; an exchange that requires destination
 //!   tags refuses an untagged deposit (10504) and takes a tagged one; a payroll of 600 people
 //!   from a CSV file in batch transactions as large as the node accepts; an invoice paid by two payers at once, settled
 //!   exactly once; escrows by preimage and by time, and a standing order, across kill -9 and a
@@ -214,6 +214,11 @@ fn bank_payments_end_to_end() {
     for (i, a) in staff.iter().enumerate().step_by(97) {
         assert_eq!(balance(&node, a), 100 + i as u64);
     }
+    until("the payroll indexed", || {
+        node.client()
+            .call::<Value>("payments_getByEndToEndId", json!([bank, "SAL-599"]))
+            .is_ok()
+    });
     let p = rpc(&node, "payments_getByEndToEndId", json!([bank, "SAL-599"]));
     assert_eq!(p["kind"].as_str(), Some("batch"));
     assert_eq!(p["amount"], json!("699"));

@@ -95,6 +95,10 @@ struct Args {
     /// id, remittance, purpose); `batch`: native batch payments of --batch-outputs outputs each.
     #[arg(long, value_enum, default_value = "native")]
     workload: Workload,
+    /// Which references a `payments` payment carries: `all` (UETR, end-to-end id, remittance,
+    /// purpose), `uetr` (the UETR alone) or `none`.
+    #[arg(long, value_enum, default_value = "all")]
+    references: Refs,
     /// Outputs per batch payment (`--workload batch`; 16 fit the default 1 KiB transaction).
     #[arg(long, default_value_t = 16)]
     batch_outputs: usize,
@@ -109,6 +113,14 @@ enum Workload {
     Ruled,
     Payments,
     Batch,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Refs {
+    All,
+    Uetr,
+    None,
 }
 
 #[derive(Serialize)]
@@ -309,7 +321,9 @@ async fn run(args: Args) -> Result<()> {
     // 2. Pre-sign everything, on all cores, before the window opens.
     let presign_at = Instant::now();
     // UETRs are unique per run, so runs against one chain never collide.
-    let run_salt = presign_at.elapsed().as_nanos() as u64 ^ funded_at.elapsed().as_nanos() as u64 ^ std::process::id() as u64;
+    let run_salt = presign_at.elapsed().as_nanos() as u64
+        ^ funded_at.elapsed().as_nanos() as u64
+        ^ std::process::id() as u64;
     let chain_id = status.chain_id;
     let n = args.accounts;
     let signed: Vec<(Vec<u8>, Hash)> = (0..total)
@@ -323,7 +337,9 @@ async fn run(args: Args) -> Result<()> {
                 (Workload::Mixed, _) => j % 2 == 0,
             };
             let payload = match (args.workload, asset) {
-                (Workload::Payments, _) => payment(&addresses[to], amount, run_salt, j),
+                (Workload::Payments, _) => {
+                    payment(&addresses[to], amount, run_salt, j, args.references)
+                }
                 (Workload::Batch, _) => {
                     let outputs = (0..args.batch_outputs)
                         .map(|k| PaymentOrder {
@@ -345,13 +361,7 @@ async fn run(args: Args) -> Result<()> {
                     amount,
                 }),
             };
-            let tx = Transaction::sign(
-                &accounts[from],
-                chain_id,
-                (j / n) as u64,
-                fee,
-                payload,
-            );
+            let tx = Transaction::sign(&accounts[from], chain_id, (j / n) as u64, fee, payload);
             (tx.bytes.to_vec(), tx.id)
         })
         .collect();
@@ -820,8 +830,11 @@ async fn progress(run: Arc<Run>, duration: u64) {
 
 /// A native payment with full ISO 20022 references: a UETR unique to this run and `j`, an
 /// end-to-end id, unstructured remittance and a purpose code.
-fn payment(to: &Address, amount: u64, salt: u64, j: usize) -> Payload {
-    let h = Hash::sha256_tagged(b"loadgen/uetr", &[&salt.to_be_bytes(), &(j as u64).to_be_bytes()]);
+fn payment(to: &Address, amount: u64, salt: u64, j: usize, which: Refs) -> Payload {
+    let h = Hash::sha256_tagged(
+        b"loadgen/uetr",
+        &[&salt.to_be_bytes(), &(j as u64).to_be_bytes()],
+    );
     let mut u = [0u8; 16];
     u.copy_from_slice(&h.0[..16]);
     u[6] = (u[6] & 0x0f) | 0x40;
@@ -830,12 +843,19 @@ fn payment(to: &Address, amount: u64, salt: u64, j: usize) -> Payload {
         asset: None,
         to: *to,
         amount: u128::from(amount),
-        refs: References {
-            end_to_end_id: Some(format!("LG-{salt:x}-{j}")),
-            uetr: Some(Uetr(u)),
-            remittance: Some(Remittance::Unstructured(format!("Invoice {j}"))),
-            purpose: Some("SUPP".into()),
-            destination_tag: None,
+        refs: match which {
+            Refs::All => References {
+                end_to_end_id: Some(format!("LG-{salt:x}-{j}")),
+                uetr: Some(Uetr(u)),
+                remittance: Some(Remittance::Unstructured(format!("Invoice {j}"))),
+                purpose: Some("SUPP".into()),
+                destination_tag: None,
+            },
+            Refs::Uetr => References {
+                uetr: Some(Uetr(u)),
+                ..References::default()
+            },
+            Refs::None => References::default(),
         },
     }))
 }

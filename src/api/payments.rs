@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::modules::{parse_key_cursor, PageView, PAGE_DEFAULT};
 use super::views::TxStatus;
 use super::{Api, ApiError, ErrorCode};
-use crate::modules::payments::calls::PaymentsCall;
+use crate::modules::payments::calls::{
+    end_to_end_digest, payment_orders, uetr_digest, PaymentsCall,
+};
 use crate::modules::payments::query::{self, OBJECT_ESCROW, OBJECT_INVOICE, OBJECT_ORDER};
-use crate::modules::payments::state::PaymentRef;
 use crate::modules::payments::{
     Escrow, Invoice, InvoiceStatus, OnFailure, PaymentOrder, Period, References, Remittance,
     StandingOrder, Uetr,
@@ -81,6 +82,10 @@ pub struct PaymentView {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<u32>,
+    /// Later transactions whose payments carry the same reference (a lookup answers the first;
+    /// the CLI refuses to reuse a UETR, the chain does not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later: Vec<Hash>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,15 +215,18 @@ fn invoice_view(id: Hash, inv: &Invoice, now_ms: u64) -> InvoiceView {
     }
 }
 
-/// The payments a transaction made, by output.
-fn orders_of(call: &PaymentsCall) -> Vec<(&'static str, &PaymentOrder)> {
-    match call {
-        PaymentsCall::Pay(p) => vec![("pay", p)],
-        PaymentsCall::Batch(outputs) => outputs.iter().map(|o| ("batch", o)).collect(),
-        PaymentsCall::EscrowCreate { payment, .. } => vec![("escrow", payment)],
-        _ => Vec::new(),
-    }
+/// The payments a transaction made, by output, with what kind of call made them.
+fn orders_of(call: &PaymentsCall) -> (&'static str, &[PaymentOrder]) {
+    let kind = match call {
+        PaymentsCall::Batch(_) => "batch",
+        PaymentsCall::EscrowCreate { .. } => "escrow",
+        _ => "pay",
+    };
+    (kind, payment_orders(call))
 }
+
+/// Most transactions one reference lookup reads.
+const REFERENCE_MATCHES_MAX: usize = 100;
 
 impl Api {
     /// The payments of committed transaction `id` (one per output), empty when it made none.
@@ -235,10 +243,11 @@ impl Api {
         let Payload::Payments(call) = &tx.tx.payload else {
             return Ok(Vec::new());
         };
-        Ok(orders_of(call)
-            .into_iter()
+        let (kind, orders) = orders_of(call);
+        Ok(orders
+            .iter()
             .enumerate()
-            .map(|(i, (kind, p))| PaymentView {
+            .map(|(i, p)| PaymentView {
                 transaction: id,
                 output: i as u32,
                 kind: kind.into(),
@@ -251,26 +260,56 @@ impl Api {
                 refs: (&p.refs).into(),
                 error: view.error.clone(),
                 error_code: view.error_code,
+                later: Vec::new(),
             })
             .collect())
     }
 
-    fn payment_at(&self, r: PaymentRef) -> Result<PaymentView, ApiError> {
-        self.payments_of_tx(r.tx)?
-            .into_iter()
-            .nth(r.output as usize)
-            .ok_or_else(|| internal(format!("payment index points at {} #{}", r.tx, r.output)))
+    /// The first payment listed under reference `digest` that `matches`, with the later
+    /// transactions listed under it.
+    fn payment_by_reference(
+        &self,
+        digest: Hash,
+        what: &str,
+        matches: impl Fn(&PaymentView) -> bool,
+    ) -> Result<PaymentView, ApiError> {
+        // Newest first: the first payment is the last one found.
+        let locations = self
+            .storage
+            .account_history(&Address(digest.0), None, REFERENCE_MATCHES_MAX)
+            .map_err(internal)?;
+        let mut found: Vec<PaymentView> = Vec::new();
+        for loc in locations.iter().rev() {
+            let Some(tx) = self
+                .storage
+                .block_tx(loc.height, loc.index)
+                .map_err(internal)?
+            else {
+                continue;
+            };
+            found.extend(
+                self.payments_of_tx(tx.id)?
+                    .into_iter()
+                    .filter(&matches)
+                    .take(1),
+            );
+        }
+        let mut first = found
+            .first()
+            .cloned()
+            .ok_or_else(|| not_found(format!("no payment with {what}")))?;
+        first.later = found.iter().skip(1).map(|p| p.transaction).collect();
+        Ok(first)
     }
 
     /// `payments_getByUetr`: the payment with this UETR.
     pub fn payment_by_uetr(&self, uetr: &str) -> Result<PaymentView, ApiError> {
         let u = Uetr::parse(uetr)
             .map_err(|e| ApiError::new(ErrorCode::InvalidParams, e.to_string()))?;
-        let reader = self.storage.reader().map_err(internal)?;
-        match query::by_uetr(&reader, &u).map_err(internal)? {
-            Some(r) => self.payment_at(r),
-            None => Err(not_found(format!("no payment with UETR {u}"))),
-        }
+        let text = u.to_string();
+        self.payment_by_reference(uetr_digest(&u), &format!("UETR {u}"), |p| {
+            p.refs.uetr.as_deref() == Some(text.as_str())
+        })
     }
 
     /// `payments_getByEndToEndId`: `sender`'s payment with this end-to-end id.
@@ -279,13 +318,11 @@ impl Api {
         sender: &Address,
         e2e: &str,
     ) -> Result<PaymentView, ApiError> {
-        let reader = self.storage.reader().map_err(internal)?;
-        match query::by_end_to_end_id(&reader, sender, e2e).map_err(internal)? {
-            Some(r) => self.payment_at(r),
-            None => Err(not_found(format!(
-                "no payment from {sender} with end-to-end id {e2e:?}"
-            ))),
-        }
+        self.payment_by_reference(
+            end_to_end_digest(sender, e2e),
+            &format!("end-to-end id {e2e:?} from {sender}"),
+            |p| p.from == *sender && p.refs.end_to_end_id.as_deref() == Some(e2e),
+        )
     }
 
     pub fn escrow(&self, id: &Hash) -> Result<EscrowView, ApiError> {

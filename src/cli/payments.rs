@@ -37,6 +37,10 @@ pub(super) struct RefArgs {
     /// Destination tag: the beneficiary inside the receiving account (exchanges require one).
     #[arg(long)]
     destination_tag: Option<u32>,
+    /// Send even if a payment with this UETR is already on the chain (by default `pay` refuses:
+    /// a UETR names one payment, and a retry must not pay twice).
+    #[arg(long)]
+    allow_duplicate_uetr: bool,
 }
 
 impl RefArgs {
@@ -324,6 +328,7 @@ pub(super) fn pay_command(a: PayArgs) -> Result<()> {
             let (Some(to), Some(amount), Some(key)) = (a.to, a.amount, a.key) else {
                 bail!("pay needs --key, --to and --amount (or a subcommand; see --help)");
             };
+            let allow_duplicate = a.refs.allow_duplicate_uetr;
             let payment = PaymentArgs {
                 to,
                 amount,
@@ -338,7 +343,11 @@ pub(super) fn pay_command(a: PayArgs) -> Result<()> {
                 timeout_secs: a.timeout_secs,
                 rpc: a.rpc,
             };
-            send(tx, Payload::Payments(PaymentsCall::Pay(payment.order()?)))
+            let order = payment.order()?;
+            if let (Some(u), false) = (&order.refs.uetr, allow_duplicate) {
+                refuse_reused_uetr(&tx.rpc, u)?;
+            }
+            send(tx, Payload::Payments(PaymentsCall::Pay(order)))
         }
         Some(PayCommand::Batch { file, chunk, tx }) => batch(&file, chunk, tx),
         Some(PayCommand::Find {
@@ -363,6 +372,20 @@ pub(super) fn pay_command(a: PayArgs) -> Result<()> {
                 require_destination_tag: required,
             }),
         ),
+    }
+}
+
+/// Client-side idempotency: a UETR already on the chain is not sent again (the chain itself
+/// indexes references and does not refuse them).
+fn refuse_reused_uetr(rpc: &RpcArg, u: &Uetr) -> Result<()> {
+    match RpcClient::new(&rpc.rpc).call::<Value>("payments_getByUetr", json!([u.to_string()])) {
+        Ok(p) => bail!(
+            "UETR {u} was already used by payment {} ({}): a retry must not pay twice (--allow-duplicate-uetr sends anyway)",
+            p["transaction"].as_str().unwrap_or("?"),
+            p["status"].as_str().unwrap_or("?")
+        ),
+        Err(e) if e.code() == Some(3000) => Ok(()),
+        Err(e) => Err(e).context("checking the UETR is unused"),
     }
 }
 

@@ -530,7 +530,7 @@ pub fn apply_tx<V: StateView>(
     let declared = modules::access(t, &Peek(overlay))?;
     #[cfg(debug_assertions)]
     overlay.touches.clear();
-    let result = modules::apply(overlay, params, env, tx)?;
+    let result = modules::apply(overlay, params, env, t)?;
     #[cfg(debug_assertions)]
     check_declared(&declared, t, &env.proposer, &overlay.touches);
     Ok(result.map(|applied| Receipt {

@@ -24,7 +24,7 @@ pub(crate) mod testkit;
 
 use crate::codec::{put_u8, Decode, DecodeError, Encode, Reader};
 use crate::execution::{Applied, BlockEnv, Overlay, StateView, TxError};
-use crate::types::{Address, Amount, ChainId, Event, StateKey, Transaction, TxEnvelope, TxId};
+use crate::types::{Address, Amount, ChainId, Event, Hash, StateKey, Transaction};
 
 #[cfg(doc)]
 use crate::execution::ModuleError;
@@ -76,6 +76,12 @@ pub trait Module {
         None
     }
 
+    /// Digests of the references a call carries (payments' UETRs and end-to-end ids), under
+    /// which the node's history index lists the transaction (node-local, not consensus state).
+    fn references(_call: &Self::Call, _sender: &Address) -> Vec<Hash> {
+        Vec::new()
+    }
+
     /// What the call may touch. The default declares nothing, which runs serially.
     ///
     /// `settled` is the state before the block. A declaration may read from it only *settled*
@@ -96,14 +102,12 @@ pub trait Module {
         true
     }
 
-    /// Applies the call: charges the fee, moves what it moves, returns its events. `id` is the
-    /// transaction's id (payments index their references by it).
+    /// Applies the call: charges the fee, moves what it moves, returns its events.
     fn apply<V: StateView>(
         overlay: &mut Overlay<'_, V>,
         params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
-        id: &TxId,
         call: &Self::Call,
     ) -> Result<Result<Applied, TxError>, V::Error>;
 
@@ -147,6 +151,11 @@ macro_rules! modules {
 
             pub(crate) fn native_debit(&self) -> Amount {
                 match self { $(Payload::$variant(c) => <$module>::native_debit(c),)* }
+            }
+
+            /// Digests the history index lists the call under (see [`Module::references`]).
+            pub fn references(&self, sender: &Address) -> Vec<Hash> {
+                match self { $(Payload::$variant(c) => <$module>::references(c, sender),)* }
             }
 
             /// The other party of a call whose events are implied (see [`Module::counterparty`]).
@@ -204,18 +213,17 @@ macro_rules! modules {
             overlay: &mut Overlay<'_, V>,
             params: &ChainParams,
             env: &BlockEnv,
-            envelope: &TxEnvelope,
+            tx: &Transaction,
         ) -> Result<Result<Applied, TxError>, V::Error> {
-            let (tx, id) = (&envelope.tx, &envelope.id);
             match &tx.payload {
                 $(Payload::$variant(c) => {
                     // Calls that check before they write refuse with nothing written, recorded
                     // refusals included.
                     let r = if !<$module>::may_fail_after_writing(c) {
-                        <$module>::apply(overlay, params, env, tx, id, c)?
+                        <$module>::apply(overlay, params, env, tx, c)?
                     } else {
                         let sp = overlay.savepoint();
-                        let r = <$module>::apply(overlay, params, env, tx, id, c)?;
+                        let r = <$module>::apply(overlay, params, env, tx, c)?;
                         match &r {
                             Ok(_) => overlay.release(sp),
                             Err(_) => overlay.rollback(sp),

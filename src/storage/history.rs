@@ -1,5 +1,7 @@
 //! The history of each address: every committed transaction that touches it (as sender, as a
-//! transfer's recipient, or as a party in its events), newest first.
+//! transfer's recipient, or as a party in its events), newest first. The same table lists each
+//! payment under the digests of its references (`Module::references`: a UETR, a sender's
+//! end-to-end id), which is how payments are found by them.
 //!
 //! Table `history`: key `address | !height (BE) | !index (BE)`, empty value; the complemented
 //! height and index make a forward walk from an address go newest first. Like `txindex` it is
@@ -54,6 +56,11 @@ pub(super) fn block_entries(block: &Block, receipts: &[Receipt]) -> Vec<HistoryK
         parties.sort();
         parties.dedup();
         out.extend(parties.into_iter().map(|a| history_key(a, height, index)));
+        // A payment's references (tagged digests, never an address) list it the same way, so
+        // that it is found by UETR and by end-to-end id.
+        for r in tx.tx.payload.references(&tx.tx.sender) {
+            out.push(history_key(&Address(r.0), height, index));
+        }
     }
     out
 }

@@ -160,7 +160,6 @@ impl Module for Banking {
         _params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
-        _id: &crate::types::TxId,
         call: &BankCall,
     ) -> Result<Result<Applied, TxError>, V::Error> {
         match call {

@@ -538,6 +538,7 @@ fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
                 reason: "sanctions".into(),
             })
         }
+        90..=97 => return payments_call(kind, to, id, amount),
         k => k % 15,
     };
     Payload::Bank(match kind {
@@ -625,6 +626,73 @@ fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
     })
 }
 
+/// A payments call (serial ones, standing orders, rare): payments, batches, escrows and invoices
+/// with ids that sometimes name an existing object.
+fn payments_call(kind: u8, to: u8, id: crate::modules::banking::AssetId, amount: u64) -> Payload {
+    use crate::modules::payments::{
+        object_id, OnFailure, PaymentOrder, PaymentsCall, Period, References, Uetr,
+    };
+    let a = AssetAmount::from(amount);
+    let order = |asset, to: u8, refs| PaymentOrder {
+        asset,
+        to: addr(to),
+        amount: a,
+        refs,
+    };
+    let mut uetr = [amount as u8; 16];
+    uetr[6] = 0x40 | (to & 0x0f);
+    uetr[8] = 0x80;
+    let refs = References {
+        uetr: Some(Uetr(uetr)),
+        end_to_end_id: Some(format!("E{to}")),
+        ..References::default()
+    };
+    Payload::Payments(match kind {
+        90 => PaymentsCall::Pay(order(None, to, refs)),
+        91 => PaymentsCall::Pay(order(Some(id), to, References::default())),
+        92 => PaymentsCall::Batch(vec![
+            order(None, to, References::default()),
+            order(Some(id), (to + 1) % 8, References::default()),
+        ]),
+        93 => PaymentsCall::EscrowCreate {
+            payment: order(
+                if amount % 2 == 0 { None } else { Some(id) },
+                to,
+                References::default(),
+            ),
+            finish_after_ms: Some(amount * 20),
+            cancel_after_ms: Some(amount * 20 + 3_000),
+            condition: None,
+        },
+        94 if amount % 2 == 0 => PaymentsCall::EscrowFinish {
+            escrow: object_id("escrow", &addr(to), amount % 6),
+            preimage: None,
+        },
+        94 => PaymentsCall::EscrowCancel {
+            escrow: object_id("escrow", &addr(to), amount % 6),
+        },
+        95 => PaymentsCall::InvoiceCreate {
+            asset: Some(id),
+            amount: a,
+            expires_ms: None,
+            refs: References::default(),
+        },
+        96 => PaymentsCall::InvoicePay {
+            invoice: object_id("invoice", &addr(to), amount % 6),
+        },
+        _ => PaymentsCall::StandingOrderCreate {
+            payment: order(
+                if amount % 2 == 0 { None } else { Some(id) },
+                to,
+                References::default(),
+            ),
+            period: Period::Blocks(1 + amount % 3),
+            count: Some(2),
+            on_failure: OnFailure::Retry,
+        },
+    })
+}
+
 /// The kept count of blocked addresses equals the blocked list's entries.
 fn check_blocked_count(c: &Chain) {
     use crate::modules::compliance::state::{blocked_count_key, blocked_prefix, Count};
@@ -648,7 +716,17 @@ fn check_holder_count(c: &Chain, k: u8) {
     else {
         return;
     };
-    let actual = (0..12u8).filter(|h| c.held(&id, *h) > 0).count() as u64;
+    let escrow = crate::modules::payments::escrow_account();
+    let in_escrow =
+        c.st.state
+            .get(&super::state::holding_key(&id, &escrow))
+            .is_some_and(|b| {
+                crate::codec::decode_exact::<super::Holding>(b, usize::MAX)
+                    .expect("holding")
+                    .amount
+                    > 0
+            });
+    let actual = (0..12u8).filter(|h| c.held(&id, *h) > 0).count() as u64 + u64::from(in_escrow);
     assert_eq!(count, actual, "holder count of A{k}");
 }
 
@@ -713,6 +791,8 @@ proptest! {
             c.block(block);
             check_holder_count(&c, 0);
             check_blocked_count(&c);
+            let ids: Vec<crate::modules::banking::AssetId> = (0..3u8).map(|k| asset_id(&addr(k), &format!("A{k}"))).collect();
+            crate::modules::payments::tests::check_escrows(&c, &ids);
         }
     }
 }

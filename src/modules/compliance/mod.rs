@@ -100,7 +100,6 @@ impl Module for Compliance {
         params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
-        _id: &crate::types::TxId,
         call: &ComplianceCall,
     ) -> Result<Result<Applied, TxError>, V::Error> {
         fee_only(overlay, tx, &env.proposer, |overlay| {

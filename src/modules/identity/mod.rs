@@ -106,7 +106,6 @@ impl Module for Identity {
         params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
-        _id: &crate::types::TxId,
         call: &IdentityCall,
     ) -> Result<Result<Applied, TxError>, V::Error> {
         apply::apply(overlay, &params.identity, env, tx, call)

@@ -10,9 +10,9 @@ use super::calls::{object_id, PaymentOrder, PaymentsCall, Period, References, Re
 use super::error::PaymentsError;
 use super::schedule;
 use super::state::{
-    active_key, e2e_key, escrow_key, invoice_key, of_account_key, options_key, order_key,
-    owner_count_key, uetr_key, AccountOptions, Count, Escrow, Invoice, InvoiceStatus, PaymentRef,
-    StandingOrder, OBJECT_ESCROW, OBJECT_INVOICE, OBJECT_ORDER,
+    active_key, escrow_key, invoice_key, of_account_key, options_key, order_key, owner_count_key,
+    AccountOptions, Count, Escrow, Invoice, InvoiceStatus, StandingOrder, OBJECT_ESCROW,
+    OBJECT_INVOICE, OBJECT_ORDER,
 };
 use super::{escrow_account, put, Payments};
 use crate::codec::Encode;
@@ -20,7 +20,7 @@ use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxErr
 use crate::modules::banking::native::{check_sender, credit, debit_sender};
 use crate::modules::banking::{transfer_for_module, AssetId};
 use crate::modules::{read, write, Module};
-use crate::types::{Address, AssetAmount, AttrValue, Event, Hash, Transaction, TxId};
+use crate::types::{Address, AssetAmount, AttrValue, Event, Hash, Transaction};
 
 /// The value of a step, or the refusal returned at once.
 macro_rules! step {
@@ -101,47 +101,6 @@ pub(super) fn check_tag<V: StateView>(
     })
 }
 
-/// Refuses references that already name a payment.
-fn check_refs_unused<V: StateView>(
-    overlay: &mut Overlay<'_, V>,
-    sender: &Address,
-    refs: &References,
-) -> Result<Step<()>, V::Error> {
-    if let Some(u) = &refs.uetr {
-        if let Some(r) = read::<PaymentRef, V>(overlay, &uetr_key(&u.0))? {
-            return Ok(Err(PaymentsError::DuplicateUetr {
-                uetr: *u,
-                payment: Some(r.tx),
-            }));
-        }
-    }
-    if let Some(e) = refs.indexed_end_to_end_id() {
-        if let Some(r) = read::<PaymentRef, V>(overlay, &e2e_key(sender, e))? {
-            return Ok(Err(PaymentsError::DuplicateEndToEndId {
-                end_to_end_id: e.to_string(),
-                payment: Some(r.tx),
-            }));
-        }
-    }
-    Ok(Ok(()))
-}
-
-fn index_refs<V: StateView>(
-    overlay: &mut Overlay<'_, V>,
-    sender: &Address,
-    refs: &References,
-    tx: &TxId,
-    output: u32,
-) {
-    let r = PaymentRef { tx: *tx, output };
-    if let Some(u) = &refs.uetr {
-        write(overlay, uetr_key(&u.0), &r);
-    }
-    if let Some(e) = refs.indexed_end_to_end_id() {
-        write(overlay, e2e_key(sender, e), &r);
-    }
-}
-
 /// Moves `amount` from `from` to `to` outside the sender's own debit: the native asset between
 /// balances, an issued one through Banking (policy and transfer hook). Checks before it writes.
 pub(super) fn move_funds<V: StateView>(
@@ -179,11 +138,10 @@ pub(super) fn apply<V: StateView>(
     params: &ChainParams,
     env: &BlockEnv,
     tx: &Transaction,
-    id: &TxId,
     call: &PaymentsCall,
 ) -> Result<Result<Applied, TxError>, V::Error> {
     if let PaymentsCall::Pay(p) = call {
-        return pay(overlay, env, tx, id, p);
+        return pay(overlay, env, tx, p);
     }
     let native = Payments::native_debit(call);
     let sender = match check_sender(overlay, tx, native)? {
@@ -192,7 +150,7 @@ pub(super) fn apply<V: StateView>(
     };
     // The sender pays first (its native outputs too); a refusal is undone by the savepoint.
     debit_sender(overlay, tx, sender, native);
-    let events = step!(apply_call(overlay, params, env, tx, id, call)?);
+    let events = step!(apply_call(overlay, params, env, tx, call)?);
     credit(overlay, &env.proposer, tx.fee)?;
     Ok(Ok(Applied {
         fee_paid: tx.fee,
@@ -206,7 +164,6 @@ fn pay<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     env: &BlockEnv,
     tx: &Transaction,
-    id: &TxId,
     p: &PaymentOrder,
 ) -> Result<Result<Applied, TxError>, V::Error> {
     // Native amounts are checked to fit u64 (check_static).
@@ -220,7 +177,6 @@ fn pay<V: StateView>(
         Err(e) => return Ok(Err(e)),
     };
     step!(check_tag(overlay, &p.to, &p.refs)?);
-    step!(check_refs_unused(overlay, &tx.sender, &p.refs)?);
     let mut events = match &p.asset {
         None => {
             debit_sender(overlay, tx, sender, native);
@@ -244,7 +200,6 @@ fn pay<V: StateView>(
             hook
         }
     };
-    index_refs(overlay, &tx.sender, &p.refs, id, 0);
     credit(overlay, &env.proposer, tx.fee)?;
     events.push(event(
         "payment",
@@ -263,7 +218,6 @@ fn apply_call<V: StateView>(
     params: &ChainParams,
     env: &BlockEnv,
     tx: &Transaction,
-    id: &TxId,
     call: &PaymentsCall,
 ) -> Result<Step<Vec<Event>>, V::Error> {
     let sender = tx.sender;
@@ -278,7 +232,6 @@ fn apply_call<V: StateView>(
                     error: Box::new(e),
                 };
                 step!(check_tag(overlay, &o.to, &o.refs)?.map_err(in_output));
-                step!(check_refs_unused(overlay, &sender, &o.refs)?.map_err(in_output));
                 match &o.asset {
                     // The sender paid every native output with its fee.
                     None => credit(overlay, &o.to, o.amount as u64)?,
@@ -287,7 +240,6 @@ fn apply_call<V: StateView>(
                     )?
                     .map_err(|e| in_output(PaymentsError::Bank(e))))),
                 }
-                index_refs(overlay, &sender, &o.refs, id, i as u32);
                 let mut attrs = payment_attrs(&sender, &o.to, o.asset.as_ref(), o.amount, &o.refs);
                 attrs.push(("output", AttrValue::Amount(i as u128)));
                 events.push(event("payment", attrs));
@@ -328,7 +280,6 @@ fn apply_call<V: StateView>(
                 }));
             }
             step!(check_tag(overlay, &p.to, &p.refs)?);
-            step!(check_refs_unused(overlay, &sender, &p.refs)?);
             let escrow = escrow_account();
             match &p.asset {
                 None => credit(overlay, &escrow, p.amount as u64)?,
@@ -337,7 +288,6 @@ fn apply_call<V: StateView>(
                 )?
                 .map_err(PaymentsError::Bank))),
             }
-            index_refs(overlay, &sender, &p.refs, id, 0);
             let eid = object_id("escrow", &sender, tx.nonce);
             let e = Escrow {
                 sender,

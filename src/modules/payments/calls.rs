@@ -567,17 +567,11 @@ pub(super) fn check_static(
             }
             uetrs.sort_unstable();
             if let Some(w) = uetrs.windows(2).find(|w| w[0] == w[1]) {
-                return Err(PaymentsError::DuplicateUetr {
-                    uetr: *w[0],
-                    payment: None,
-                });
+                return Err(PaymentsError::DuplicateUetr(*w[0]));
             }
             e2e.sort_unstable();
             if let Some(w) = e2e.windows(2).find(|w| w[0] == w[1]) {
-                return Err(PaymentsError::DuplicateEndToEndId {
-                    end_to_end_id: w[0].to_string(),
-                    payment: None,
-                });
+                return Err(PaymentsError::DuplicateEndToEndId(w[0].to_string()));
             }
             Ok(())
         }
@@ -654,6 +648,27 @@ pub(super) fn check_static(
         | PaymentsCall::StandingOrderCancel { .. }
         | PaymentsCall::InvoicePay { .. }
         | PaymentsCall::InvoiceCancel { .. } => Ok(()),
+    }
+}
+
+/// The digest the history index lists payments with UETR `u` under.
+pub fn uetr_digest(u: &Uetr) -> Hash {
+    Hash::sha256_tagged(b"mamey/payments/uetr", &[&u.0])
+}
+
+/// The digest the history index lists `sender`'s payments with end-to-end id `e2e` under.
+pub fn end_to_end_digest(sender: &Address, e2e: &str) -> Hash {
+    Hash::sha256_tagged(b"mamey/payments/e2e", &[&sender.0, e2e.as_bytes()])
+}
+
+/// The payments a call makes (a batch's outputs in order; the payment into an escrow).
+pub fn payment_orders(call: &PaymentsCall) -> &[PaymentOrder] {
+    match call {
+        PaymentsCall::Pay(p) | PaymentsCall::EscrowCreate { payment: p, .. } => {
+            std::slice::from_ref(p)
+        }
+        PaymentsCall::Batch(outputs) => outputs,
+        _ => &[],
     }
 }
 

@@ -9,7 +9,7 @@ use super::Payments;
 use crate::execution::{ModuleError, TxError};
 use crate::modules::banking::{AssetId, BankingError};
 use crate::modules::Module;
-use crate::types::{Address, AssetAmount, Hash, TxId};
+use crate::types::{Address, AssetAmount, Hash};
 
 fn asset_name(a: &Option<AssetId>) -> String {
     a.map_or_else(
@@ -18,23 +18,16 @@ fn asset_name(a: &Option<AssetId>) -> String {
     )
 }
 
-fn found_in(p: &Option<TxId>) -> String {
-    p.map_or_else(String::new, |t| format!(" (payment {})", t.to_hex()))
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PaymentsError {
     #[error("invalid {field}: {reason}")]
     InvalidReference { field: &'static str, reason: String },
     #[error("invalid UETR {0}")]
     InvalidUetr(String),
-    #[error("UETR {uetr} was already used{}: a UETR identifies one payment", found_in(.payment))]
-    DuplicateUetr { uetr: Uetr, payment: Option<TxId> },
-    #[error("end-to-end id {end_to_end_id:?} was already used by this sender{}", found_in(.payment))]
-    DuplicateEndToEndId {
-        end_to_end_id: String,
-        payment: Option<TxId>,
-    },
+    #[error("UETR {0} is on two outputs of the batch: a UETR identifies one payment")]
+    DuplicateUetr(Uetr),
+    #[error("end-to-end id {0:?} is on two outputs of the batch")]
+    DuplicateEndToEndId(String),
     #[error(
         "{to} requires a destination tag: an untagged payment to it would be credited to nobody"
     )]
@@ -134,8 +127,8 @@ impl PaymentsError {
         match self {
             PaymentsError::InvalidReference { .. } => 10500,
             PaymentsError::InvalidUetr(_) => 10501,
-            PaymentsError::DuplicateUetr { .. } => 10502,
-            PaymentsError::DuplicateEndToEndId { .. } => 10503,
+            PaymentsError::DuplicateUetr(_) => 10502,
+            PaymentsError::DuplicateEndToEndId(_) => 10503,
             PaymentsError::DestinationTagRequired { .. } => 10504,
             PaymentsError::NoOutputs => 10505,
             PaymentsError::TooManyOutputs { .. } => 10506,
@@ -175,8 +168,8 @@ impl PaymentsError {
         match self {
             PaymentsError::InvalidReference { .. } => "invalid_reference",
             PaymentsError::InvalidUetr(_) => "invalid_uetr",
-            PaymentsError::DuplicateUetr { .. } => "duplicate_uetr",
-            PaymentsError::DuplicateEndToEndId { .. } => "duplicate_end_to_end_id",
+            PaymentsError::DuplicateUetr(_) => "duplicate_uetr",
+            PaymentsError::DuplicateEndToEndId(_) => "duplicate_end_to_end_id",
             PaymentsError::DestinationTagRequired { .. } => "destination_tag_required",
             PaymentsError::NoOutputs => "no_outputs",
             PaymentsError::TooManyOutputs { .. } => "too_many_outputs",

@@ -2,13 +2,13 @@
 //! standing orders and invoices, all settled through Banking's one transfer path (and so through
 //! the compliance hook).
 //!
-//! Owns: the indexes that find a payment by its UETR and by (sender, end-to-end id); each
-//! account's receiving options (XRPL's require-destination-tag); open escrows and the escrow
+//! Owns: each account's receiving options (XRPL's require-destination-tag); open escrows and the escrow
 //! account that holds their funds; standing orders and their schedule; invoices.
 //!
 //! Invariants (property-tested in `tests.rs`):
-//! - a UETR, and a sender's end-to-end id, identify one payment: a second use is refused, so a
-//!   retried payment is never paid twice;
+//! - a payment is found by its UETR and by (sender, end-to-end id): the node's history index
+//!   lists it under their digests ([`Module::references`]; node-local, so references cost
+//!   consensus state nothing); two outputs of one batch never share one;
 //! - an untagged payment to an account that requires a tag is refused, never credited;
 //! - the escrow account holds, per asset, exactly the sum of the open escrows; only this module
 //!   moves funds in or out of it (Banking refuses transfers to module accounts);
@@ -24,7 +24,7 @@ pub mod query;
 mod schedule;
 pub mod state;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::OnceLock;
 
@@ -34,7 +34,7 @@ use super::banking::transfer_access;
 use super::{get, Access, Module};
 use crate::codec::{DecodeError, Reader};
 use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
-use crate::types::{Address, Amount, Event, Hash, StateKey, Transaction, TxId};
+use crate::types::{Address, Amount, Event, Hash, StateKey, Transaction};
 
 pub use calls::{
     object_id, OnFailure, PaymentOrder, PaymentsCall, Period, References, Remittance, Uetr,
@@ -42,10 +42,7 @@ pub use calls::{
 pub use error::PaymentsError;
 pub use state::{Escrow, Invoice, InvoiceStatus, StandingOrder};
 
-use state::{
-    e2e_key, escrow_key, invoice_key, of_account_key, options_key, uetr_key, OBJECT_ESCROW,
-    OBJECT_INVOICE,
-};
+use state::{escrow_key, invoice_key, of_account_key, options_key, OBJECT_ESCROW, OBJECT_INVOICE};
 
 /// Payments parameters, fixed by genesis (`[payments]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +165,19 @@ impl Module for Payments {
         access(call, tx, settled)
     }
 
+    fn references(call: &PaymentsCall, sender: &Address) -> Vec<Hash> {
+        let mut out = Vec::new();
+        for p in calls::payment_orders(call) {
+            out.extend(p.refs.uetr.as_ref().map(calls::uetr_digest));
+            out.extend(
+                p.refs
+                    .indexed_end_to_end_id()
+                    .map(|e| calls::end_to_end_digest(sender, e)),
+            );
+        }
+        out
+    }
+
     /// A single payment checks everything before it writes (the hot path saves the journal).
     fn may_fail_after_writing(call: &PaymentsCall) -> bool {
         !matches!(call, PaymentsCall::Pay(_))
@@ -178,10 +188,9 @@ impl Module for Payments {
         params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
-        id: &TxId,
         call: &PaymentsCall,
     ) -> Result<Result<Applied, TxError>, V::Error> {
-        apply::apply(overlay, params, env, tx, id, call)
+        apply::apply(overlay, params, env, tx, call)
     }
 
     fn begin_block<V: StateView>(
@@ -256,23 +265,13 @@ fn access<S: StateView>(
     let mut accounts = Vec::new();
     let mut reads = Vec::new();
     let mut writes = Vec::new();
-    let refs_keys = |writes: &mut Vec<StateKey>, refs: &References| {
-        if let Some(u) = &refs.uetr {
-            writes.push(uetr_key(&u.0));
-        }
-        if let Some(e) = refs.indexed_end_to_end_id() {
-            writes.push(e2e_key(sender, e));
-        }
-    };
     match call {
         PaymentsCall::Pay(p) => {
             payment_access(settled, sender, p, &mut accounts, &mut reads, &mut writes)?;
-            refs_keys(&mut writes, &p.refs);
         }
         PaymentsCall::Batch(outputs) => {
             for p in outputs {
                 payment_access(settled, sender, p, &mut accounts, &mut reads, &mut writes)?;
-                refs_keys(&mut writes, &p.refs);
             }
         }
         PaymentsCall::SetAccountOptions { .. } => writes.push(options_key(sender)),
@@ -292,7 +291,6 @@ fn access<S: StateView>(
             writes.push(escrow_key(&id));
             writes.push(of_account_key(sender, OBJECT_ESCROW, &id));
             writes.push(of_account_key(&payment.to, OBJECT_ESCROW, &id));
-            refs_keys(&mut writes, &payment.refs);
         }
         PaymentsCall::EscrowFinish { escrow: id, .. }
         | PaymentsCall::EscrowCancel { escrow: id } => {

@@ -1,10 +1,9 @@
-//! Payments queries over committed state: payments by reference, escrows, standing orders,
+//! Payments queries over committed state: escrows, standing orders,
 //! invoices, an account's options and the objects of an account.
 
-use super::calls::Uetr;
 use super::state::{
-    active_key, e2e_key, escrow_key, invoice_key, of_account_key, of_account_prefix, options_key,
-    order_key, uetr_key, AccountOptions, Count, Escrow, Invoice, PaymentRef, StandingOrder,
+    active_key, escrow_key, invoice_key, of_account_key, of_account_prefix, options_key, order_key,
+    AccountOptions, Count, Escrow, Invoice, StandingOrder,
 };
 use crate::execution::{StateScan, StateView};
 use crate::modules::get;
@@ -14,20 +13,6 @@ pub use super::state::{OBJECT_ESCROW, OBJECT_INVOICE, OBJECT_ORDER};
 
 /// Most ids one page of an account's objects lists.
 pub const PAGE_LIMIT_MAX: usize = 1_000;
-
-/// The payment with UETR `uetr`.
-pub fn by_uetr<S: StateView>(state: &S, uetr: &Uetr) -> Result<Option<PaymentRef>, S::Error> {
-    get(state, &uetr_key(&uetr.0))
-}
-
-/// `sender`'s payment with end-to-end id `e2e`.
-pub fn by_end_to_end_id<S: StateView>(
-    state: &S,
-    sender: &Address,
-    e2e: &str,
-) -> Result<Option<PaymentRef>, S::Error> {
-    get(state, &e2e_key(sender, e2e))
-}
 
 pub fn escrow<S: StateView>(state: &S, id: &Hash) -> Result<Option<Escrow>, S::Error> {
     get(state, &escrow_key(id))

@@ -2,8 +2,6 @@
 //!
 //! | key (after tag 5)                 | value                                                  |
 //! |-----------------------------------|--------------------------------------------------------|
-//! | `1 | uetr`                        | [`PaymentRef`]: the payment with this UETR              |
-//! | `2 | sender | SHA-256(e2e id)`    | [`PaymentRef`]: the sender's payment with this id       |
 //! | `3 | address`                     | [`AccountOptions`] (absent: the defaults)               |
 //! | `4 | escrow id`                   | [`Escrow`], while it is open                            |
 //! | `5 | order id`                    | [`StandingOrder`], while it is active                   |
@@ -25,15 +23,14 @@ use crate::codec::{
 };
 use crate::modules::banking::AssetId;
 use crate::modules::Module;
-use crate::types::{Address, AssetAmount, Hash, Height, StateKey, TxId};
+use crate::types::{Address, AssetAmount, Hash, Height, StateKey};
 
 use super::calls::{
     encode_period, encode_refs, read_period, read_refs, OnFailure, Period, References,
 };
 use super::Payments;
 
-const KEY_UETR: u8 = 1;
-const KEY_E2E: u8 = 2;
+// Keys 1 and 2 are not used (references are indexed by the node, not in consensus state).
 const KEY_OPTIONS: u8 = 3;
 const KEY_ESCROW: u8 = 4;
 const KEY_ORDER: u8 = 5;
@@ -53,15 +50,6 @@ pub const OBJECT_INVOICE: u8 = 3;
 /// The two schedules of standing orders: by height and by block time (in buckets of a second).
 pub const SCHEDULE_HEIGHT: u8 = 0;
 pub const SCHEDULE_TIME: u8 = 1;
-
-pub fn uetr_key(uetr: &[u8; 16]) -> StateKey {
-    StateKey::new(Payments::TAG, &[&[KEY_UETR], uetr])
-}
-
-pub fn e2e_key(sender: &Address, end_to_end_id: &str) -> StateKey {
-    let h = Hash::sha256(end_to_end_id.as_bytes());
-    StateKey::new(Payments::TAG, &[&[KEY_E2E], &sender.0, &h.0])
-}
 
 pub fn options_key(address: &Address) -> StateKey {
     StateKey::new(Payments::TAG, &[&[KEY_OPTIONS], &address.0])
@@ -115,13 +103,6 @@ pub fn of_account_key(address: &Address, kind: u8, id: &Hash) -> StateKey {
 
 pub fn of_account_prefix(address: &Address, kind: u8) -> StateKey {
     StateKey::new(Payments::TAG, &[&[KEY_OF_ACCOUNT], &address.0, &[kind]])
-}
-
-/// Where a payment is: its transaction and, in a batch, its output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PaymentRef {
-    pub tx: TxId,
-    pub output: u32,
 }
 
 /// An account's receiving options.
@@ -231,23 +212,6 @@ fn put_asset(out: &mut Vec<u8>, a: &Option<AssetId>) {
 
 fn read_asset(r: &mut Reader<'_>) -> Result<Option<AssetId>, DecodeError> {
     r.opt("asset", |r| Ok(Hash(r.array("asset id")?)))
-}
-
-impl Encode for PaymentRef {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.tx.0);
-        put_u32(out, self.output);
-    }
-}
-
-impl Decode for PaymentRef {
-    const WHAT: &'static str = "payment reference";
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(PaymentRef {
-            tx: Hash(r.array("transaction id")?),
-            output: r.u32("output")?,
-        })
-    }
 }
 
 impl Encode for AccountOptions {

@@ -4,7 +4,10 @@
 
 use sha2::{Digest, Sha256};
 
-use super::calls::{object_id, OnFailure, PaymentOrder, PaymentsCall, Period, References};
+use super::calls::{
+    end_to_end_digest, object_id, uetr_digest, OnFailure, PaymentOrder, PaymentsCall, Period,
+    References,
+};
 use super::calls::{Remittance, Uetr};
 use super::state::{escrow_key, Escrow};
 use super::{escrow_account, query};
@@ -60,7 +63,7 @@ fn escrow_balance(c: &Chain) -> u64 {
 }
 
 /// The escrow account holds exactly the open escrows, per asset.
-fn check_escrows(c: &Chain, assets: &[AssetId]) {
+pub(crate) fn check_escrows(c: &Chain, assets: &[AssetId]) {
     let mut native = 0u128;
     let mut issued = vec![0u128; assets.len()];
     for (k, v) in &c.st.state {
@@ -125,39 +128,36 @@ fn events_of<'a>(out: &'a BlockOutput, kind: &str) -> Vec<&'a Event> {
 }
 
 #[test]
-fn payments_are_found_by_uetr_and_end_to_end_id_and_never_paid_twice() {
+fn payments_carry_their_references_and_are_indexed_under_their_digests() {
+    use crate::modules::Module;
     let (mut c, usd) = with_asset();
-    let out = c
-        .run(0, pay(None, 1, 500, refs(Some(UETR), Some("E2E-1"))))
-        .unwrap();
+    let call = pay(None, 1, 500, refs(Some(UETR), Some("E2E-1")));
+    let out = c.run(0, call.clone()).unwrap();
     assert_eq!(balance(&c, 1), 1_000_500);
-    assert_eq!(events_of(&out, "payment").len(), 1);
-    let id = out.applied[0].id;
-    let r = query::by_uetr(&c.st, &Uetr::parse(UETR).unwrap())
-        .unwrap()
-        .unwrap();
-    assert_eq!((r.tx, r.output), (id, 0));
-    let r = query::by_end_to_end_id(&c.st, &addr(0), "E2E-1")
-        .unwrap()
-        .unwrap();
-    assert_eq!(r.tx, id);
-    // A retry with the same references is refused: nothing moves twice.
-    let e = c
-        .run(0, pay(None, 1, 500, refs(Some(UETR), None)))
-        .unwrap_err();
-    assert_eq!(code(&e), 10502);
-    let e = c
-        .run(0, pay(Some(usd), 1, 5, refs(None, Some("E2E-1"))))
-        .unwrap_err();
-    assert_eq!(code(&e), 10503);
-    assert_eq!(balance(&c, 1), 1_000_500);
-    // Another sender may use the same end-to-end id; NOTPROVIDED is never indexed.
-    c.run(2, pay(None, 1, 1, refs(None, Some("E2E-1"))))
-        .unwrap();
-    c.run(2, pay(None, 1, 1, refs(None, Some("NOTPROVIDED"))))
-        .unwrap();
-    c.run(2, pay(None, 1, 1, refs(None, Some("NOTPROVIDED"))))
-        .unwrap();
+    let e = events_of(&out, "payment")[0];
+    let attr = |k: &str| {
+        e.attributes
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.to_string())
+    };
+    assert_eq!(attr("uetr").as_deref(), Some(UETR));
+    assert_eq!(attr("end_to_end_id").as_deref(), Some("E2E-1"));
+    assert_eq!(attr("purpose").as_deref(), Some("RENT"));
+    // The history index lists the payment under both digests, per sender for the end-to-end id.
+    let u = Uetr::parse(UETR).unwrap();
+    assert_eq!(
+        super::Payments::references(&call, &addr(0)),
+        vec![uetr_digest(&u), end_to_end_digest(&addr(0), "E2E-1")]
+    );
+    assert_ne!(
+        end_to_end_digest(&addr(0), "E2E-1"),
+        end_to_end_digest(&addr(2), "E2E-1")
+    );
+    let none = pay(None, 1, 1, refs(None, Some("NOTPROVIDED")));
+    assert!(super::Payments::references(&none, &addr(0)).is_empty());
+    // References are not consensus state: the chain does not refuse a reused one (the CLI does).
+    c.run(0, pay(None, 1, 500, refs(Some(UETR), None))).unwrap();
     // Issued assets go through Banking.
     c.run(0, pay(Some(usd), 3, 250, refs(Some(UETR2), None)))
         .unwrap();
@@ -313,10 +313,6 @@ fn batches_pay_all_or_nothing() {
         (balance(&c, 1), c.held(&usd, 2), balance(&c, 3)),
         (1_000_100, 200, 1_000_300)
     );
-    let r = query::by_end_to_end_id(&c.st, &addr(0), "PAY-2")
-        .unwrap()
-        .unwrap();
-    assert_eq!(r.output, 1);
     // The second output cannot pay: nothing of the first stays.
     let failing = vec![
         order(None, 4, 5, References::default()),
@@ -350,10 +346,21 @@ fn batches_pay_all_or_nothing() {
         code(&c.run(0, PaymentsCall::Batch(too_many)).unwrap_err()),
         10506
     );
-    let reused = vec![order(None, 4, 5, refs(None, Some("PAY-1")))];
+    let twice = vec![
+        order(None, 4, 5, refs(None, Some("PAY-9"))),
+        order(None, 5, 5, refs(None, Some("PAY-9"))),
+    ];
     assert_eq!(
-        code(&c.run(0, PaymentsCall::Batch(reused)).unwrap_err()),
+        code(&c.run(0, PaymentsCall::Batch(twice)).unwrap_err()),
         10503
+    );
+    let twice = vec![
+        order(None, 4, 5, refs(Some(UETR2), None)),
+        order(None, 5, 5, refs(Some(UETR2), None)),
+    ];
+    assert_eq!(
+        code(&c.run(0, PaymentsCall::Batch(twice)).unwrap_err()),
+        10502
     );
 }
 
@@ -808,12 +815,6 @@ fn compliance_rules_refuse_a_payment_and_a_batch_output_on_the_record() {
         out.receipts[0].outcome
     );
     assert_eq!(c.held(&usd, 1), 0);
-    assert!(
-        query::by_uetr(&c.st, &Uetr::parse(UETR).unwrap())
-            .unwrap()
-            .is_none(),
-        "a refused payment is not indexed"
-    );
     let batch = PaymentsCall::Batch(vec![
         order(None, 2, 5, References::default()),
         order(Some(usd), 1, 10, References::default()),

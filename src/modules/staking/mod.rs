@@ -171,7 +171,6 @@ impl Module for Staking {
         params: &ChainParams,
         env: &BlockEnv,
         tx: &Transaction,
-        _id: &crate::types::TxId,
         call: &StakingCall,
     ) -> Result<Result<Applied, TxError>, V::Error> {
         Ok(
