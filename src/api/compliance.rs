@@ -257,7 +257,7 @@ impl Api {
             for (i, tx) in block.transactions.iter().enumerate() {
                 let receipt = receipts.get(i);
                 let stored = receipt.map(|r| r.events.as_slice()).unwrap_or_default();
-                for e in banking::implied_events(&tx.tx, receipt)
+                for e in crate::modules::implied_events(&tx.tx, receipt)
                     .iter()
                     .chain(stored)
                 {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::views::{EventView, TxStatus};
 use super::{Api, ApiError, ErrorCode};
-use crate::modules::banking::{self, query, AssetId};
+use crate::modules::banking::{query, AssetId};
 use crate::storage::TxLocation;
 use crate::types::{Address, Block, Event, Receipt, TxEnvelope, TxId};
 
@@ -35,7 +35,7 @@ pub fn event_view(e: &Event) -> EventView {
 /// A committed transaction's events: those its receipt stores and those it implies.
 pub(super) fn events_of(tx: Option<&TxEnvelope>, receipt: Option<&Receipt>) -> Vec<EventView> {
     let implied = tx
-        .map(|t| banking::implied_events(&t.tx, receipt))
+        .map(|t| crate::modules::implied_events(&t.tx, receipt))
         .unwrap_or_default();
     implied
         .iter()
@@ -120,7 +120,7 @@ pub fn block_events(block: &Block, receipts: &[Receipt], filter: &EventFilter) -
             .get(i)
             .map(|r| r.events.as_slice())
             .unwrap_or_default();
-        for event in banking::implied_events(&tx.tx, receipts.get(i))
+        for event in crate::modules::implied_events(&tx.tx, receipts.get(i))
             .into_iter()
             .chain(stored.iter().cloned())
         {

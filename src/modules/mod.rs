@@ -76,6 +76,19 @@ pub trait Module {
         None
     }
 
+    /// Events a committed call implies without storing them (a transfer's `transfer`, a
+    /// payment's `payment`): the hot paths keep their receipts small. Never called for a call
+    /// refused on the record.
+    fn implied_events(_call: &Self::Call, _sender: &Address) -> Vec<Event> {
+        Vec::new()
+    }
+
+    /// Parties besides the sender and the counterparty that a call's implied events name (a
+    /// batch's recipients): the history index lists the transaction under them too.
+    fn parties(_call: &Self::Call) -> Vec<Address> {
+        Vec::new()
+    }
+
     /// Digests of the references a call carries (payments' UETRs and end-to-end ids), under
     /// which the node's history index lists the transaction (node-local, not consensus state).
     fn references(_call: &Self::Call, _sender: &Address) -> Vec<Hash> {
@@ -151,6 +164,12 @@ macro_rules! modules {
 
             pub(crate) fn native_debit(&self) -> Amount {
                 match self { $(Payload::$variant(c) => <$module>::native_debit(c),)* }
+            }
+
+            /// Parties of the call's implied events besides the counterparty (see
+            /// [`Module::parties`]).
+            pub fn parties(&self) -> Vec<Address> {
+                match self { $(Payload::$variant(c) => <$module>::parties(c),)* }
             }
 
             /// Digests the history index lists the call under (see [`Module::references`]).
@@ -237,6 +256,21 @@ macro_rules! modules {
                         r => Ok(r),
                     }
                 })*
+            }
+        }
+
+        /// Events a committed transaction implies without storing them (see
+        /// [`Module::implied_events`]); none for one refused on the record (its `receipt` says so),
+        /// which moved nothing.
+        pub fn implied_events(
+            tx: &Transaction,
+            receipt: Option<&crate::types::Receipt>,
+        ) -> Vec<Event> {
+            if receipt.is_some_and(|r| r.outcome != crate::types::Outcome::Success) {
+                return Vec::new();
+            }
+            match &tx.payload {
+                $(Payload::$variant(c) => <$module>::implied_events(c, &tx.sender),)*
             }
         }
 

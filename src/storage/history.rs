@@ -46,10 +46,12 @@ pub(super) fn block_entries(block: &Block, receipts: &[Receipt]) -> Vec<HistoryK
     let mut out = Vec::with_capacity(block.transactions.len() * 2);
     for (i, tx) in block.transactions.iter().enumerate() {
         let index = i as u32;
+        let more = tx.tx.payload.parties();
         let mut parties: Vec<&Address> = vec![&tx.tx.sender];
         if let Some(to) = tx.tx.payload.counterparty() {
             parties.push(to);
         }
+        parties.extend(&more);
         if let Some(r) = receipts.get(i) {
             parties.extend(r.events.iter().flat_map(|e| e.addresses()));
         }

@@ -126,6 +126,26 @@ impl Module for Banking {
         Self::native_debit_checked(call).unwrap_or(Amount::MAX)
     }
 
+    /// The `transfer` of a native or an issued-asset transfer (kept out of receipts so the hot
+    /// paths write nothing more per transfer).
+    fn implied_events(call: &BankCall, sender: &Address) -> Vec<crate::types::Event> {
+        match call {
+            BankCall::Transfer { to, amount } => {
+                vec![events::transfer_event(
+                    None,
+                    sender,
+                    to,
+                    AssetAmount::from(*amount),
+                )]
+            }
+            BankCall::TransferAsset { asset, to, amount }
+            | BankCall::TransferWithTravel {
+                asset, to, amount, ..
+            } => vec![events::transfer_event(Some(asset), sender, to, *amount)],
+            _ => Vec::new(),
+        }
+    }
+
     fn counterparty(call: &BankCall) -> Option<&Address> {
         match call {
             BankCall::Transfer { to, .. }
@@ -176,37 +196,6 @@ impl Module for Banking {
             }
             _ => assets::apply(overlay, env, tx, call),
         }
-    }
-}
-
-/// Events a committed transaction implies without storing them: the `transfer` of a native or an
-/// issued-asset transfer (kept out of receipts so the hot paths write nothing more per transfer).
-/// A transaction refused on the record (its `receipt` says so) moved nothing and implies nothing.
-pub fn implied_events(
-    tx: &Transaction,
-    receipt: Option<&crate::types::Receipt>,
-) -> Vec<crate::types::Event> {
-    if receipt.is_some_and(|r| r.outcome != crate::types::Outcome::Success) {
-        return Vec::new();
-    }
-    match &tx.payload {
-        crate::types::Payload::Bank(BankCall::Transfer { to, amount }) => {
-            vec![events::transfer_event(
-                None,
-                &tx.sender,
-                to,
-                AssetAmount::from(*amount),
-            )]
-        }
-        crate::types::Payload::Bank(
-            BankCall::TransferAsset { asset, to, amount }
-            | BankCall::TransferWithTravel {
-                asset, to, amount, ..
-            },
-        ) => {
-            vec![events::transfer_event(Some(asset), &tx.sender, to, *amount)]
-        }
-        _ => Vec::new(),
     }
 }
 

@@ -73,7 +73,7 @@ fn issue_move_freeze_claw_back_and_multi_send() {
         .expect("moved");
     // A transfer stores no event: its `transfer` is implied by the transaction.
     assert!(out.receipts[0].events.is_empty());
-    let implied = super::implied_events(&out.applied[0].tx, out.receipts.first());
+    let implied = crate::modules::implied_events(&out.applied[0].tx, out.receipts.first());
     assert_eq!(implied.len(), 1);
     assert_eq!(implied[0].kind, "transfer");
     assert!(implied[0].concerns(&addr(1)) && implied[0].concerns(&addr(2)));

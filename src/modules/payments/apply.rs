@@ -83,6 +83,16 @@ pub(super) fn payment_attrs<'a>(
     a
 }
 
+/// The `payment` event of a payment (`output`: its index in a batch). Implied by the call, never
+/// stored (see `Module::implied_events`).
+pub(super) fn payment_event(sender: &Address, p: &PaymentOrder, output: Option<usize>) -> Event {
+    let mut attrs = payment_attrs(sender, &p.to, p.asset.as_ref(), p.amount, &p.refs);
+    if let Some(i) = output {
+        attrs.push(("output", AttrValue::Amount(i as u128)));
+    }
+    event("payment", attrs)
+}
+
 /// Refuses an untagged payment to an account that requires a tag.
 pub(super) fn check_tag<V: StateView>(
     overlay: &mut Overlay<'_, V>,
@@ -177,11 +187,12 @@ fn pay<V: StateView>(
         Err(e) => return Ok(Err(e)),
     };
     step!(check_tag(overlay, &p.to, &p.refs)?);
-    let mut events = match &p.asset {
+    // The `payment` event is implied by the call; only the hook's events are stored.
+    let events = match &p.asset {
         None => {
             debit_sender(overlay, tx, sender, native);
             credit(overlay, &p.to, native)?;
-            Vec::with_capacity(1)
+            Vec::new()
         }
         Some(asset) => {
             // Banking checks everything before it writes: a refusal leaves nothing behind.
@@ -201,10 +212,6 @@ fn pay<V: StateView>(
         }
     };
     credit(overlay, &env.proposer, tx.fee)?;
-    events.push(event(
-        "payment",
-        payment_attrs(&tx.sender, &p.to, p.asset.as_ref(), p.amount, &p.refs),
-    ));
     Ok(Ok(Applied {
         fee_paid: tx.fee,
         events,
@@ -240,10 +247,8 @@ fn apply_call<V: StateView>(
                     )?
                     .map_err(|e| in_output(PaymentsError::Bank(e))))),
                 }
-                let mut attrs = payment_attrs(&sender, &o.to, o.asset.as_ref(), o.amount, &o.refs);
-                attrs.push(("output", AttrValue::Amount(i as u128)));
-                events.push(event("payment", attrs));
             }
+            // Each output's `payment` event is implied by the call.
         }
         PaymentsCall::SetAccountOptions {
             require_destination_tag,

@@ -118,11 +118,17 @@ fn with_asset() -> (Chain, AssetId) {
     (c, asset_id(&addr(0), "USD"))
 }
 
-fn events_of<'a>(out: &'a BlockOutput, kind: &str) -> Vec<&'a Event> {
-    out.receipts
+/// A block's payments events of one kind: implied, stored and the block's own.
+fn events_of(out: &BlockOutput, kind: &str) -> Vec<Event> {
+    let implied = out
+        .applied
         .iter()
-        .flat_map(|r| &r.events)
-        .chain(&out.block_events)
+        .zip(&out.receipts)
+        .flat_map(|(t, r)| crate::modules::implied_events(&t.tx, Some(r)));
+    let stored = out.receipts.iter().flat_map(|r| r.events.iter().cloned());
+    implied
+        .chain(stored)
+        .chain(out.block_events.iter().cloned())
         .filter(|e| e.module == 5 && e.kind == kind)
         .collect()
 }
@@ -134,7 +140,7 @@ fn payments_carry_their_references_and_are_indexed_under_their_digests() {
     let call = pay(None, 1, 500, refs(Some(UETR), Some("E2E-1")));
     let out = c.run(0, call.clone()).unwrap();
     assert_eq!(balance(&c, 1), 1_000_500);
-    let e = events_of(&out, "payment")[0];
+    let e = &events_of(&out, "payment")[0];
     let attr = |k: &str| {
         e.attributes
             .iter()
