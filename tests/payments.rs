@@ -136,6 +136,26 @@ fn bank_payments_end_to_end() {
     ]);
     assert!(e.contains("UETR") && e.contains("already used"), "{e}");
     assert_eq!(balance(&node, &alice), 10_001_234);
+    // Sent anyway on purpose: the chain takes it, and a lookup names the first and the later one.
+    let dup = run(&[
+        "pay",
+        "--key",
+        &bank_key,
+        "--to",
+        &alice,
+        "--amount",
+        "1",
+        "--uetr",
+        UETR,
+        "--allow-duplicate-uetr",
+    ]);
+    until("the duplicate indexed", || {
+        rpc(&node, "payments_getByUetr", json!([UETR]))["later"] == json!([dup])
+    });
+    assert_eq!(
+        rpc(&node, "payments_getByUetr", json!([UETR]))["transaction"],
+        json!(tx)
+    );
     let e = fails(&[
         "pay",
         "--key",

@@ -86,6 +86,7 @@ fn payment_of(p: PaymentView) -> payments_proto::Payment {
         refs: Some(refs_of(p.refs)),
         error: p.error.unwrap_or_default(),
         error_code: p.error_code,
+        later: p.later.iter().map(ToString::to_string).collect(),
     }
 }
 

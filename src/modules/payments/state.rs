@@ -190,7 +190,7 @@ impl Invoice {
 pub struct DuePage(pub Vec<Hash>);
 
 /// Ids per page of the schedule.
-pub const PAGE_LEN: usize = 256;
+pub const PAGE_LEN: usize = 32;
 
 /// Where the schedule resumes: the bucket, its page and the position in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
