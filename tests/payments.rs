@@ -395,6 +395,60 @@ fn bank_payments_end_to_end() {
     );
     let e = rpc_err(&node, "payments_getEscrow", json!([by_time]));
     assert!(e.contains("no open escrow"), "{e}");
+
+    // An issued asset's standing order: its payments (the blocks' own events) are in the
+    // regulator's report of the asset.
+    let usd = run(&[
+        "asset",
+        "create",
+        "--key",
+        &bank_key,
+        "--symbol",
+        "USDP",
+        "--decimals",
+        "2",
+        "--initial-supply",
+        "100000",
+    ]);
+    run(&[
+        "standing-order",
+        "create",
+        "--key",
+        &bank_key,
+        "--to",
+        &carol,
+        "--amount",
+        "5",
+        "--asset",
+        &usd,
+        "--every-blocks",
+        "1",
+        "--count",
+        "2",
+    ]);
+    until("two asset payments", || {
+        rpc(&node, "banking_getBalances", json!([carol]))
+            .to_string()
+            .contains("\"10\"")
+    });
+    let report = ok(&[
+        "compliance",
+        "report",
+        "--asset",
+        &usd,
+        "--format",
+        "json",
+        "--rpc",
+        &url,
+    ]);
+    let report: Value = serde_json::from_str(&report).expect("JSON report");
+    let paid = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["event"] == "standing_order_paid")
+        .count();
+    assert_eq!(paid, 2, "{report}");
 }
 
 fn rpc_err(node: &Node, method: &str, params: Value) -> String {

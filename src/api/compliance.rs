@@ -254,38 +254,38 @@ impl Api {
                 break;
             };
             let receipts = self.storage.receipts(h).map_err(internal)?;
-            for (i, tx) in block.transactions.iter().enumerate() {
-                let receipt = receipts.get(i);
-                let stored = receipt.map(|r| r.events.as_slice()).unwrap_or_default();
-                for e in crate::modules::implied_events(&tx.tx, receipt)
+            // Every event of the block, its transactions' and its own (standing orders run at
+            // its start: their sender is the block's proposer).
+            let all = super::modules::EventFilter::default();
+            for be in super::modules::block_events(&block, &receipts, &all) {
+                let e = &be.event;
+                let of_asset = e
+                    .attributes
                     .iter()
-                    .chain(stored)
-                {
-                    let of_asset = e
-                        .attributes
-                        .iter()
-                        .any(|(k, v)| k == "asset" && v.to_string() == asset_text);
-                    if !of_asset {
-                        continue;
-                    }
-                    let attr =
-                        |name: &str| e.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-                    let view = event_view(e);
-                    rows.push(ReportRow {
-                        height: h,
-                        time_ms: block.header.timestamp_ms,
-                        transaction: tx.id,
-                        index: i as u32,
-                        sender: tx.tx.sender,
-                        event: e.kind.clone(),
-                        module: module_name(e.module).unwrap_or("unknown").to_string(),
-                        from: text(attr("from")),
-                        to: text(attr("to").or(attr("holder"))),
-                        amount: text(attr("amount")),
-                        rule: text(attr("rule").or(attr("rules"))),
-                        attributes: view,
-                    });
+                    .any(|(k, v)| k == "asset" && v.to_string() == asset_text);
+                if !of_asset {
+                    continue;
                 }
+                let sender = block
+                    .transactions
+                    .get(be.index as usize)
+                    .map_or(block.header.proposer, |t| t.tx.sender);
+                let attr =
+                    |name: &str| e.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+                rows.push(ReportRow {
+                    height: h,
+                    time_ms: block.header.timestamp_ms,
+                    transaction: be.tx_id,
+                    index: be.index,
+                    sender,
+                    event: e.kind.clone(),
+                    module: module_name(e.module).unwrap_or("unknown").to_string(),
+                    from: text(attr("from").or(attr("owner"))),
+                    to: text(attr("to").or(attr("holder"))),
+                    amount: text(attr("amount")),
+                    rule: text(attr("rule").or(attr("rules"))),
+                    attributes: event_view(e),
+                });
             }
             h += 1;
         }

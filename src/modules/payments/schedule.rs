@@ -240,15 +240,17 @@ fn run_order<V: StateView>(
         Err(e) => {
             overlay.rollback(sp);
             o.failed += 1;
-            let err = TxError::from(e);
-            let (code, message) = match &err {
-                TxError::Module(m) => (m.code, m.message.clone()),
-                other => (0, other.to_string()),
+            let (code, message, record) = match TxError::from(e) {
+                TxError::Module(m) => (m.code, m.message, m.record),
+                other => (0, other.to_string(), None),
             };
+            // A compliance refusal's own record (the rule that refused) stays on the record.
+            events.extend(record.map(|r| *r));
             o.last = Some(Attempt {
                 height: env.height,
                 code,
             });
+            base.extend(o.asset.map(|a| ("asset", AttrValue::Id(a))));
             base.extend([
                 ("owner", AttrValue::Address(o.owner)),
                 ("to", AttrValue::Address(o.to)),

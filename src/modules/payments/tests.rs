@@ -841,5 +841,15 @@ fn compliance_rules_refuse_a_payment_and_a_batch_output_on_the_record() {
     .unwrap();
     let out = c.block(vec![]);
     assert_eq!(events_of(&out, "standing_order_failed").len(), 1);
+    let refused: Vec<_> = out
+        .block_events
+        .iter()
+        .filter(|e| e.module == 4 && e.kind == "refused")
+        .collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "the rule that refused stays on the record"
+    );
     assert_eq!(c.held(&usd, 1), 0);
 }
