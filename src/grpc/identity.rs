@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{invalid_argument, status_of};
+use super::{
+    invalid_argument, non_empty as opt, page_limit as limit, parse_address as address,
+    parse_hash as hash, status_of,
+};
 use crate::api::compliance::ReportRow;
 use crate::api::identity::{ClaimView, IssuerView};
 use crate::api::Api;
-use crate::types::{Address, Hash};
 
 /// Generated code for `mamey.identity.v1`.
 #[allow(clippy::all, missing_docs, unreachable_pub)]
@@ -28,24 +30,6 @@ use identity_proto::identity_service_server::IdentityService;
 
 pub use compliance_proto::compliance_service_server::ComplianceServiceServer;
 pub use identity_proto::identity_service_server::IdentityServiceServer;
-
-fn opt(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
-}
-
-fn limit(l: u32) -> Option<usize> {
-    (l > 0).then_some(l as usize)
-}
-
-fn hash(s: &str, what: &str) -> Result<Hash, Status> {
-    s.parse()
-        .map_err(|e| invalid_argument(format!("{what} {s:?}: {e}")))
-}
-
-fn address(s: &str, what: &str) -> Result<Address, Status> {
-    s.parse()
-        .map_err(|e| invalid_argument(format!("{what} {s:?}: {e}")))
-}
 
 fn claim_of(c: ClaimView) -> identity_proto::Claim {
     identity_proto::Claim {

@@ -67,6 +67,28 @@ pub fn status_of(e: &ApiError) -> Status {
 }
 
 /// INVALID_ARGUMENT with the JSON-RPC "invalid params" code in metadata, like every other error.
+/// An optional text field: empty is absent.
+pub(crate) fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// A page size: 0 is the default.
+pub(crate) fn page_limit(l: u32) -> Option<usize> {
+    (l > 0).then_some(l as usize)
+}
+
+/// A 64-hex-digit id field.
+pub(crate) fn parse_hash(s: &str, what: &str) -> Result<Hash, Status> {
+    s.parse()
+        .map_err(|e| invalid_argument(format!("{what} {s:?}: {e}")))
+}
+
+/// A Bech32m address field.
+pub(crate) fn parse_address(s: &str, what: &str) -> Result<crate::types::Address, Status> {
+    s.parse()
+        .map_err(|e| invalid_argument(format!("{what} {s:?}: {e}")))
+}
+
 pub(crate) fn invalid_argument(message: impl Into<String>) -> Status {
     status_of(&ApiError::new(ErrorCode::InvalidParams, message))
 }

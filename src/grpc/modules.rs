@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{invalid_argument, proto, status_of};
+use super::{
+    invalid_argument, non_empty as cursor, page_limit as limit, parse_address as address, proto,
+    status_of,
+};
 use crate::api::views::EventView;
 use crate::api::Api;
 use crate::modules::banking::query::{AssetView, HoldingView};
@@ -73,22 +76,9 @@ pub(super) fn event_of_view(v: &EventView) -> proto::Event {
     }
 }
 
-fn limit(l: u32) -> Option<usize> {
-    (l > 0).then_some(l as usize)
-}
-
-fn cursor(c: &str) -> Option<&str> {
-    (!c.is_empty()).then_some(c)
-}
-
 fn asset_id(s: &str) -> Result<Hash, Status> {
     s.parse()
         .map_err(|e| invalid_argument(format!("asset id {s:?}: {e}")))
-}
-
-fn address(s: &str, what: &str) -> Result<Address, Status> {
-    s.parse()
-        .map_err(|e| invalid_argument(format!("{what} {s:?}: {e}")))
 }
 
 fn asset_of(a: AssetView) -> banking_proto::Asset {

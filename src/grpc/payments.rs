@@ -11,13 +11,15 @@ use tonic::{Request, Response, Status};
 
 use super::proto::{self, stream_service_server::StreamService, subscribe_update::Update};
 use super::stream::Streams;
-use super::{invalid_argument, status_of};
+use super::{
+    invalid_argument, non_empty as opt, page_limit as limit, parse_address as address,
+    parse_hash as hash, status_of,
+};
 use crate::api::payments::{
     AccountOptionsView, EscrowView, InvoiceView, PaymentView, RefsView, StandingOrderView,
 };
 use crate::api::views::TxStatus;
 use crate::api::Api;
-use crate::types::{Address, Hash};
 
 /// Generated code for `mamey.payments.v1`.
 #[allow(clippy::all, missing_docs, unreachable_pub)]
@@ -28,24 +30,6 @@ pub mod payments_proto {
 use payments_proto::payment_service_server::PaymentService;
 
 pub use payments_proto::payment_service_server::PaymentServiceServer;
-
-fn opt(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
-}
-
-fn limit(l: u32) -> Option<usize> {
-    (l > 0).then_some(l as usize)
-}
-
-fn hash(s: &str, what: &str) -> Result<Hash, Status> {
-    s.parse()
-        .map_err(|e| invalid_argument(format!("{what} {s:?}: {e}")))
-}
-
-fn address(s: &str, what: &str) -> Result<Address, Status> {
-    s.parse()
-        .map_err(|e| invalid_argument(format!("{what} {s:?}: {e}")))
-}
 
 fn text<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
