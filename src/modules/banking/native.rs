@@ -86,6 +86,25 @@ pub(crate) fn credit<V: StateView>(
     Ok(())
 }
 
+/// Moves `amount` of the native asset from `from` to `to` for another module (escrow payouts,
+/// standing orders, invoices): no nonce, no fee. `Err(held)` when `from` holds less, with nothing
+/// written.
+pub(crate) fn move_native<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    from: &Address,
+    to: &Address,
+    amount: Amount,
+) -> Result<Result<(), Amount>, V::Error> {
+    let mut account = overlay.get(from)?;
+    if account.balance < amount {
+        return Ok(Err(account.balance));
+    }
+    account.balance -= amount;
+    overlay.set(*from, account);
+    credit(overlay, to, amount)?;
+    Ok(Ok(()))
+}
+
 /// Runs a call that moves no native funds but its fee (identity, compliance, a refusal kept on
 /// the record): the sender's nonce and fee are checked first and charged once `call` succeeds,
 /// so a refusal costs nothing (the runtime's savepoint undoes what the call wrote).

@@ -17,7 +17,7 @@ use super::state::{
 use super::{escrow_account, put, Payments};
 use crate::codec::Encode;
 use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
-use crate::modules::banking::native::{check_sender, credit, debit_sender};
+use crate::modules::banking::native::{check_sender, credit, debit_sender, move_native};
 use crate::modules::banking::{transfer_for_module, AssetId};
 use crate::modules::{read, write, Module};
 use crate::types::{Address, AssetAmount, AttrValue, Event, Hash, Transaction};
@@ -123,18 +123,13 @@ pub(super) fn move_funds<V: StateView>(
 ) -> Result<Step<Vec<Event>>, V::Error> {
     let Some(asset) = asset else {
         let amount = u64::try_from(amount).expect("native amounts are checked to fit u64");
-        let mut account = overlay.get(from)?;
-        if account.balance < amount {
-            return Ok(Err(PaymentsError::Underfunded {
+        return Ok(move_native(overlay, from, to, amount)?
+            .map_err(|held| PaymentsError::Underfunded {
                 holder: *from,
-                held: account.balance.into(),
+                held: held.into(),
                 needed: amount.into(),
-            }));
-        }
-        account.balance -= amount;
-        overlay.set(*from, account);
-        credit(overlay, to, amount)?;
-        return Ok(Ok(Vec::new()));
+            })
+            .map(|()| Vec::new()));
     };
     Ok(
         transfer_for_module(overlay, time_ms, asset, from, to, amount, false, None)?
