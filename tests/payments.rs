@@ -393,6 +393,27 @@ fn bank_payments_end_to_end() {
         120,
         "12 payments of 10: none skipped, none twice"
     );
+    // Carol's history shows them: the blocks' own events, under the all-zero id.
+    let history = rpc(
+        &node,
+        "mamey_getAccountTransactions",
+        json!([carol, {"limit": 100}]),
+    );
+    let paid: usize = history["transactions"]
+        .as_array()
+        .expect("transactions")
+        .iter()
+        .filter(|t| t["id"] == json!("0".repeat(64)))
+        .map(|t| {
+            t["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .filter(|e| e["type"] == "standing_order_paid")
+                .count()
+        })
+        .sum();
+    assert_eq!(paid, 12, "{history}");
     let e = rpc_err(&node, "payments_getEscrow", json!([by_time]));
     assert!(e.contains("no open escrow"), "{e}");
 

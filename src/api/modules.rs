@@ -299,13 +299,6 @@ impl Api {
         let mut receipts_at: BTreeMap<u64, Vec<Receipt>> = BTreeMap::new();
         let mut transactions = Vec::with_capacity(limit);
         for loc in locations.into_iter().take(limit) {
-            let Some(tx) = self
-                .storage
-                .block_tx(loc.height, loc.index)
-                .map_err(ApiError::internal)?
-            else {
-                continue;
-            };
             if let std::collections::btree_map::Entry::Vacant(slot) = receipts_at.entry(loc.height)
             {
                 slot.insert(
@@ -315,6 +308,17 @@ impl Api {
                 );
             }
             let receipts = &receipts_at[&loc.height];
+            let Some(tx) = self
+                .storage
+                .block_tx(loc.height, loc.index)
+                .map_err(ApiError::internal)?
+            else {
+                // The block's own events (standing orders): the ones that name the address.
+                if let Some(item) = self.block_item(address, loc, receipts, head)? {
+                    transactions.push(item);
+                }
+                continue;
+            };
             let tx = &tx;
             let receipt = receipts.get(loc.index as usize);
             transactions.push(HistoryItemView {
@@ -348,5 +352,45 @@ impl Api {
             transactions,
             next_cursor,
         })
+    }
+
+    /// A history item for the block's own events at `loc` (after its last transaction) that name
+    /// `address`: id all zeros, sender the block's proposer, no fee.
+    fn block_item(
+        &self,
+        address: &Address,
+        loc: crate::storage::TxLocation,
+        receipts: &[Receipt],
+        head: u64,
+    ) -> Result<Option<HistoryItemView>, ApiError> {
+        let Some(r) = receipts.get(loc.index as usize) else {
+            return Ok(None);
+        };
+        let Some(header) = self
+            .storage
+            .block_header(loc.height)
+            .map_err(ApiError::internal)?
+        else {
+            return Ok(None);
+        };
+        let events: Vec<&Event> = r.events.iter().filter(|e| e.concerns(address)).collect();
+        let module = events
+            .first()
+            .and_then(|e| crate::modules::module_name(e.module))
+            .unwrap_or("unknown");
+        Ok(Some(HistoryItemView {
+            id: r.tx_id,
+            height: loc.height,
+            index: loc.index,
+            status: if loc.height <= head {
+                TxStatus::Finalized
+            } else {
+                TxStatus::Committed
+            },
+            sender: header.proposer,
+            module: module.to_string(),
+            fee_paid: 0,
+            events: events.into_iter().map(event_view).collect(),
+        }))
     }
 }

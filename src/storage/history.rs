@@ -1,5 +1,6 @@
 //! The history of each address: every committed transaction that touches it (as sender, as a
-//! transfer's recipient, or as a party in its events), newest first. The same table lists each
+//! transfer's recipient, or as a party in its events), and the blocks whose own events (standing
+//! orders) name it, at the position after the block's last transaction; newest first. The same table lists each
 //! payment under the digests of its references (`Module::references`: a UETR, a sender's
 //! end-to-end id), which is how payments are found by them.
 //!
@@ -63,6 +64,19 @@ pub(super) fn block_entries(block: &Block, receipts: &[Receipt]) -> Vec<HistoryK
         for r in tx.tx.payload.references(&tx.tx.sender) {
             out.push(history_key(&Address(r.0), height, index));
         }
+    }
+    // The block's own events (standing orders), stored after its receipts, are listed at the
+    // position after its last transaction.
+    let n = block.transactions.len();
+    for r in receipts.iter().skip(n) {
+        let mut parties: Vec<&Address> = r.events.iter().flat_map(|e| e.addresses()).collect();
+        parties.sort();
+        parties.dedup();
+        out.extend(
+            parties
+                .into_iter()
+                .map(|a| history_key(a, height, n as u32)),
+        );
     }
     out
 }
