@@ -1054,6 +1054,36 @@ async fn health_and_reflection() {
             .message_response
     }
 
+    // The v1alpha service answers too (the Python grpcio-reflection client speaks only it).
+    {
+        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as Alpha;
+        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+        let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(AlphaRequest::ListServices(String::new())),
+        };
+        let answer = Alpha::new(channel.clone())
+            .server_reflection_info(tokio_stream::iter(vec![request]))
+            .await
+            .expect("v1alpha ServerReflectionInfo")
+            .into_inner()
+            .message()
+            .await
+            .expect("v1alpha answer")
+            .expect("one v1alpha answer")
+            .message_response;
+        match answer {
+            Some(AlphaResponse::ListServicesResponse(l)) => assert!(
+                l.service
+                    .iter()
+                    .any(|s| s.name == "mamey.payments.v1.PaymentService"),
+                "v1alpha lists the services: {l:?}"
+            ),
+            other => panic!("v1alpha list_services answered {other:?}"),
+        }
+    }
+
     let mut reflection = ServerReflectionClient::new(channel);
     let names: HashSet<String> =
         match ask(&mut reflection, MessageRequest::ListServices(String::new())).await {

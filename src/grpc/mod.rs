@@ -255,10 +255,18 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
     health_reporter
         .set_serving::<payments::PaymentServiceServer<payments::Payments>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: grpcurl speaks v1, the Python grpcio-reflection client and
+    // older tools only v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder()
         .build_v1()
+        .map_err(std::io::Error::other)?;
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()
         .map_err(std::io::Error::other)?;
     let node = NodeServiceServer::new(Node { api: api.clone() })
         .max_decoding_message_size(config.message_bytes_max);
@@ -285,6 +293,7 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .layer(crate::telemetry::GrpcMetricsLayer::new())
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(node)
         .add_service(streams)
         .add_service(banking)
