@@ -786,6 +786,42 @@ fn bad_input_gets_typed_errors_and_node_keeps_running() {
     checks.http("not JSON", &r, -32700);
     let r = http_post(&addr, rpc_body("mamey_noSuchMethod", json!([])));
     checks.http("unknown method", &r, -32601);
+    // Ids that are neither a string, an integer nor null: -32600 with id null, as client
+    // libraries expect (not an empty body); in a batch, per element.
+    for id in ["[1]", "{\"a\": 1}", "1.5", "true"] {
+        let body = format!("{{\"jsonrpc\": \"2.0\", \"id\": {id}, \"method\": \"mamey_status\"}}");
+        let r = http_post(&addr, body.into_bytes());
+        checks.http(&format!("id {id}"), &r, -32600);
+        if r.json()["id"] != Value::Null {
+            checks
+                .0
+                .push(format!("id {id}: the error's id is not null: {}", r.body));
+        }
+    }
+    let batch = br#"[{"jsonrpc": "2.0", "id": [2], "method": "mamey_status"},
+                     {"jsonrpc": "2.0", "id": 3, "method": "mamey_status"}]"#;
+    let r = http_post(&addr, batch.to_vec());
+    let answers = r.json();
+    let by_id = |id: Value| {
+        answers
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["id"] == id).cloned())
+    };
+    let served = by_id(json!(3)).is_some_and(|x| x.get("result").is_some());
+    let refused = by_id(Value::Null).map(|x| x["error"]["code"].clone()) == Some(json!(-32600));
+    if !served || !refused {
+        checks
+            .0
+            .push(format!("a batch with one bad id: {}", r.body));
+    }
+    // Subscriptions over plain HTTP say they need a WebSocket.
+    let r = http_post(&addr, rpc_body("mamey_subscribe", json!(["newHeads"])));
+    checks.http("mamey_subscribe over HTTP", &r, -32601);
+    if !r.body.contains("WebSocket") {
+        checks
+            .0
+            .push(format!("mamey_subscribe over HTTP: {}", r.body));
+    }
     let r = http_post(&addr, rpc_body("mamey_status", json!([])));
     assert_eq!(
         r.status, 200,

@@ -30,6 +30,7 @@
 //! | 3000   | not found             | no such transaction or block                                |
 
 pub mod client;
+mod conformance;
 mod cors;
 mod http_paths;
 mod identity;

@@ -128,7 +128,10 @@ pub async fn start(config: &RpcConfig, api: Arc<Api>) -> std::io::Result<RpcServ
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .option_layer(super::cors::layer(config))
-                .layer(paths),
+                .layer(paths)
+                .layer(super::conformance::ConformanceLayer::new(
+                    config.request_bytes_max,
+                )),
         )
         .set_rpc_middleware(rpc_middleware)
         .build(config.listen)
