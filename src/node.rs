@@ -150,6 +150,14 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
     let genesis = Genesis::load(&config.genesis_path())?;
     let validator_file = config.validator_key_path();
     let validator = keys::read(&validator_file)?;
+    // Outside the dev chain a validator key should be encrypted (`mameynode keys encrypt`).
+    if genesis.chain_id != DEV_CHAIN_ID && !keys::is_encrypted(&validator_file)? {
+        tracing::warn!(
+            key_file = %validator_file.display(),
+            "the validator key is stored in plaintext: encrypt it with `mameynode keys encrypt` \
+             and give the node its passphrase in MAMEY_KEY_PASSPHRASE or MAMEY_KEY_PASSPHRASE_FILE"
+        );
+    }
     let own = keys::address_of(&validator);
     if config.consensus.follower {
         tracing::info!(address = %own, "following the chain (consensus.follower): this node does not vote");

@@ -226,11 +226,27 @@ enum KeysCommand {
         /// Where to write the key (refuses to overwrite).
         #[arg(long)]
         out: PathBuf,
+        /// Encrypt it with the passphrase in MAMEY_KEY_PASSPHRASE or MAMEY_KEY_PASSPHRASE_FILE
+        /// (scrypt and AES-256-GCM).
+        #[arg(long)]
+        encrypt: bool,
     },
     /// Print the address of a key file.
     Address {
         /// The key file.
         file: PathBuf,
+    },
+    /// Encrypt a plaintext key file in place with the passphrase in MAMEY_KEY_PASSPHRASE or
+    /// MAMEY_KEY_PASSPHRASE_FILE.
+    Encrypt { file: PathBuf },
+    /// Write an encrypted key file back in plaintext (its passphrase from the environment).
+    Decrypt { file: PathBuf },
+    /// Encrypt a key file again under a new passphrase (the old one from the environment, the new
+    /// one from --new-passphrase-file).
+    ChangePassphrase {
+        file: PathBuf,
+        #[arg(long)]
+        new_passphrase_file: PathBuf,
     },
 }
 
@@ -602,14 +618,68 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
+/// The passphrase for a key being encrypted, from the environment; refused when empty.
+fn env_passphrase() -> Result<String> {
+    match keys::passphrase_from_env()? {
+        Some(p) if !p.is_empty() => Ok(p),
+        _ => bail!(
+            "set {} (or {} to a file holding it) to the passphrase",
+            keys::PASSPHRASE_ENV,
+            keys::PASSPHRASE_FILE_ENV
+        ),
+    }
+}
+
 fn keys_command(k: KeysCommand) -> Result<()> {
     match k {
-        KeysCommand::New { out } => {
+        KeysCommand::New { out, encrypt } => {
             let key = keys::generate();
-            keys::write(&out, &key)?;
+            if encrypt {
+                keys::write_encrypted(&out, &key, &env_passphrase()?)?;
+            } else {
+                keys::write(&out, &key)?;
+            }
             println!("{}", keys::address_of(&key));
         }
         KeysCommand::Address { file } => println!("{}", keys::address_of(&keys::read(&file)?)),
+        KeysCommand::Encrypt { file } => {
+            if keys::is_encrypted(&file)? {
+                bail!(
+                    "{} is already encrypted (use change-passphrase)",
+                    file.display()
+                );
+            }
+            let key = keys::read_with(&file, None)?;
+            let contents = keys::encrypt(&key, &env_passphrase()?, keys::SCRYPT_LOG_N);
+            keys::replace(&file, &contents)?;
+            println!("{}", keys::address_of(&key));
+        }
+        KeysCommand::Decrypt { file } => {
+            let key = keys::read(&file)?;
+            let tmp = file.with_extension("key.plain");
+            let _ = std::fs::remove_file(&tmp);
+            keys::write(&tmp, &key)?;
+            std::fs::rename(&tmp, &file)
+                .with_context(|| format!("replacing {}", file.display()))?;
+            println!("{}", keys::address_of(&key));
+        }
+        KeysCommand::ChangePassphrase {
+            file,
+            new_passphrase_file,
+        } => {
+            let key = keys::read(&file)?;
+            let new = std::fs::read_to_string(&new_passphrase_file)
+                .with_context(|| format!("reading {}", new_passphrase_file.display()))?;
+            let new = new.lines().next().unwrap_or_default();
+            if new.is_empty() {
+                bail!(
+                    "{} holds an empty passphrase",
+                    new_passphrase_file.display()
+                );
+            }
+            keys::replace(&file, &keys::encrypt(&key, new, keys::SCRYPT_LOG_N))?;
+            println!("{}", keys::address_of(&key));
+        }
     }
     Ok(())
 }
