@@ -437,6 +437,9 @@ fn apply_call<V: StateView>(
                 of_account_key(&sender, OBJECT_ORDER, &oid),
                 Some(Vec::new()),
             )?;
+            if active == 0 {
+                schedule::restart(overlay, env)?;
+            }
             schedule::enqueue(overlay, env, &oid, period, next_due)?;
             let mut attrs = vec![
                 ("standing_order", AttrValue::Id(oid)),

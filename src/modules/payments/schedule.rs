@@ -106,6 +106,23 @@ pub(super) fn enqueue<V: StateView>(
     Ok(())
 }
 
+/// Starts both schedules at this block: called when the chain has no active order, so that a
+/// new order does not wait while the cursors walk the empty buckets of an idle stretch (they only
+/// move while orders are active). Entries behind them can only name ended or cancelled orders.
+pub(super) fn restart<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    env: &BlockEnv,
+) -> Result<(), V::Error> {
+    for kind in [SCHEDULE_HEIGHT, SCHEDULE_TIME] {
+        let start = Cursor {
+            bucket: current_bucket(kind, env),
+            ..Cursor::default()
+        };
+        put(overlay, cursor_key(kind), Some(start.to_bytes()))?;
+    }
+    Ok(())
+}
+
 /// Forgets an order (cancelled or finished). Its schedule entry stays and is skipped when due.
 pub(super) fn remove_order<V: StateView>(
     overlay: &mut Overlay<'_, V>,

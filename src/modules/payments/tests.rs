@@ -853,3 +853,30 @@ fn compliance_rules_refuse_a_payment_and_a_batch_output_on_the_record() {
     );
     assert_eq!(c.held(&usd, 1), 0);
 }
+
+#[test]
+fn a_new_order_after_an_idle_stretch_runs_on_time() {
+    let mut c = Chain::new();
+    let n = c.nonces.get(&0).copied().unwrap_or(0);
+    c.run(0, standing(1, 1, Period::Blocks(1), None, OnFailure::Retry))
+        .unwrap();
+    let first = object_id("standing-order", &addr(0), n);
+    c.run(0, PaymentsCall::StandingOrderCancel { order: first })
+        .unwrap();
+    // More idle blocks than the schedule reads in one block.
+    for _ in 0..(super::schedule::BUCKET_READS_MAX as usize + 500) {
+        c.block(vec![]);
+    }
+    c.run(
+        0,
+        standing(2, 3, Period::Blocks(1), Some(1), OnFailure::Retry),
+    )
+    .unwrap();
+    let out = c.block(vec![]);
+    assert_eq!(
+        events_of(&out, "standing_order_paid").len(),
+        1,
+        "paid at the next block"
+    );
+    assert_eq!(balance(&c, 2), 1_000_003);
+}
