@@ -96,15 +96,17 @@ pub fn address_of(key: &SigningKey) -> Address {
 
 /// Writes `key` to a new plaintext file (mode 0600); never overwrites.
 pub fn write(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
+    create(path, &plaintext(key))
+}
+
+/// The JSON of `key` in a plaintext (version 1) file.
+pub fn plaintext(key: &SigningKey) -> String {
     let file = KeyFile {
         version: 1,
         address: address_of(key),
         secret_key: hex::encode(key.to_bytes()),
     };
-    create(
-        path,
-        &serde_json::to_string_pretty(&file).expect("key file serializes"),
-    )
+    serde_json::to_string_pretty(&file).expect("key file serializes")
 }
 
 /// Writes `key` to a new file encrypted with `passphrase` (mode 0600); never overwrites.
@@ -116,7 +118,7 @@ pub fn write_encrypted(
     create(path, &encrypt(key, passphrase, SCRYPT_LOG_N))
 }
 
-/// Replaces the key file at `path` with `contents` (a new encryption of the same key), through a
+/// Replaces the key file at `path` with `contents` (the same key, encrypted or not), through a
 /// temporary file and a rename, so that a crash leaves the old or the new file, never neither.
 pub fn replace(path: &Path, contents: &str) -> Result<(), KeyFileError> {
     let tmp = path.with_extension("key.tmp");

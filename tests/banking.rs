@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cli, stdout_of, Node};
+use common::{cli, cli_ok as ok, rpc, Node};
 use futures_util::{SinkExt, StreamExt};
 use mameynode::grpc::proto::node_service_client::NodeServiceClient;
 use mameynode::grpc::proto::stream_service_client::StreamServiceClient;
@@ -26,17 +26,6 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-/// Runs a CLI command that must succeed; its trimmed stdout.
-fn ok(args: &[&str]) -> String {
-    stdout_of(&cli(args), &args.join(" "))
-}
-
-fn rpc(node: &Node, method: &str, params: Value) -> Value {
-    node.client()
-        .call::<Value>(method, params)
-        .unwrap_or_else(|e| panic!("{method}: {e}"))
-}
 
 /// `(type, transaction id)` of a stream of event notifications.
 fn kinds(events: &[Value]) -> Vec<(String, String)> {

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{new_address, BIN};
+use common::{new_address, wait_for, BIN};
 use mameynode::devnet::{self, DEVNET_CHAIN_ID};
 use mameynode::keys;
 use mameynode::modules::payments::{OnFailure, PaymentOrder, PaymentsCall, Period, References};
@@ -257,15 +257,6 @@ fn four_validators_survive_crashes_and_never_fork() {
                 .all(|&i| net.client(i).account(&payee).is_ok_and(|a| a.balance == 42))
         },
     );
-}
-
-/// Polls `check` every 100 ms until it holds or `limit` passes.
-fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

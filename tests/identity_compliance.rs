@@ -18,35 +18,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cli, stdout_of, Node};
+use common::{cli, cli_fails as fails, cli_ok as ok, rpc, Node};
 use mameynode::grpc::compliance_proto::compliance_service_client::ComplianceServiceClient;
 use mameynode::grpc::compliance_proto::{CheckTransferRequest, ReportRequest};
 use mameynode::grpc::identity_proto::identity_service_client::IdentityServiceClient;
 use mameynode::grpc::identity_proto::ResolveRequest;
 use serde_json::{json, Value};
-
-/// Runs a CLI command that must succeed; its trimmed stdout.
-fn ok(args: &[&str]) -> String {
-    stdout_of(&cli(args), &args.join(" "))
-}
-
-/// Runs a CLI command that must fail; its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = cli(args);
-    assert!(
-        !out.status.success(),
-        "`{}` succeeded: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn rpc(node: &Node, method: &str, params: Value) -> Value {
-    node.client()
-        .call::<Value>(method, params)
-        .unwrap_or_else(|e| panic!("{method}: {e}"))
-}
 
 /// The refused transaction named in a `--wait` failure, as `mamey_getTransaction` shows it.
 fn refusal(node: &Node, stderr: &str) -> Value {

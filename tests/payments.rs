@@ -11,34 +11,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{cli, stdout_of, Node};
+use common::{cli_fails as fails, cli_ok as ok, rpc, wait_for, Node};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 const UETR: &str = "eb6305c9-1f7f-49de-aed0-16487c27b42d";
-
-fn ok(args: &[&str]) -> String {
-    stdout_of(&cli(args), &args.join(" "))
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = cli(args);
-    assert!(
-        !out.status.success(),
-        "`{}` succeeded: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn rpc(node: &Node, method: &str, params: Value) -> Value {
-    node.client()
-        .call::<Value>(method, params)
-        .unwrap_or_else(|e| panic!("{method}: {e}"))
-}
 
 fn balance(node: &Node, address: &str) -> u64 {
     rpc(node, "mamey_getAccount", json!([address]))["balance"]
@@ -53,12 +32,8 @@ fn head_time_ms(node: &Node) -> u64 {
 }
 
 /// Waits (at most 30 s) until `f` holds.
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn until(what: &str, f: impl FnMut() -> bool) {
+    wait_for(what, Duration::from_secs(30), f)
 }
 
 #[test]

@@ -250,7 +250,7 @@ enum KeysCommand {
     },
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct RpcArg {
     /// JSON-RPC endpoint of the node.
     #[arg(long, default_value = DEFAULT_RPC)]
@@ -283,7 +283,7 @@ struct TransferArgs {
 }
 
 /// How a transaction is signed, sent and waited for.
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct TxOptions {
     /// Key file of the sender.
     #[arg(long)]
@@ -656,11 +656,7 @@ fn keys_command(k: KeysCommand) -> Result<()> {
         }
         KeysCommand::Decrypt { file } => {
             let key = keys::read(&file)?;
-            let tmp = file.with_extension("key.plain");
-            let _ = std::fs::remove_file(&tmp);
-            keys::write(&tmp, &key)?;
-            std::fs::rename(&tmp, &file)
-                .with_context(|| format!("replacing {}", file.display()))?;
+            keys::replace(&file, &keys::plaintext(&key))?;
             println!("{}", keys::address_of(&key));
         }
         KeysCommand::ChangePassphrase {

@@ -430,7 +430,7 @@ fn batch(file: &PathBuf, chunk: usize, mut tx: TxOptions) -> Result<()> {
     let mut nonce = None;
     for part in batches {
         tx.nonce = nonce;
-        let sent = send_quiet(clone_tx(&tx), Payload::Payments(PaymentsCall::Batch(part)))?;
+        let sent = send_quiet(tx.clone(), Payload::Payments(PaymentsCall::Batch(part)))?;
         println!("{}", sent.id);
         nonce = Some(sent.nonce + 1);
     }
@@ -467,19 +467,6 @@ fn pack(
     }
     batches.push(current);
     Ok(batches)
-}
-
-fn clone_tx(t: &TxOptions) -> TxOptions {
-    TxOptions {
-        key: t.key.clone(),
-        fee: t.fee,
-        nonce: t.nonce,
-        wait: t.wait,
-        timeout_secs: t.timeout_secs,
-        rpc: RpcArg {
-            rpc: t.rpc.rpc.clone(),
-        },
-    }
 }
 
 pub(super) fn escrow_command(c: EscrowCommand) -> Result<()> {

@@ -358,6 +358,18 @@ pub(crate) fn write<T: Encode, V: StateView>(overlay: &mut Overlay<'_, V>, key: 
     overlay.write(key, Some(v.to_bytes()));
 }
 
+/// Writes an entry (or deletes it, `None`) that the call has not read: the overlay keeps every
+/// entry's value before the block, so it reads it first.
+pub(crate) fn put<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    key: StateKey,
+    value: Option<Vec<u8>>,
+) -> Result<(), V::Error> {
+    overlay.read(&key)?;
+    overlay.write(key, value);
+    Ok(())
+}
+
 fn decode_entry<T: Decode>(key: &StateKey, bytes: &[u8]) -> T {
     crate::codec::decode_exact::<T>(bytes, usize::MAX)
         .unwrap_or_else(|e| panic!("state entry {key:?} does not decode ({e}): corrupt state"))

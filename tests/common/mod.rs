@@ -507,6 +507,39 @@ pub fn stdout_of(out: &Output, what: &str) -> String {
         .to_string()
 }
 
+/// Runs a CLI command that must succeed; its trimmed stdout.
+pub fn cli_ok(args: &[&str]) -> String {
+    stdout_of(&cli(args), &args.join(" "))
+}
+
+/// Runs a CLI command that must fail; its stderr.
+pub fn cli_fails(args: &[&str]) -> String {
+    let out = cli(args);
+    assert!(
+        !out.status.success(),
+        "`{}` succeeded: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Polls `check` every 100 ms until it holds; fails the test after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A JSON-RPC call that must succeed; its result.
+pub fn rpc(node: &Node, method: &str, params: Value) -> Value {
+    node.client()
+        .call::<Value>(method, params)
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keys and transfers
 // ---------------------------------------------------------------------------------------------

@@ -105,6 +105,33 @@ pub(crate) fn move_native<V: StateView>(
     Ok(Ok(()))
 }
 
+/// Runs a call whose sender pays `native` (what the call moves out of its balance) and the fee
+/// *before* the call runs, so that the call can pay out of them (batches, escrows): a refusal is
+/// undone by the runtime's savepoint.
+pub(crate) fn paid_first<'v, V: StateView, E: Into<TxError>>(
+    overlay: &mut Overlay<'v, V>,
+    tx: &Transaction,
+    proposer: &Address,
+    native: Amount,
+    call: impl FnOnce(&mut Overlay<'v, V>) -> Result<Result<Vec<Event>, E>, V::Error>,
+) -> Result<Result<Applied, TxError>, V::Error> {
+    let sender = match check_sender(overlay, tx, native)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    debit_sender(overlay, tx, sender, native);
+    let events = match call(overlay)? {
+        Ok(events) => events,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    credit(overlay, proposer, tx.fee)?;
+    Ok(Ok(Applied {
+        fee_paid: tx.fee,
+        events,
+        refused: None,
+    }))
+}
+
 /// Runs a call that moves no native funds but its fee (identity, compliance, a refusal kept on
 /// the record): the sender's nonce and fee are checked first and charged once `call` succeeds,
 /// so a refusal costs nothing (the runtime's savepoint undoes what the call wrote).

@@ -14,12 +14,14 @@ use super::state::{
     AccountOptions, Count, Escrow, Invoice, InvoiceStatus, StandingOrder, OBJECT_ESCROW,
     OBJECT_INVOICE, OBJECT_ORDER,
 };
-use super::{escrow_account, put, Payments};
+use super::{escrow_account, Payments};
 use crate::codec::Encode;
 use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
-use crate::modules::banking::native::{check_sender, credit, debit_sender, move_native};
+use crate::modules::banking::native::{
+    check_sender, credit, debit_sender, move_native, paid_first,
+};
 use crate::modules::banking::{transfer_for_module, AssetId};
-use crate::modules::{read, write, Module};
+use crate::modules::{put, read, write, Module};
 use crate::types::{Address, AssetAmount, AttrValue, Event, Hash, Transaction};
 
 /// The value of a step, or the refusal returned at once.
@@ -148,20 +150,14 @@ pub(super) fn apply<V: StateView>(
     if let PaymentsCall::Pay(p) = call {
         return pay(overlay, env, tx, p);
     }
-    let native = Payments::native_debit(call);
-    let sender = match check_sender(overlay, tx, native)? {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
     // The sender pays first (its native outputs too); a refusal is undone by the savepoint.
-    debit_sender(overlay, tx, sender, native);
-    let events = step!(apply_call(overlay, params, env, tx, call)?);
-    credit(overlay, &env.proposer, tx.fee)?;
-    Ok(Ok(Applied {
-        fee_paid: tx.fee,
-        events,
-        refused: None,
-    }))
+    paid_first(
+        overlay,
+        tx,
+        &env.proposer,
+        Payments::native_debit(call),
+        |overlay| apply_call(overlay, params, env, tx, call),
+    )
 }
 
 /// One payment: every check first, then the writes.

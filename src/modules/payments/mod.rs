@@ -102,18 +102,6 @@ pub fn escrow_account() -> Address {
     })
 }
 
-/// Writes an entry this call has not read (the overlay keeps every entry's value before the
-/// block, so it reads first).
-pub(super) fn put<V: StateView>(
-    overlay: &mut Overlay<'_, V>,
-    key: StateKey,
-    value: Option<Vec<u8>>,
-) -> Result<(), V::Error> {
-    overlay.read(&key)?;
-    overlay.write(key, value);
-    Ok(())
-}
-
 /// The payments module.
 pub struct Payments;
 

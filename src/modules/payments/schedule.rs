@@ -19,10 +19,10 @@ use super::state::{
     Attempt, Count, Cursor, DuePage, StandingOrder, OBJECT_ORDER, PAGE_LEN, SCHEDULE_HEIGHT,
     SCHEDULE_TIME,
 };
-use super::{put, PaymentsParams};
+use super::PaymentsParams;
 use crate::codec::Encode;
 use crate::execution::{BlockEnv, Overlay, StateView, TxError};
-use crate::modules::{read, write};
+use crate::modules::{put, read, write};
 use crate::types::{AttrValue, Event, Hash};
 
 /// Width of a time bucket.
