@@ -58,8 +58,11 @@ cleanup() {
   wait "$NODE" 2>/dev/null || true
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
+# (A GPU backend compiles its shaders and runs its self-test first: up to minutes on a software
+# adapter.)
+for _ in $(seq "${START_WAIT_TENTHS:-1200}"); do
   [ -s "$DATA/endpoints.json" ] && break
+  kill -0 "$NODE" 2>/dev/null || { say "the node exited:"; tail -5 "$OUT_DIR/node.log" >&2; exit 1; }
   sleep 0.1
 done
 RPC="http://$(sed -E 's/.*"rpc":"([^"]+)".*/\1/' "$DATA/endpoints.json")"

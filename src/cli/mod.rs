@@ -16,7 +16,7 @@ use mameynode::config::{LogFormat, NodeConfig};
 use mameynode::keys;
 use mameynode::rpc::client::RpcClient;
 use mameynode::rpc::TxStatus;
-use mameynode::sigverify::gpu::pack as gpu_pack;
+use mameynode::sigverify::gpu::{pack as gpu_pack, WORDS_PER_SIG as GPU_WORDS_PER_SIG};
 use mameynode::sigverify::{
     verifier_for, Backend, BatchVerifier, CpuVerifier, GpuConfig, GpuVerifier, SigItem,
     VerifierSettings,
@@ -608,7 +608,23 @@ fn bench_sigverify(
         let device_seconds = started.elapsed().as_secs_f64();
         report["pack_sigs_per_sec"] = (count as f64 / pack_seconds).into();
         report["device_sigs_per_sec"] = (count as f64 / device_seconds).into();
-        report["dispatch_size_max"] = dispatch.into();
+        report["dispatch_size_max"] = gpu.dispatch_size_max().into();
+        // The kernel alone on the device's clock: one dispatch of the first batch, median of 5.
+        let words = &packed[0];
+        let n = (words.len() / GPU_WORDS_PER_SIG).min(gpu.dispatch_size_max());
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            if let Some(t) = gpu.kernel_time(&words[..n * GPU_WORDS_PER_SIG])? {
+                times.push(t);
+            }
+        }
+        if !times.is_empty() {
+            times.sort();
+            let median = times[times.len() / 2].as_secs_f64();
+            report["kernel_sigs"] = n.into();
+            report["kernel_ms_median"] = (median * 1e3).into();
+            report["kernel_sigs_per_sec"] = (n as f64 / median.max(1e-9)).into();
+        }
     }
     print_json(&report)
 }

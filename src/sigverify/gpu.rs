@@ -29,6 +29,8 @@ use sha2::{Digest, Sha512};
 use thiserror::Error;
 use tracing::{info, warn};
 
+mod kernel_timing;
+
 use super::{timed_share, Backend, BatchReport, BatchVerifier, CpuVerifier, Share, SigItem};
 
 /// The WGSL of the verifier, in dependency order (WGSL has no includes).
@@ -116,6 +118,8 @@ pub struct GpuContext {
     queue: wgpu::Queue,
     adapter: String,
     software: bool,
+    /// Whether the device was opened with timestamp queries (benchmarks time the kernel with them).
+    timestamps: bool,
     limits: wgpu::Limits,
     errors: Arc<ErrorSink>,
 }
@@ -188,9 +192,14 @@ impl GpuContext {
             return Err(GpuError::NoAdapter(found));
         };
         let limits = adapter.limits();
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let mut features = wgpu::Features::SHADER_INT64;
+        if timestamps {
+            features |= wgpu::Features::TIMESTAMP_QUERY;
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("mameynode-sigverify"),
-            required_features: wgpu::Features::SHADER_INT64,
+            required_features: features,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -218,6 +227,7 @@ impl GpuContext {
             queue,
             adapter: label,
             software,
+            timestamps,
             limits,
             errors,
         })
