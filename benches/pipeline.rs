@@ -132,6 +132,7 @@ fn execution(c: &mut Criterion) {
         identity: Default::default(),
         compliance: Default::default(),
         payments: Default::default(),
+        dex: Default::default(),
     };
     let env = BlockEnv {
         height: 1,
@@ -174,6 +175,7 @@ fn lmdb_commit(c: &mut Criterion) {
         identity: Default::default(),
         compliance: Default::default(),
         payments: Default::default(),
+        dex: Default::default(),
     };
     let env = BlockEnv {
         height: 1,
@@ -195,6 +197,7 @@ fn lmdb_commit(c: &mut Criterion) {
             identity: Default::default(),
             compliance: Default::default(),
             payments: Default::default(),
+            dex: Default::default(),
             accounts: keys
                 .iter()
                 .map(|k| GenesisAccount {

@@ -24,6 +24,7 @@ fn params() -> ChainParams {
         identity: Default::default(),
         compliance: Default::default(),
         payments: Default::default(),
+        dex: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@
 //! `consensus.follower = true`, dialling the validators, which dial them too.
 
 use crate::modules::compliance::ComplianceParams;
+use crate::modules::dex::DexParams;
 use crate::modules::identity::IdentityParams;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,11 @@ pub fn init(
             authority: Some(keys::address_of(&faucet)),
         },
         payments: Default::default(),
+        // ... and is the market authority.
+        dex: DexParams {
+            authority: Some(keys::address_of(&faucet)),
+            ..Default::default()
+        },
         accounts: std::iter::once(GenesisAccount {
             address: keys::address_of(&faucet),
             balance: DEVNET_FAUCET_BALANCE,

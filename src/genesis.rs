@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use crate::execution::{BankingParams, ChainParams, StakingParams};
 use crate::modules::compliance::ComplianceParams;
+use crate::modules::dex::DexParams;
 use crate::modules::identity::IdentityParams;
 use crate::modules::payments::PaymentsParams;
 use crate::state::LtHash;
@@ -64,6 +65,9 @@ pub struct Genesis {
     /// Payments parameters (batches, standing orders); defaults when absent.
     #[serde(default)]
     pub payments: PaymentsParams,
+    /// DEX parameters (the market authority, book limits); defaults when absent.
+    #[serde(default)]
+    pub dex: DexParams,
     pub accounts: Vec<GenesisAccount>,
 }
 
@@ -91,6 +95,8 @@ pub enum GenesisError {
     Identity(String),
     #[error("{0}")]
     Payments(String),
+    #[error("{0}")]
+    Dex(String),
     #[error("total supply with {REWARD_BLOCKS_MIN} blocks of staking.block_reward overflows u64")]
     RewardOverflow,
     #[error("cannot read genesis file {path}: {source}")]
@@ -148,6 +154,7 @@ impl Genesis {
         self.banking.validate().map_err(GenesisError::Banking)?;
         self.identity.validate().map_err(GenesisError::Identity)?;
         self.payments.validate().map_err(GenesisError::Payments)?;
+        self.dex.validate().map_err(GenesisError::Dex)?;
         let bonded: u128 = self
             .validator_set()
             .iter()
@@ -182,6 +189,7 @@ impl Genesis {
             identity: self.identity,
             compliance: self.compliance,
             payments: self.payments,
+            dex: self.dex,
         }
     }
 

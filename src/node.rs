@@ -2,6 +2,7 @@
 //! shutdown on SIGINT/SIGTERM (finish the block in hand, flush, exit 0) or on a fatal error.
 
 use crate::modules::compliance::ComplianceParams;
+use crate::modules::dex::DexParams;
 use crate::modules::identity::IdentityParams;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,6 +127,11 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
             authority: Some(keys::address_of(&faucet)),
         },
         payments: Default::default(),
+        // ... and is the market authority.
+        dex: DexParams {
+            authority: Some(keys::address_of(&faucet)),
+            ..Default::default()
+        },
         // The faucet holds every balance; the validator earns the fees.
         accounts: vec![GenesisAccount {
             address: keys::address_of(&faucet),

@@ -47,6 +47,7 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         identity: Default::default(),
         compliance: Default::default(),
         payments: Default::default(),
+        dex: Default::default(),
         accounts: vec![GenesisAccount {
             address: keys::address_of(&SigningKey::from_bytes(&[8; 32])),
             balance: 1_000_000,

@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
                     identity: Default::default(),
                     compliance: Default::default(),
                     payments: Default::default(),
+                    dex: Default::default(),
                 };
                 let _ = mameynode::execution::check_static(&tx, &params);
             }

@@ -30,6 +30,7 @@ fn params() -> ChainParams {
         identity: Default::default(),
         compliance: Default::default(),
         payments: Default::default(),
+        dex: Default::default(),
     }
 }
 
@@ -293,6 +294,7 @@ fn staking_chain() -> ChainParams {
         identity: Default::default(),
         compliance: Default::default(),
         payments: Default::default(),
+        dex: Default::default(),
         ..params()
     }
 }

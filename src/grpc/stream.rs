@@ -103,7 +103,8 @@ impl Filter {
                     Payload::Bank(_)
                     | Payload::Identity(_)
                     | Payload::Compliance(_)
-                    | Payload::Payments(_) => (None, 0),
+                    | Payload::Payments(_)
+                    | Payload::Dex(_) => (None, 0),
                 };
                 if !self.accounts.is_empty()
                     && !self.accounts.contains(&tx.tx.sender)

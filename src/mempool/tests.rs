@@ -38,6 +38,7 @@ fn pool(config: MempoolConfig) -> Mempool {
             identity: Default::default(),
             compliance: Default::default(),
             payments: Default::default(),
+            dex: Default::default(),
         },
     )
 }

@@ -78,9 +78,10 @@ impl<'a> Movement<'a> {
 /// Whether `address` is a module account: an address no key controls, whose balances are what a
 /// module holds for others (escrows). Such an account is a custodian, not a party: the
 /// compliance rules skip it (the final parties are checked when the module pays out), no
-/// limit counts against it, and only its module moves funds in or out of it.
+/// limit counts against it, and only its module moves funds in or out of it. The module accounts:
+/// payments' escrow account and every DEX market's vault.
 pub fn is_module_account(address: &Address) -> bool {
-    *address == super::payments::escrow_account()
+    *address == super::payments::escrow_account() || super::dex::is_vault(address)
 }
 
 /// Adds what the hook reads and writes for a movement of `asset` between `from` and `to` to a

@@ -15,6 +15,7 @@
 
 pub mod banking;
 pub mod compliance;
+pub mod dex;
 pub mod hooks;
 pub mod identity;
 pub mod payments;
@@ -304,6 +305,7 @@ modules! {
     Identity => identity::Identity,
     Compliance => compliance::Compliance,
     Payments => payments::Payments,
+    Dex => dex::Dex,
 }
 
 /// Chain parameters that execution depends on, fixed by genesis: the chain's own and each
@@ -317,6 +319,7 @@ pub struct ChainParams {
     pub identity: identity::IdentityParams,
     pub compliance: compliance::ComplianceParams,
     pub payments: payments::PaymentsParams,
+    pub dex: dex::DexParams,
 }
 
 /// A refusal kept on the record: with the call's writes undone, the sender pays the fee and uses

@@ -49,6 +49,7 @@ pub(crate) fn params() -> ChainParams {
             authority: Some(addr(7)),
         },
         payments: Default::default(),
+        dex: Default::default(),
     }
 }
 

@@ -26,6 +26,7 @@ fn genesis() -> Genesis {
         identity: Default::default(),
         compliance: Default::default(),
         payments: Default::default(),
+        dex: Default::default(),
         accounts: vec![GenesisAccount {
             address: addr(0),
             balance: 1_000_000_000,
@@ -55,6 +56,7 @@ fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
         identity: Default::default(),
         compliance: Default::default(),
         payments: Default::default(),
+        dex: Default::default(),
     };
     let txs = (0..n)
         .map(|i| {
