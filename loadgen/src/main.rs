@@ -33,6 +33,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+mod orders;
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Mode {
@@ -93,6 +95,9 @@ struct Args {
     /// as a trusted issuer: it must be the identity authority, as in dev mode).
     /// `payments`: native payments with full ISO 20022 references (a unique UETR, an end-to-end
     /// id, remittance, purpose); `batch`: native batch payments of --batch-outputs outputs each.
+    /// `orders`: DEX order flow over --markets markets: four in five accounts are market makers
+    /// re-quoting one limit order around a mid price (cancel-replace), one in five are takers
+    /// crossing the spread with IOC orders; one order per transaction.
     #[arg(long, value_enum, default_value = "native")]
     workload: Workload,
     /// Which references a `payments` payment carries: `all` (UETR, end-to-end id, remittance,
@@ -102,6 +107,11 @@ struct Args {
     /// Outputs per batch payment (`--workload batch`; 16 fit the default 1 KiB transaction).
     #[arg(long, default_value_t = 16)]
     batch_outputs: usize,
+    /// `--workload orders`: markets to spread the accounts over (the faucet issues one base
+    /// asset per market and one quote asset, and opens the markets: it must be the market
+    /// authority, as in dev mode).
+    #[arg(long, default_value_t = 4)]
+    markets: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -113,6 +123,7 @@ enum Workload {
     Ruled,
     Payments,
     Batch,
+    Orders,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -162,6 +173,9 @@ struct Report {
     latency_ms: Latency,
     presign_s: f64,
     loadgen_cpu_percent: f64,
+    /// `orders`: fills (trades) in the markets over the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fills: Option<u64>,
 }
 
 /// Pre-signed transactions: their encodings one after another in one buffer, where each starts,
@@ -278,7 +292,7 @@ async fn run(args: Args) -> Result<()> {
     // share.
     let asset = if matches!(
         args.workload,
-        Workload::Native | Workload::Payments | Workload::Batch
+        Workload::Native | Workload::Payments | Workload::Batch | Workload::Orders
     ) {
         None
     } else {
@@ -311,6 +325,11 @@ async fn run(args: Args) -> Result<()> {
         funder.fund(&addresses, &share).await?;
         Some(id)
     };
+    let markets = if args.workload == Workload::Orders {
+        orders::setup(&mut funder, &faucet, &addresses, args.markets, funded_at).await?
+    } else {
+        Vec::new()
+    };
     eprintln!(
         "funded {} accounts with {} each in {:.1} s",
         args.accounts,
@@ -332,7 +351,8 @@ async fn run(args: Args) -> Result<()> {
             let from = j % n;
             let to = (from + 1 + j % 7) % n;
             let native = match (args.workload, asset) {
-                (Workload::Native | Workload::Payments | Workload::Batch, _) | (_, None) => true,
+                (Workload::Native | Workload::Payments | Workload::Batch | Workload::Orders, _)
+                | (_, None) => true,
                 (Workload::Asset | Workload::Ruled, _) => false,
                 (Workload::Mixed, _) => j % 2 == 0,
             };
@@ -340,6 +360,7 @@ async fn run(args: Args) -> Result<()> {
                 (Workload::Payments, _) => {
                     payment(&addresses[to], amount, run_salt, j, args.references)
                 }
+                (Workload::Orders, _) => orders::order(&markets, from, j / n),
                 (Workload::Batch, _) => {
                     let outputs = (0..args.batch_outputs)
                         .map(|k| PaymentOrder {
@@ -506,6 +527,11 @@ async fn run(args: Args) -> Result<()> {
         },
         presign_s,
         loadgen_cpu_percent: 100.0 * cpu_s / wall_s,
+        fills: if markets.is_empty() {
+            None
+        } else {
+            Some(orders::fills(&rpc, &markets)?)
+        },
     };
     eprintln!(
         "\noffered {:.0} tx/s, committed {:.0} tx/s over {:.1} s; sent {}, committed {}, rejected {}, dropped {}, busy answers {}",

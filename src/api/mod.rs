@@ -22,6 +22,7 @@ use views::{
 };
 
 pub mod compliance;
+pub mod dex;
 pub mod identity;
 mod modules;
 pub mod payments;

@@ -2,6 +2,7 @@
 
 mod banking;
 mod compliance;
+mod dex;
 mod identity;
 mod payments;
 
@@ -67,6 +68,10 @@ enum Command {
     /// Invoices: payment requests paid exactly once.
     #[command(subcommand)]
     Invoice(payments::InvoiceCommand),
+    /// DEX: markets, orders (limit, market, IOC, FOK, post-only, good-til), cancels, books,
+    /// trades and statistics.
+    #[command(subcommand)]
+    Dex(dex::DexCommand),
     /// Staking (DPoS): register a validator, delegate, undelegate; show an address's stake.
     #[command(subcommand)]
     Stake(StakeCommand),
@@ -406,6 +411,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Escrow(c) => payments::escrow_command(c),
         Command::StandingOrder(c) => payments::standing_order_command(c),
         Command::Invoice(c) => payments::invoice_command(c),
+        Command::Dex(c) => dex::command(c),
         Command::Stake(StakeCommand::Register {
             commission_bps,
             amount,

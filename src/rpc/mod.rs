@@ -37,6 +37,7 @@ mod identity;
 mod limits;
 mod modules;
 mod params;
+mod dex;
 mod payments;
 mod server;
 mod subscriptions;

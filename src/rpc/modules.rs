@@ -107,5 +107,6 @@ pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::Re
     })?;
     super::identity::register(m)?;
     super::payments::register(m)?;
+    super::dex::register(m)?;
     Ok(())
 }

@@ -95,7 +95,12 @@ fn apply_call<V: StateView>(
         } => {
             let mut s = step!(Session::open(overlay, market, env, sender)?);
             step!(s.check_open());
-            step!(s.cancel(*cancel));
+            // XRPL's OfferCreate with OfferSequence: an order that filled (or left) meanwhile
+            // is no reason to refuse its replacement; another account's order is.
+            match s.cancel(*cancel) {
+                Ok(()) | Err(DexError::UnknownOrder(_)) => {}
+                Err(e) => return Ok(Err(e)),
+            }
             step!(s.place(params, order));
             s.finish(overlay)
         }

@@ -119,7 +119,9 @@ pub enum DexCall {
     CancelAll {
         market: Hash,
     },
-    /// Cancels an order and places another in one step (both or neither).
+    /// Cancels an order if it is still open and places another, in one step (a market maker's
+    /// re-quote: an order that filled meanwhile does not stop its replacement, as XRPL's
+    /// OfferCreate with OfferSequence).
     Replace {
         market: Hash,
         cancel: OrderRef,

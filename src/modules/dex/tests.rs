@@ -542,6 +542,30 @@ fn cancel_all_and_replace() {
         .map(|(_, r)| r.client_id)
         .collect();
     assert_eq!(ids, vec![2, 4, 3]);
+    // Replacing an order that is no longer open (filled, cancelled) places the new one.
+    let out = c
+        .run(
+            2,
+            DexCall::Replace {
+                market: m,
+                cancel: OrderRef::Client(1),
+                order: limit(5, Side::Buy, 80, 20),
+            },
+        )
+        .unwrap();
+    assert!(events_of(&out, "order_cancelled").is_empty());
+    // Another account's order by id is refused.
+    let e = c
+        .run(
+            3,
+            DexCall::Replace {
+                market: m,
+                cancel: OrderRef::Seq(2),
+                order: limit(1, Side::Buy, 80, 20),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(code(&e), 10613);
     c.run(2, DexCall::CancelAll { market: m }).unwrap();
     assert!(query::orders_of(&c.st, &m, &addr(2)).unwrap().is_empty());
     assert_eq!(c.held(&quote, 2), 1_000_000);

@@ -1,0 +1,404 @@
+//! The DEX API: markets, L2 books with their sequence and height, an account's open orders and
+//! proceeds, recent trades and 24 h statistics. JSON-RPC `dex_*`, gRPC `DEXService` and the CLI
+//! serve these views. Prices are quote units per lot and sizes base units, as decimal strings.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Api, ApiError, ErrorCode};
+use crate::modules::dex::book::{Book, Expiry, Resting, Side};
+use crate::modules::dex::state::{Hour, Market, MarketState, Owed};
+use crate::modules::dex::{market_history_digest, query, vault_account};
+use crate::storage::TxLocation;
+use crate::types::{Address, AttrValue, Hash};
+
+/// Price levels a book query returns when the caller names none.
+pub const DEPTH_DEFAULT: usize = 20;
+/// Trades a trades query returns when the caller names none, and at most.
+pub const TRADES_DEFAULT: usize = 100;
+pub const TRADES_MAX: usize = 1_000;
+/// Transactions of a market's history one trades query walks at most.
+const TRADES_SCAN_MAX: usize = 10_000;
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::Internal, format!("internal error: {e}"))
+}
+
+fn unknown_market(id: &Hash) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("unknown market {}", id.to_hex()),
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketView {
+    pub id: Hash,
+    pub base: Hash,
+    pub quote: Hash,
+    /// Quote units; prices are multiples of it.
+    pub tick: String,
+    /// Base units per lot; sizes are multiples of it.
+    pub lot: String,
+    pub min_size: String,
+    pub maker_fee_bps: i32,
+    pub taker_fee_bps: u32,
+    pub halted: bool,
+    /// The module account that holds the market's locks, proceeds and fees.
+    pub vault: Address,
+    pub created_height: u64,
+    /// The book's sequence: it moves with every change of the book.
+    pub sequence: u64,
+    pub best_bid: Option<String>,
+    pub best_ask: Option<String>,
+    pub bid_orders: usize,
+    pub ask_orders: usize,
+    pub last_price: Option<String>,
+    pub trades: u64,
+    /// Fees collected, quote units (held by the vault).
+    pub fees: String,
+    pub height: u64,
+}
+
+/// L2 depth: `[price, size]` per level, best first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookView {
+    pub market: Hash,
+    pub bids: Vec<[String; 2]>,
+    pub asks: Vec<[String; 2]>,
+    pub sequence: u64,
+    pub height: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    /// The order's id in its market (its sequence).
+    pub order: u64,
+    pub client_id: u64,
+    pub owner: Address,
+    pub side: String,
+    pub price: String,
+    /// Base units still open.
+    pub size: String,
+    /// Locked for it: quote units for a bid, base units for an ask.
+    pub locked: String,
+    /// `{"height": h}`, `{"time_ms": t}` or null.
+    pub expires: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwedView {
+    pub base: String,
+    pub quote: String,
+}
+
+impl From<Owed> for OwedView {
+    fn from(o: Owed) -> Self {
+        OwedView {
+            base: o.base.to_string(),
+            quote: o.quote.to_string(),
+        }
+    }
+}
+
+/// An account in one market: its open orders and its proceeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DexAccountView {
+    pub market: Hash,
+    pub address: Address,
+    pub orders: Vec<OrderView>,
+    /// Proceeds paid out at the start of the next block.
+    pub pending: OwedView,
+    /// Proceeds a payout could not pay (a compliance refusal): `dex settle` collects them.
+    pub held: OwedView,
+    pub height: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeView {
+    pub market: Hash,
+    pub price: String,
+    pub size: String,
+    pub quote: String,
+    pub maker: Address,
+    pub taker: Address,
+    pub maker_order: u64,
+    pub taker_order: u64,
+    /// The taker's side: `buy` or `sell`.
+    pub taker_side: String,
+    pub sequence: u64,
+    pub height: u64,
+    pub transaction: Hash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourView {
+    pub hour_start_ms: u64,
+    pub open: String,
+    pub high: String,
+    pub low: String,
+    pub close: String,
+    pub volume_base: String,
+    pub volume_quote: String,
+    pub trades: u64,
+}
+
+/// The last 24 hours of block time, from hourly buckets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsView {
+    pub market: Hash,
+    pub open: Option<String>,
+    pub high: Option<String>,
+    pub low: Option<String>,
+    pub last: Option<String>,
+    pub volume_base: String,
+    pub volume_quote: String,
+    pub trades: u64,
+    pub hours: Vec<HourView>,
+    pub height: u64,
+}
+
+fn market_view(m: &Market, s: &MarketState, book: &Book, height: u64) -> MarketView {
+    let t = &m.terms;
+    MarketView {
+        id: m.id,
+        base: t.base,
+        quote: t.quote,
+        tick: t.tick.to_string(),
+        lot: t.lot.to_string(),
+        min_size: t.min_size.to_string(),
+        maker_fee_bps: t.maker_fee_bps,
+        taker_fee_bps: t.taker_fee_bps,
+        halted: m.halted,
+        vault: vault_account(&m.id),
+        created_height: m.created_height,
+        sequence: s.sequence,
+        best_bid: book.bids.best().map(|r| r.price.to_string()),
+        best_ask: book.asks.best().map(|r| r.price.to_string()),
+        bid_orders: book.bids.len(),
+        ask_orders: book.asks.len(),
+        last_price: (s.trades > 0).then(|| s.last_price.to_string()),
+        trades: s.trades,
+        fees: s.fees.to_string(),
+        height,
+    }
+}
+
+pub fn order_view(side: Side, r: &Resting, lot: u128) -> OrderView {
+    OrderView {
+        order: r.seq,
+        client_id: r.client_id,
+        owner: r.owner,
+        side: side.name().into(),
+        price: r.price.to_string(),
+        size: (u128::from(r.lots) * lot).to_string(),
+        locked: r.locked.to_string(),
+        expires: match r.expiry {
+            Expiry::Never => None,
+            Expiry::Height(h) => Some(serde_json::json!({ "height": h })),
+            Expiry::TimeMs(t) => Some(serde_json::json!({ "time_ms": t })),
+        },
+    }
+}
+
+/// Up to `depth` levels of a book as decimal strings.
+pub fn levels(book: &Book, side: Side, depth: usize, lot: u128) -> Vec<[String; 2]> {
+    book.side(side)
+        .levels(depth)
+        .into_iter()
+        .map(|(p, lots)| [p.to_string(), (lots * lot).to_string()])
+        .collect()
+}
+
+fn text(v: Option<&AttrValue>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+impl Api {
+    fn dex_market_at<S: crate::execution::StateView>(
+        state: &S,
+        id: &Hash,
+    ) -> Result<Market, ApiError> {
+        query::market(state, id)
+            .map_err(internal)?
+            .ok_or_else(|| unknown_market(id))
+    }
+
+    /// `dex_getMarkets`: every market.
+    pub fn dex_markets(&self) -> Result<Vec<MarketView>, ApiError> {
+        let r = self.storage.reader().map_err(internal)?;
+        let height = r.head().map_err(internal)?.height;
+        query::markets(&r)
+            .map_err(internal)?
+            .iter()
+            .map(|m| {
+                let s = query::market_state(&r, &m.id).map_err(internal)?;
+                let book = query::book(&r, &m.id).map_err(internal)?;
+                Ok(market_view(m, &s, &book, height))
+            })
+            .collect()
+    }
+
+    /// `dex_getMarket`: one market with its top of book.
+    pub fn dex_market(&self, id: &Hash) -> Result<MarketView, ApiError> {
+        let r = self.storage.reader().map_err(internal)?;
+        let height = r.head().map_err(internal)?.height;
+        let m = Self::dex_market_at(&r, id)?;
+        let s = query::market_state(&r, id).map_err(internal)?;
+        let book = query::book(&r, id).map_err(internal)?;
+        Ok(market_view(&m, &s, &book, height))
+    }
+
+    /// `dex_getBook`: L2 depth, best first, with the book's sequence and the height it is at.
+    pub fn dex_book(&self, id: &Hash, depth: Option<usize>) -> Result<BookView, ApiError> {
+        let depth = depth.unwrap_or(DEPTH_DEFAULT).clamp(1, query::DEPTH_MAX);
+        let r = self.storage.reader().map_err(internal)?;
+        let height = r.head().map_err(internal)?.height;
+        let m = Self::dex_market_at(&r, id)?;
+        let s = query::market_state(&r, id).map_err(internal)?;
+        let book = query::book(&r, id).map_err(internal)?;
+        Ok(BookView {
+            market: *id,
+            bids: levels(&book, Side::Buy, depth, m.terms.lot),
+            asks: levels(&book, Side::Sell, depth, m.terms.lot),
+            sequence: s.sequence,
+            height,
+        })
+    }
+
+    /// `dex_getAccount`: an account's open orders in a market and its proceeds.
+    pub fn dex_account(&self, id: &Hash, owner: &Address) -> Result<DexAccountView, ApiError> {
+        let r = self.storage.reader().map_err(internal)?;
+        let height = r.head().map_err(internal)?.height;
+        let m = Self::dex_market_at(&r, id)?;
+        let orders = query::orders_of(&r, id, owner)
+            .map_err(internal)?
+            .iter()
+            .map(|(side, o)| order_view(*side, o, m.terms.lot))
+            .collect();
+        let (pending, held) = query::proceeds_of(&r, id, owner).map_err(internal)?;
+        Ok(DexAccountView {
+            market: *id,
+            address: *owner,
+            orders,
+            pending: pending.into(),
+            held: held.into(),
+            height,
+        })
+    }
+
+    /// `dex_getTrades`: the market's trades, newest first, from the transactions the history
+    /// index lists under the market.
+    pub fn dex_trades(&self, id: &Hash, limit: Option<usize>) -> Result<Vec<TradeView>, ApiError> {
+        let limit = limit.unwrap_or(TRADES_DEFAULT).clamp(1, TRADES_MAX);
+        {
+            let r = self.storage.reader().map_err(internal)?;
+            Self::dex_market_at(&r, id)?;
+        }
+        let key = Address(market_history_digest(id).0);
+        let mut out = Vec::new();
+        let mut before: Option<TxLocation> = None;
+        let mut scanned = 0;
+        // Receipts come a block at a time: consecutive locations share their block's.
+        let mut block: Option<(u64, Vec<crate::types::Receipt>)> = None;
+        while out.len() < limit && scanned < TRADES_SCAN_MAX {
+            let page = self
+                .storage
+                .account_history(&key, before, crate::storage::HISTORY_PAGE_MAX)
+                .map_err(internal)?;
+            if page.is_empty() {
+                break;
+            }
+            for loc in &page {
+                scanned += 1;
+                if block.as_ref().map(|(h, _)| *h) != Some(loc.height) {
+                    block = Some((
+                        loc.height,
+                        self.storage.receipts(loc.height).map_err(internal)?,
+                    ));
+                }
+                let Some(receipt) = block.as_ref().and_then(|(_, r)| r.get(loc.index as usize))
+                else {
+                    continue;
+                };
+                // Newest first within a transaction too.
+                for e in receipt.events.iter().rev() {
+                    if e.module != <crate::modules::dex::Dex as crate::modules::Module>::TAG
+                        || e.kind != "trade"
+                    {
+                        continue;
+                    }
+                    let get = |k: &str| e.attributes.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+                    if get("market") != Some(&AttrValue::Id(*id)) {
+                        continue;
+                    }
+                    let addr = |k: &str| match get(k) {
+                        Some(AttrValue::Address(a)) => *a,
+                        _ => Address([0; 32]),
+                    };
+                    let num = |k: &str| text(get(k)).parse::<u64>().unwrap_or(0);
+                    out.push(TradeView {
+                        market: *id,
+                        price: text(get("price")),
+                        size: text(get("size")),
+                        quote: text(get("quote")),
+                        maker: addr("maker"),
+                        taker: addr("taker"),
+                        maker_order: num("maker_order"),
+                        taker_order: num("taker_order"),
+                        taker_side: text(get("taker_side")),
+                        sequence: num("sequence"),
+                        height: loc.height,
+                        transaction: receipt.tx_id,
+                    });
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            before = page.last().copied();
+        }
+        Ok(out)
+    }
+
+    /// `dex_getStats`: the last 24 hours of block time.
+    pub fn dex_stats(&self, id: &Hash) -> Result<StatsView, ApiError> {
+        let r = self.storage.reader().map_err(internal)?;
+        let head = r.head().map_err(internal)?;
+        Self::dex_market_at(&r, id)?;
+        let hours: Vec<Hour> = query::stats(&r, id, head.timestamp_ms).map_err(internal)?;
+        let mut v = StatsView {
+            market: *id,
+            open: hours.first().map(|h| h.open.to_string()),
+            high: hours.iter().map(|h| h.high).max().map(|p| p.to_string()),
+            low: hours.iter().map(|h| h.low).min().map(|p| p.to_string()),
+            last: hours.last().map(|h| h.close.to_string()),
+            volume_base: hours
+                .iter()
+                .map(|h| h.volume_base)
+                .sum::<u128>()
+                .to_string(),
+            volume_quote: hours
+                .iter()
+                .map(|h| h.volume_quote)
+                .sum::<u128>()
+                .to_string(),
+            trades: hours.iter().map(|h| h.trades).sum(),
+            hours: Vec::new(),
+            height: head.height,
+        };
+        v.hours = hours
+            .iter()
+            .map(|h| HourView {
+                hour_start_ms: (h.hour - 1) * 3_600_000,
+                open: h.open.to_string(),
+                high: h.high.to_string(),
+                low: h.low.to_string(),
+                close: h.close.to_string(),
+                volume_base: h.volume_base.to_string(),
+                volume_quote: h.volume_quote.to_string(),
+                trades: h.trades,
+            })
+            .collect();
+        Ok(v)
+    }
+}

@@ -1,0 +1,294 @@
+//! The DEX end to end, on a real node process, as a market maker and a taker use it
+//! (INTERFACES §12): the market authority (the dev faucet) opens a market from the CLI; a maker
+//! quotes post-only orders on both sides; a taker crosses the spread; the book
+//! (`dex_getBook`), the trades (`dex_getTrades`, newest first), the maker's orders and proceeds
+//! (`dex_getAccount`) and the statistics follow; bad orders are refused with their codes and
+//! leave the book as it was; a cancel and a cancel-all; and the book, its sequence and every
+//! balance survive kill -9 and a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{cli_fails as fails, cli_ok as ok, rpc, wait_for, Node};
+use serde_json::{json, Value};
+
+fn holding(node: &Node, address: &str, asset: &str) -> u128 {
+    let v = rpc(node, "banking_getBalances", json!([address]));
+    v["balances"]
+        .as_array()
+        .and_then(|a| a.iter().find(|h| h["asset"] == json!(asset)))
+        .map_or(0, |h| {
+            h["amount"]
+                .as_str()
+                .expect("amount string")
+                .parse()
+                .expect("decimal")
+        })
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn market_maker_and_taker_end_to_end() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let dir = root.path().join("data");
+    let node = Node::options().block_interval_ms(50).start(&dir);
+    let url = node.url.clone();
+    let faucet = dir
+        .join("dev/faucet.key")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let new_key = |name: &str| {
+        let path = root.path().join(format!("{name}.key"));
+        let path = path.to_str().expect("utf-8").to_string();
+        let address = ok(&["keys", "new", "--out", &path]);
+        (path, address)
+    };
+    let w = ["--rpc", url.as_str(), "--wait"];
+    let run = |args: &[&str]| ok(&[args, &w[..]].concat());
+    let refused = |args: &[&str]| fails(&[args, &w[..]].concat());
+
+    let (maker_key, maker) = new_key("maker");
+    let (taker_key, taker) = new_key("taker");
+    for to in [&maker, &taker] {
+        run(&[
+            "transfer", "--key", &faucet, "--to", to, "--amount", "1000000",
+        ]);
+    }
+    let create = |key: &str, symbol: &str| {
+        run(&[
+            "asset",
+            "create",
+            "--key",
+            key,
+            "--symbol",
+            symbol,
+            "--decimals",
+            "0",
+            "--initial-supply",
+            "10000000",
+        ])
+    };
+    let base = create(&maker_key, "GOLD");
+    let quote = create(&taker_key, "USDX");
+    run(&[
+        "transfer", "--key", &maker_key, "--asset", &base, "--to", &taker, "--amount", "1000000",
+    ]);
+    run(&[
+        "transfer", "--key", &taker_key, "--asset", &quote, "--to", &maker, "--amount", "1000000",
+    ]);
+
+    // Only the market authority opens markets.
+    let market_args = |key: &str| {
+        vec![
+            "dex".to_string(),
+            "market".into(),
+            "create".into(),
+            "--key".into(),
+            key.to_string(),
+            "--base".into(),
+            base.clone(),
+            "--quote".into(),
+            quote.clone(),
+            "--tick".into(),
+            "5".into(),
+            "--lot".into(),
+            "10".into(),
+            "--min-size".into(),
+            "20".into(),
+            "--maker-fee-bps".into(),
+            "10".into(),
+            "--taker-fee-bps".into(),
+            "20".into(),
+        ]
+    };
+    let e = refused(&strs(&market_args(&maker_key)));
+    assert!(e.contains("only the market authority"), "{e}");
+    let market = run(&strs(&market_args(&faucet)));
+    assert_eq!(
+        rpc(&node, "dex_getMarkets", json!([]))[0]["id"],
+        json!(market)
+    );
+
+    // The maker quotes both sides, post-only.
+    let order = |key: &str, side: &str, price: &str, size: &str, id: &str, extra: &[&str]| {
+        let mut a = vec![
+            "dex",
+            "order",
+            "--key",
+            key,
+            "--market",
+            &market,
+            "--side",
+            side,
+            "--price",
+            price,
+            "--size",
+            size,
+            "--client-id",
+            id,
+        ];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&w);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let place = |args: Vec<String>| ok(&strs(&args));
+    let place_refused = |args: Vec<String>| fails(&strs(&args));
+    for (side, price, id) in [
+        ("sell", "105", "1"),
+        ("sell", "100", "2"),
+        ("buy", "95", "3"),
+        ("buy", "90", "4"),
+    ] {
+        place(order(
+            &maker_key,
+            side,
+            price,
+            "50",
+            id,
+            &["--tif", "post-only"],
+        ));
+    }
+    let book = rpc(&node, "dex_getBook", json!([market, 10]));
+    assert_eq!(book["asks"], json!([["100", "50"], ["105", "50"]]));
+    assert_eq!(book["bids"], json!([["95", "50"], ["90", "50"]]));
+    assert_eq!(book["sequence"], json!(4));
+    assert!(book["height"].as_u64().expect("height") > 0);
+
+    // Bad orders: refused with their codes, the book as it was.
+    for (args, code) in [
+        (
+            order(&taker_key, "buy", "101", "20", "9", &[]),
+            "the market's tick",
+        ),
+        (
+            order(&taker_key, "buy", "100", "25", "9", &[]),
+            "the market's lot",
+        ),
+        (
+            order(&taker_key, "buy", "100", "10", "9", &[]),
+            "under the market's minimum",
+        ),
+        (
+            order(&taker_key, "buy", "100", "20", "9", &["--tif", "post-only"]),
+            "would take liquidity",
+        ),
+        (
+            order(&taker_key, "buy", "105", "200", "9", &["--tif", "fok"]),
+            "fill-or-kill",
+        ),
+        (
+            order(&maker_key, "buy", "80", "20", "3", &[]),
+            "already used by an open order",
+        ),
+    ] {
+        let e = place_refused(args);
+        assert!(e.contains(code), "want {code:?}: {e}");
+    }
+    let e = refused(&[
+        "dex",
+        "cancel",
+        "--key",
+        &taker_key,
+        "--market",
+        &market,
+        "--client-id",
+        "1",
+    ]);
+    assert!(e.contains("no open order"), "{e}");
+    let unchanged = rpc(&node, "dex_getBook", json!([market, 10]));
+    for field in ["bids", "asks", "sequence"] {
+        assert_eq!(unchanged[field], book[field], "{field}");
+    }
+
+    // The taker crosses the spread: 80 base at 100 then 105 (IOC: the rest is cancelled).
+    let quote_before = holding(&node, &taker, &quote);
+    place(order(
+        &taker_key,
+        "buy",
+        "105",
+        "80",
+        "10",
+        &["--tif", "ioc"],
+    ));
+    let trades = rpc(&node, "dex_getTrades", json!([market, {"limit": 10}]));
+    let trades = trades.as_array().expect("trades");
+    assert_eq!(trades.len(), 2);
+    // Newest first: the fill at 105 after the fill at 100.
+    assert_eq!(
+        (trades[0]["price"].as_str(), trades[0]["size"].as_str()),
+        (Some("105"), Some("30"))
+    );
+    assert_eq!(
+        (trades[1]["price"].as_str(), trades[1]["size"].as_str()),
+        (Some("100"), Some("50"))
+    );
+    assert_eq!(trades[0]["maker"], json!(maker));
+    assert_eq!(trades[0]["taker"], json!(taker));
+    // Paid: 50×100/10 + 30×105/10 = 500 + 315 quote, fees 1 + 1 (20 bps, rounded up).
+    assert_eq!(quote_before - holding(&node, &taker, &quote), 817);
+    let book = rpc(&node, "dex_getBook", json!([market, 10]));
+    assert_eq!(book["asks"], json!([["105", "20"]]));
+    // The maker's proceeds are paid at the start of the next block (less its 10 bps fee).
+    wait_for("maker proceeds paid out", Duration::from_secs(30), || {
+        let a = rpc(&node, "dex_getAccount", json!([market, maker]));
+        a["pending"]["quote"] == json!("0")
+    });
+    let account = rpc(&node, "dex_getAccount", json!([market, maker]));
+    let ids: Vec<u64> = account["orders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .map(|o| o["client_id"].as_u64().expect("client id"))
+        .collect();
+    assert_eq!(ids, vec![3, 4, 1]);
+    let stats = rpc(&node, "dex_getStats", json!([market]));
+    assert_eq!(stats["trades"], json!(2));
+    assert_eq!(stats["volume_base"], json!("80"));
+    let shown = rpc(&node, "dex_getMarket", json!([market]));
+    assert_eq!(shown["fees"], json!("2"));
+    assert_eq!(shown["last_price"], json!("105"));
+
+    // Cancel by client id, then everything.
+    run(&[
+        "dex",
+        "cancel",
+        "--key",
+        &maker_key,
+        "--market",
+        &market,
+        "--client-id",
+        "3",
+    ]);
+    assert_eq!(
+        rpc(&node, "dex_getBook", json!([market, 10]))["bids"],
+        json!([["90", "50"]])
+    );
+    let before_restart = rpc(&node, "dex_getBook", json!([market, 10]));
+    let maker_quote = holding(&node, &maker, &quote);
+    let maker_base = holding(&node, &maker, &base);
+
+    // kill -9 and a restart: the book, its sequence and the balances are as committed.
+    node.kill9();
+    let node = Node::options().block_interval_ms(50).start(&dir);
+    let after: Value = rpc(&node, "dex_getBook", json!([market, 10]));
+    assert_eq!(after["bids"], before_restart["bids"]);
+    assert_eq!(after["asks"], before_restart["asks"]);
+    assert_eq!(after["sequence"], before_restart["sequence"]);
+    assert_eq!(holding(&node, &maker, &quote), maker_quote);
+    assert_eq!(holding(&node, &maker, &base), maker_base);
+    let url = node.url.clone();
+    ok(&[
+        "dex", "cancel", "--key", &maker_key, "--market", &market, "--all", "--rpc", &url, "--wait",
+    ]);
+    let empty = rpc(&node, "dex_getBook", json!([market, 10]));
+    assert_eq!(empty["bids"], json!([]));
+    assert_eq!(empty["asks"], json!([]));
+    wait_for("locks returned", Duration::from_secs(30), || {
+        holding(&node, &maker, &base) == 10_000_000 - 1_000_000 - 80
+    });
+}
