@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/mamey/identity/v1/identity.proto",
         "proto/mamey/compliance/v1/compliance.proto",
         "proto/mamey/payments/v1/payments.proto",
+        "proto/mamey/dex/v1/dex.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(files, ["proto"])?;

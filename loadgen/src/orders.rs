@@ -91,9 +91,9 @@ pub(crate) fn order(markets: &[Hash], from: usize, nonce: usize) -> Payload {
     let k = nonce as u64;
     let spread = 1 + (from as u64 + k) % 10;
     let lots = 1 + (from as u64 * 7 + k * 3) % 10;
-    let buy = (from + nonce) % 2 == 0;
+    let buy = matches!((from + nonce) % 2, 0);
     let side = if buy { Side::Buy } else { Side::Sell };
-    if from % 5 == 0 {
+    if matches!(from % 5, 0) {
         // A taker: through the mid, immediate or cancel.
         let price = if buy { MID + 20 } else { MID - 20 };
         return Payload::Dex(DexCall::Place {

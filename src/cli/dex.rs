@@ -138,11 +138,15 @@ enum TifArg {
     PostOnly,
 }
 
+/// Self-trade prevention: which order is cancelled.
 #[derive(Clone, Copy, ValueEnum)]
 enum SelfTradeArg {
-    CancelNewest,
-    CancelOldest,
-    CancelBoth,
+    #[value(name = "cancel-newest")]
+    Newest,
+    #[value(name = "cancel-oldest")]
+    Oldest,
+    #[value(name = "cancel-both")]
+    Both,
 }
 
 /// An order's fields.
@@ -206,9 +210,9 @@ impl OrderFields {
             tif,
             market: self.market_order,
             self_trade: match self.self_trade {
-                SelfTradeArg::CancelNewest => SelfTrade::CancelNewest,
-                SelfTradeArg::CancelOldest => SelfTrade::CancelOldest,
-                SelfTradeArg::CancelBoth => SelfTrade::CancelBoth,
+                SelfTradeArg::Newest => SelfTrade::CancelNewest,
+                SelfTradeArg::Oldest => SelfTrade::CancelOldest,
+                SelfTradeArg::Both => SelfTrade::CancelBoth,
             },
         })
     }

@@ -2,18 +2,20 @@
 //! `mamey.v1.StreamService` (filtered, resumable streams of blocks, transactions, accounts and
 //! module events), one service per module (`mamey.banking.v1.BankingService`,
 //! `mamey.staking.v1.StakingService`, `mamey.identity.v1.IdentityService`,
-//! `mamey.compliance.v1.ComplianceService`, `mamey.payments.v1.PaymentService`), the standard
-//! health service and server reflection. The protos are compiled at build time by `protox`, so no
-//! system `protoc` is needed.
+//! `mamey.compliance.v1.ComplianceService`, `mamey.payments.v1.PaymentService`,
+//! `mamey.dex.v1.DEXService`), the standard health service and server reflection. The protos are
+//! compiled at build time by `protox`, so no system `protoc` is needed.
 //!
 //! Queries and submissions go through [`crate::api::Api`], the same code as JSON-RPC, so the two
 //! APIs cannot disagree; errors carry the JSON-RPC code of `docs/API.md` in the `mamey-error-code`
 //! metadata.
 
+mod dex;
 mod identity;
 mod modules;
 mod payments;
 
+pub use dex::dex_proto;
 pub use identity::{compliance_proto, identity_proto};
 pub use payments::payments_proto;
 mod stream;
@@ -255,6 +257,9 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
     health_reporter
         .set_serving::<payments::PaymentServiceServer<payments::Payments>>()
         .await;
+    health_reporter
+        .set_serving::<dex::DexServiceServer<dex::DexGrpc>>()
+        .await;
     // Reflection in both versions: grpcurl speaks v1, the Python grpcio-reflection client and
     // older tools only v1alpha.
     let reflection_builder = || {
@@ -284,6 +289,8 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         streams: stream::Streams::new(api.clone(), config),
     })
     .max_decoding_message_size(config.message_bytes_max);
+    let dex = dex::DexServiceServer::new(dex::DexGrpc::new(api.clone(), config))
+        .max_decoding_message_size(config.message_bytes_max);
     let streams = StreamServiceServer::new(stream::Streams::new(api, config))
         .max_decoding_message_size(config.message_bytes_max);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -300,7 +307,8 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .add_service(staking)
         .add_service(identity)
         .add_service(compliance)
-        .add_service(payments);
+        .add_service(payments)
+        .add_service(dex);
     tokio::spawn(async move {
         let incoming = TcpListenerStream::new(listener);
         if let Err(e) = router
