@@ -32,12 +32,12 @@
 pub mod client;
 mod conformance;
 mod cors;
+mod dex;
 mod http_paths;
 mod identity;
 mod limits;
 mod modules;
 mod params;
-mod dex;
 mod payments;
 mod server;
 mod subscriptions;

@@ -8,7 +8,9 @@
 //! owner's call) wait in the market's `Pending` entry and are paid at the start of the next block
 //! ([`super::settle`]). Every DEX call may fail after writing: the runtime's savepoint undoes it.
 
-use super::book::{Book, BookSide, Incoming, Now, Removal, Resting, Side, Step, Terms, BPS};
+use super::book::{
+    bps_ceil, bps_floor, Book, BookSide, Incoming, Now, Removal, Resting, Side, Step, Terms,
+};
 use super::calls::{market_id, DexCall, MarketTerms, NewOrder, OrderRef, TimeInForce};
 use super::error::DexError;
 use super::state::{
@@ -268,10 +270,10 @@ pub(super) fn write_side<V: StateView>(overlay: &mut Overlay<'_, V>, id: &Hash, 
 /// The fees of a fill of `notional` quote units: the taker's (rounded up), the maker's (rounded
 /// down) and the maker's rebate (rounded down, at most the taker fee).
 pub(super) fn fill_fees(terms: &MarketTerms, notional: u128) -> (u128, u128, u128) {
-    let taker = (notional * u128::from(terms.taker_fee_bps)).div_ceil(BPS);
+    let taker = bps_ceil(notional, u128::from(terms.taker_fee_bps));
     let maker = book_terms(terms).maker_fee(notional);
     let rebate = if terms.maker_fee_bps < 0 {
-        notional * u128::from(terms.maker_fee_bps.unsigned_abs()) / BPS
+        bps_floor(notional, u128::from(terms.maker_fee_bps.unsigned_abs()))
     } else {
         0
     };
@@ -302,15 +304,17 @@ struct Session {
     market: Market,
     state: MarketState,
     book: Book,
-    pending: Pending,
+    /// Credits to owners other than the sender (makers' proceeds, refunds), added to the
+    /// market's pending proceeds at the end: a call that credits nobody never reads them.
+    credits: Vec<(Address, u128, u128)>,
     /// Loaded on the first fill.
     stats: Option<Stats>,
     flows: Flows,
     events: Vec<Event>,
     sender: Address,
     now: Now,
-    book_changed: bool,
-    pending_changed: bool,
+    bids_changed: bool,
+    asks_changed: bool,
 }
 
 impl Session {
@@ -328,12 +332,11 @@ impl Session {
             bids: read_side(overlay, id, Side::Buy)?,
             asks: read_side(overlay, id, Side::Sell)?,
         };
-        let pending = read(overlay, &pending_key(id))?.unwrap_or_default();
         Ok(Ok(Session {
             market,
             state,
             book,
-            pending,
+            credits: Vec::new(),
             stats: None,
             flows: Flows::default(),
             events: Vec::new(),
@@ -342,8 +345,8 @@ impl Session {
                 height: env.height,
                 time_ms: env.time_ms,
             },
-            book_changed: false,
-            pending_changed: false,
+            bids_changed: false,
+            asks_changed: false,
         }))
     }
 
@@ -378,10 +381,15 @@ impl Session {
             self.flows.get_quote = add(self.flows.get_quote, quote)?;
             return Ok(());
         }
-        self.pending_changed = true;
-        self.pending
-            .add(owner, base, quote)
-            .ok_or(DexError::Overflow("pending proceeds"))
+        self.credits.push((*owner, base, quote));
+        Ok(())
+    }
+
+    fn changed(&mut self, side: Side) {
+        match side {
+            Side::Buy => self.bids_changed = true,
+            Side::Sell => self.asks_changed = true,
+        }
     }
 
     fn removed_event(&mut self, order: &Resting, side: Side, reason: &str) {
@@ -472,7 +480,9 @@ impl Session {
         let matched = self
             .book
             .match_order(&incoming, &book_terms(&t), self.now, &mut steps);
-        self.book_changed |= !steps.is_empty();
+        if !steps.is_empty() {
+            self.changed(o.side.opposite());
+        }
         for s in steps {
             self.apply_step(o, seq, s)?;
         }
@@ -511,7 +521,7 @@ impl Session {
                 }
                 super::book::Expiry::Never => {}
             }
-            self.book_changed = true;
+            self.changed(o.side);
             resting = left;
         }
         let id = self.id();
@@ -566,9 +576,10 @@ impl Session {
                     Side::Buy => {
                         // The maker sold: its base (locked in the vault) goes to the taker; the
                         // notional, less its fee or plus its rebate, to the maker.
-                        self.flows.pay_quote = add(self.flows.pay_quote, notional + taker_fee)?;
+                        self.flows.pay_quote =
+                            add(self.flows.pay_quote, add(notional, taker_fee)?)?;
                         self.flows.get_base = add(self.flows.get_base, base)?;
-                        self.credit(&maker.owner, 0, notional - maker_fee + rebate)?;
+                        self.credit(&maker.owner, 0, add(notional - maker_fee, rebate)?)?;
                     }
                     Side::Sell => {
                         // The maker bought: its locked notional and fee pay for the base.
@@ -577,7 +588,7 @@ impl Session {
                         self.credit(&maker.owner, base, rebate)?;
                     }
                 }
-                self.state.fees = add(self.state.fees, taker_fee + maker_fee - rebate)?;
+                self.state.fees = add(self.state.fees, add(taker_fee, maker_fee)? - rebate)?;
                 if refund > 0 {
                     self.refund(&maker.owner, maker_side, refund)?;
                 }
@@ -630,7 +641,7 @@ impl Session {
                 });
             }
             self.book.side_mut(side).remove(i);
-            self.book_changed = true;
+            self.changed(side);
             self.refund(&sender, side, order.locked)?;
             self.removed_event(&order, side, "cancelled");
             return Ok(());
@@ -649,7 +660,7 @@ impl Session {
             at.sort_unstable_by(|a, b| b.cmp(a));
             for i in at {
                 let order = self.book.side_mut(side).remove(i);
-                self.book_changed = true;
+                self.changed(side);
                 self.refund(&sender, side, order.locked)?;
                 self.removed_event(&order, side, "cancelled");
             }
@@ -689,14 +700,23 @@ impl Session {
                 .map_err(DexError::Bank)));
             }
         }
-        if self.book_changed {
+        if self.bids_changed || self.asks_changed {
             self.state.sequence += 1;
-            let id = self.id();
+        }
+        if self.bids_changed {
             write_side(overlay, &id, self.book.bids);
+        }
+        if self.asks_changed {
             write_side(overlay, &id, self.book.asks);
         }
-        if self.pending_changed {
-            write(overlay, pending_key(&id), &self.pending);
+        if !self.credits.is_empty() {
+            let mut pending: Pending = read(overlay, &pending_key(&id))?.unwrap_or_default();
+            for (owner, base, quote) in &self.credits {
+                step!(pending
+                    .add(owner, *base, *quote)
+                    .ok_or(DexError::Overflow("pending proceeds")));
+            }
+            write(overlay, pending_key(&id), &pending);
         }
         if let Some(stats) = &self.stats {
             let mut merged: Stats = read(overlay, &stats_key(&id))?.unwrap_or_default();

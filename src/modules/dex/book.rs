@@ -145,6 +145,18 @@ impl Resting {
     }
 }
 
+/// `floor(amount × bps / 10,000)` without overflow for any amount (`bps` at most 10,000).
+pub fn bps_floor(amount: u128, bps: u128) -> u128 {
+    debug_assert!(bps <= BPS, "fees are at most 100%");
+    (amount / BPS) * bps + (amount % BPS) * bps / BPS
+}
+
+/// `ceil(amount × bps / 10,000)` without overflow for any amount (`bps` at most 10,000).
+pub fn bps_ceil(amount: u128, bps: u128) -> u128 {
+    debug_assert!(bps <= BPS, "fees are at most 100%");
+    (amount / BPS) * bps + ((amount % BPS) * bps).div_ceil(BPS)
+}
+
 /// What a market's fills cost its makers, for the locks: the lot size and the maker fee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Terms {
@@ -158,7 +170,7 @@ impl Terms {
     /// The maker fee of a fill of `notional` quote units: rounded down, 0 for a rebate.
     pub fn maker_fee(&self, notional: u128) -> u128 {
         if self.maker_fee_bps > 0 {
-            notional * self.maker_fee_bps as u128 / BPS
+            bps_floor(notional, self.maker_fee_bps as u128)
         } else {
             0
         }
@@ -263,9 +275,10 @@ impl BookSide {
             }
         }
         let at = lo * RECORD_LEN;
-        let mut record = [0u8; RECORD_LEN];
-        r.write(&mut record);
-        self.bytes.splice(at..at, record);
+        let end = self.bytes.len();
+        self.bytes.resize(end + RECORD_LEN, 0);
+        self.bytes.copy_within(at..end, at + RECORD_LEN);
+        r.write(&mut self.bytes[at..at + RECORD_LEN]);
     }
 
     /// Removes and returns the order at `i`.
@@ -277,17 +290,19 @@ impl BookSide {
 
     /// The position of `owner`'s order with `client_id`.
     pub fn find_client(&self, owner: &Address, client_id: u64) -> Option<usize> {
-        let id = client_id.to_le_bytes();
+        // The client id first: eight bytes as one integer rule out nearly every record.
         (0..self.len()).find(|&i| {
             let r = self.record(i);
-            r[16..48] == owner.0 && r[48..56] == id
+            u64::from_le_bytes(r[48..56].try_into().expect("8 bytes")) == client_id
+                && r[16..48] == owner.0
         })
     }
 
     /// The position of the order with sequence `seq`.
     pub fn find_seq(&self, seq: u64) -> Option<usize> {
-        let s = seq.to_le_bytes();
-        (0..self.len()).find(|&i| self.record(i)[8..16] == s)
+        (0..self.len()).find(|&i| {
+            u64::from_le_bytes(self.record(i)[8..16].try_into().expect("8 bytes")) == seq
+        })
     }
 
     /// Positions of `owner`'s orders, best first.
@@ -762,6 +777,43 @@ mod tests {
         };
         assert_eq!(book.fillable(&order, NOW), 4);
         assert_eq!(book, before);
+    }
+
+    #[test]
+    fn fees_in_basis_points_never_overflow_and_round_each_way() {
+        for bps in [0u128, 1, 7, 20, 1_000, BPS] {
+            for amount in [
+                0u128,
+                1,
+                9_999,
+                10_000,
+                123_456_789,
+                u128::MAX / 3,
+                u128::MAX,
+            ] {
+                let floor = bps_floor(amount, bps);
+                let ceil = bps_ceil(amount, bps);
+                assert!(floor <= ceil && ceil - floor <= 1, "{amount} {bps}");
+                if let Some(exact) = amount.checked_mul(bps) {
+                    assert_eq!(floor, exact / BPS);
+                    assert_eq!(ceil, exact.div_ceil(BPS));
+                }
+            }
+        }
+        // The fuzzer's find: a bid of u64::MAX lots at u64::MAX is an overflow reported as
+        // such (no panic, no wrapped lock).
+        let t = Terms {
+            lot: 1,
+            maker_fee_bps: 1_000,
+        };
+        assert_eq!(t.lock_needed(Side::Buy, u64::MAX, u64::MAX), None);
+        assert_eq!(
+            t.lock_needed(Side::Buy, u64::MAX, 1 << 32),
+            Some(
+                u128::from(u64::MAX) * (1 << 32)
+                    + bps_floor(u128::from(u64::MAX) * (1 << 32), 1_000)
+            )
+        );
     }
 
     #[test]
