@@ -11,7 +11,51 @@ mod common;
 use std::time::Duration;
 
 use common::{cli_fails as fails, cli_ok as ok, rpc, wait_for, Node};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Opens a WebSocket on the JSON-RPC port and subscribes to a market's book.
+async fn ws_book(rpc_addr: &str, market: &str) -> Ws {
+    let stream = tokio::net::TcpStream::connect(rpc_addr)
+        .await
+        .expect("connect to the RPC port");
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{rpc_addr}/"), stream)
+        .await
+        .expect("WebSocket handshake");
+    let req = json!({"jsonrpc": "2.0", "id": 1, "method": "mamey_subscribe", "params": ["dexBook", market, 10]});
+    ws.send(Message::Text(req.to_string().into()))
+        .await
+        .expect("send subscribe");
+    ws
+}
+
+/// The next JSON text message (a subscription answer or a notification).
+async fn ws_next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .expect("frame");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("JSON");
+        }
+    }
+}
+
+/// The next book notification's result.
+async fn ws_update(ws: &mut Ws) -> Value {
+    loop {
+        let v = ws_next(ws).await;
+        if v["method"] == json!("mamey_subscription") {
+            return v["params"]["result"].clone();
+        }
+        assert!(v.get("error").is_none(), "subscription refused: {v}");
+    }
+}
 
 fn holding(node: &Node, address: &str, asset: &str) -> u128 {
     let v = rpc(node, "banking_getBalances", json!([address]));
@@ -205,6 +249,15 @@ fn market_maker_and_taker_end_to_end() {
         assert_eq!(unchanged[field], book[field], "{field}");
     }
 
+    // The book over WebSocket: the snapshot now, the changed levels after the taker's fill.
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let rpc_addr = node.rpc.clone();
+    let mut ws = runtime.block_on(ws_book(&rpc_addr, &market));
+    let snapshot = runtime.block_on(ws_update(&mut ws));
+    assert_eq!(snapshot["snapshot"], json!(true));
+    assert_eq!(snapshot["asks"], book["asks"]);
+    assert_eq!(snapshot["sequence"], book["sequence"]);
+
     // The taker crosses the spread: 80 base at 100 then 105 (IOC: the rest is cancelled).
     let quote_before = holding(&node, &taker, &quote);
     place(order(
@@ -233,6 +286,21 @@ fn market_maker_and_taker_end_to_end() {
     assert_eq!(quote_before - holding(&node, &taker, &quote), 817);
     let book = rpc(&node, "dex_getBook", json!([market, 10]));
     assert_eq!(book["asks"], json!([["105", "20"]]));
+    let delta = runtime.block_on(ws_update(&mut ws));
+    assert_eq!(delta["snapshot"], json!(false));
+    assert_eq!(delta["prev_sequence"], snapshot["sequence"]);
+    assert_eq!(delta["sequence"], book["sequence"]);
+    assert_eq!(delta["asks"], json!([["100", "0"], ["105", "20"]]));
+    assert_eq!(delta["bids"], json!([]));
+    // An unknown market is refused at subscription.
+    let mut bad = runtime.block_on(ws_book(&rpc_addr, &"00".repeat(32)));
+    let answer = runtime.block_on(ws_next(&mut bad));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown market")),
+        "{answer}"
+    );
     // The maker's proceeds are paid at the start of the next block (less its 10 bps fee).
     wait_for("maker proceeds paid out", Duration::from_secs(30), || {
         let a = rpc(&node, "dex_getAccount", json!([market, maker]));

@@ -209,6 +209,77 @@ pub fn levels(book: &Book, side: Side, depth: usize, lot: u128) -> Vec<[String; 
         .collect()
 }
 
+/// A book feed's message (gRPC `StreamBook`, WebSocket `["dexBook", market]`): the snapshot, or
+/// the levels that changed since the previous message (size "0": the level is gone) with the
+/// sequence it had, so that a client sees a gap (`prev_sequence` is not the sequence it holds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookUpdateView {
+    pub market: Hash,
+    pub snapshot: bool,
+    pub bids: Vec<[String; 2]>,
+    pub asks: Vec<[String; 2]>,
+    pub sequence: u64,
+    /// The sequence of the previous message (0 for a snapshot).
+    pub prev_sequence: u64,
+    pub height: u64,
+}
+
+impl BookUpdateView {
+    pub fn snapshot(b: &BookView) -> Self {
+        BookUpdateView {
+            market: b.market,
+            snapshot: true,
+            bids: b.bids.clone(),
+            asks: b.asks.clone(),
+            sequence: b.sequence,
+            prev_sequence: 0,
+            height: b.height,
+        }
+    }
+
+    /// What changed from `old` to `new`.
+    pub fn delta(old: &BookView, new: &BookView) -> Self {
+        BookUpdateView {
+            market: new.market,
+            snapshot: false,
+            bids: changed_levels(&old.bids, &new.bids, true),
+            asks: changed_levels(&old.asks, &new.asks, false),
+            sequence: new.sequence,
+            prev_sequence: old.sequence,
+            height: new.height,
+        }
+    }
+}
+
+/// The levels of one side that differ between `old` and `new` (both best first), best first; a
+/// level in `old` that `new` lacks comes with size "0".
+pub fn changed_levels(old: &[[String; 2]], new: &[[String; 2]], bids: bool) -> Vec<[String; 2]> {
+    use std::collections::BTreeMap;
+    let by_price = |levels: &[[String; 2]]| -> BTreeMap<u128, [String; 2]> {
+        levels
+            .iter()
+            .map(|l| (l[0].parse::<u128>().unwrap_or(0), l.clone()))
+            .collect()
+    };
+    let (old, new) = (by_price(old), by_price(new));
+    let mut out: BTreeMap<u128, [String; 2]> = BTreeMap::new();
+    for (k, level) in &new {
+        if old.get(k).map(|l| &l[1]) != Some(&level[1]) {
+            out.insert(*k, level.clone());
+        }
+    }
+    for (k, level) in &old {
+        if !new.contains_key(k) {
+            out.insert(*k, [level[0].clone(), "0".into()]);
+        }
+    }
+    if bids {
+        out.into_values().rev().collect()
+    } else {
+        out.into_values().collect()
+    }
+}
+
 fn text(v: Option<&AttrValue>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -221,6 +292,12 @@ impl Api {
         query::market(state, id)
             .map_err(internal)?
             .ok_or_else(|| unknown_market(id))
+    }
+
+    /// The market's book sequence at the committed head (cheap: one small entry).
+    pub fn dex_sequence(&self, id: &Hash) -> Result<u64, ApiError> {
+        let r = self.storage.reader().map_err(internal)?;
+        Ok(query::market_state(&r, id).map_err(internal)?.sequence)
     }
 
     /// `dex_getMarkets`: every market.

@@ -15,7 +15,6 @@
 //! cannot replay the states it missed, so it is never silently skipped; the client opens it
 //! again and gets a fresh snapshot.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -25,7 +24,8 @@ use tonic::{Request, Response, Status};
 
 use super::{page_limit as limit, parse_address as address, parse_hash as hash, status_of};
 use crate::api::dex::{
-    BookView, DexAccountView, HourView, MarketView, OrderView, OwedView, StatsView, TradeView,
+    BookUpdateView, BookView, DexAccountView, HourView, MarketView, OrderView, OwedView, StatsView,
+    TradeView,
 };
 use crate::api::Api;
 use crate::config::GrpcConfig;
@@ -210,68 +210,24 @@ fn trade_of_event(e: &Event, market: &Hash, height: u64, tx: TxId) -> Option<dex
     })
 }
 
-/// The levels of one side that differ between `old` and `new` (both best first), best first; a
-/// level in `old` that `new` lacks comes with size "0".
-fn changed_levels(old: &[[String; 2]], new: &[[String; 2]], bids: bool) -> Vec<dex_proto::Level> {
-    let by_price = |levels: &[[String; 2]]| -> BTreeMap<u128, (String, String)> {
-        levels
-            .iter()
-            .map(|[p, s]| (p.parse::<u128>().unwrap_or(0), (p.clone(), s.clone())))
-            .collect()
-    };
-    let (old, new) = (by_price(old), by_price(new));
-    let mut out: BTreeMap<u128, dex_proto::Level> = BTreeMap::new();
-    for (k, (price, size)) in &new {
-        if old.get(k).map(|(_, s)| s) != Some(size) {
-            out.insert(
-                *k,
-                dex_proto::Level {
-                    price: price.clone(),
-                    size: size.clone(),
-                },
-            );
-        }
-    }
-    for (k, (price, _)) in &old {
-        if !new.contains_key(k) {
-            out.insert(
-                *k,
-                dex_proto::Level {
-                    price: price.clone(),
-                    size: "0".into(),
-                },
-            );
-        }
-    }
-    if bids {
-        out.into_values().rev().collect()
-    } else {
-        out.into_values().collect()
+fn update_of(u: BookUpdateView) -> dex_proto::BookUpdate {
+    dex_proto::BookUpdate {
+        market: u.market.to_hex(),
+        snapshot: u.snapshot,
+        bids: levels_of(&u.bids),
+        asks: levels_of(&u.asks),
+        sequence: u.sequence,
+        prev_sequence: u.prev_sequence,
+        height: u.height,
     }
 }
 
 fn snapshot_of(b: &BookView) -> dex_proto::BookUpdate {
-    dex_proto::BookUpdate {
-        market: b.market.to_hex(),
-        snapshot: true,
-        bids: levels_of(&b.bids),
-        asks: levels_of(&b.asks),
-        sequence: b.sequence,
-        prev_sequence: 0,
-        height: b.height,
-    }
+    update_of(BookUpdateView::snapshot(b))
 }
 
 fn delta_of(old: &BookView, new: &BookView) -> dex_proto::BookUpdate {
-    dex_proto::BookUpdate {
-        market: new.market.to_hex(),
-        snapshot: false,
-        bids: changed_levels(&old.bids, &new.bids, true),
-        asks: changed_levels(&old.asks, &new.asks, false),
-        sequence: new.sequence,
-        prev_sequence: old.sequence,
-        height: new.height,
-    }
+    update_of(BookUpdateView::delta(old, new))
 }
 
 pub struct DexGrpc {
@@ -529,6 +485,7 @@ impl DexService for DexGrpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::dex::changed_levels;
 
     fn lv(v: &[(&str, &str)]) -> Vec<[String; 2]> {
         v.iter()
@@ -547,13 +504,13 @@ mod tests {
         let old = lv(&[("100", "50"), ("95", "20"), ("90", "10")]);
         let new = lv(&[("105", "5"), ("100", "40"), ("90", "10")]);
         assert_eq!(
-            pairs(&changed_levels(&old, &new, true)),
+            pairs(&levels_of(&changed_levels(&old, &new, true))),
             vec![("105", "5"), ("100", "40"), ("95", "0")]
         );
         let old = lv(&[("100", "50"), ("105", "50")]);
         let new = lv(&[("105", "20"), ("110", "7")]);
         assert_eq!(
-            pairs(&changed_levels(&old, &new, false)),
+            pairs(&levels_of(&changed_levels(&old, &new, false))),
             vec![("100", "0"), ("105", "20"), ("110", "7")]
         );
         assert!(changed_levels(&new, &new, false).is_empty());

@@ -1,6 +1,8 @@
 //! WebSocket subscriptions (on the JSON-RPC port): `mamey_subscribe` with `["newHeads"]`,
-//! `["transaction", id]`, `["account", address]` or `["events", {"module"?, "type"?,
-//! "address"?}]` (one notification per matching event); notifications `mamey_subscription`;
+//! `["transaction", id]`, `["account", address]`, `["events", {"module"?, "type"?,
+//! "address"?}]` (one notification per matching event) or `["dexBook", market, depth?]` (a DEX
+//! book's snapshot, then its changed levels after each block that moved its sequence);
+//! notifications `mamey_subscription`;
 //! `mamey_unsubscribe` `[id]`.
 //!
 //! Each subscriber reads from the node's commit broadcast through its own bounded buffer
@@ -22,6 +24,7 @@ use tokio::sync::broadcast;
 
 use super::params::{error, parse_address, parse_hash, positional};
 use super::{ErrorCode, TxStatus};
+use crate::api::dex::BookUpdateView;
 use crate::api::{block_events, Api, BlockEventView, EventFilter};
 use crate::pipeline::CommittedBlock;
 use crate::types::{Address, Hash};
@@ -31,10 +34,14 @@ enum Topic {
     Transaction(Hash),
     Account(Address),
     Events(EventFilter),
+    /// A DEX market's book: the snapshot, then the changed levels after each block that moved
+    /// its sequence.
+    DexBook(Hash, Option<usize>),
 }
 
 const EXPECTED: &str = "\"newHeads\"] or [\"transaction\", id] or [\"account\", address] or \
-                        [\"events\", {\"module\"?, \"type\"?, \"address\"?}";
+                        [\"events\", {\"module\"?, \"type\"?, \"address\"?}] or \
+                        [\"dexBook\", market, depth?";
 
 impl Topic {
     fn parse(params: &Params<'_>) -> Result<Topic, ErrorObjectOwned> {
@@ -54,6 +61,28 @@ impl Topic {
                 Ok(Topic::Account(parse_address(a, "params[1] (address)")?))
             }
             [Value::String(k)] if k == "events" => Ok(Topic::Events(EventFilter::default())),
+            [Value::String(k), Value::String(m), rest @ ..]
+                if k == "dexBook" && rest.len() <= 1 =>
+            {
+                let depth = match rest.first() {
+                    None | Some(Value::Null) => None,
+                    Some(d) => Some(
+                        d.as_u64()
+                            .filter(|d| *d > 0)
+                            .and_then(|d| usize::try_from(d).ok())
+                            .ok_or_else(|| {
+                                error(
+                                    ErrorCode::InvalidParams,
+                                    "params[2] (depth) must be a positive integer",
+                                )
+                            })?,
+                    ),
+                };
+                Ok(Topic::DexBook(
+                    parse_hash(m, "params[1] (market id)")?,
+                    depth,
+                ))
+            }
             [Value::String(k), Value::Object(f)] if k == "events" => {
                 let field = |name: &str| -> Result<Option<String>, ErrorObjectOwned> {
                     match f.get(name) {
@@ -151,6 +180,23 @@ async fn run(
                 send(sink, &BlockEventView::from(&e)).await?;
             }
         },
+        Topic::DexBook(market, depth) => {
+            let mut held = api
+                .dex_book(&market, depth)
+                .map_err(|_| End::NodeStopping)?;
+            send(sink, &BookUpdateView::snapshot(&held)).await?;
+            loop {
+                next_block(&mut live, sink).await?;
+                if api.dex_sequence(&market).map_err(|_| End::NodeStopping)? == held.sequence {
+                    continue;
+                }
+                let now = api
+                    .dex_book(&market, depth)
+                    .map_err(|_| End::NodeStopping)?;
+                send(sink, &BookUpdateView::delta(&held, &now)).await?;
+                held = now;
+            }
+        }
         Topic::Account(address) => {
             let mut account = api.account(address).await.map_err(|_| End::NodeStopping)?;
             send(sink, &account).await?;
@@ -180,6 +226,12 @@ pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::Re
                     return SubscriptionCloseResponse::None;
                 }
             };
+            if let Topic::DexBook(market, _) = &topic {
+                if let Err(e) = api.dex_market(market) {
+                    pending.reject(error(e.code, e.message)).await;
+                    return SubscriptionCloseResponse::None;
+                }
+            }
             // Subscribe to commits before reading any state, so no change falls in between.
             let live = api.commits.subscribe();
             let Ok(sink) = pending.accept().await else {
