@@ -336,7 +336,38 @@ fn market_maker_and_taker_end_to_end() {
         rpc(&node, "dex_getBook", json!([market, 10]))["bids"],
         json!([["90", "50"]])
     );
+    // A pool beside the book: the maker provides liquidity at about 100 per lot; a taker's swap
+    // buys from it while it is cheaper than the ask at 105.
+    run(&[
+        "dex", "pool", "add", "--key", &maker_key, "--market", &market, "--base", "100000",
+        "--quote", "1000000",
+    ]);
+    let pool = rpc(&node, "dex_getPool", json!([market, maker]));
+    assert_eq!(
+        (pool["base"].as_str(), pool["price"].as_str()),
+        (Some("100000"), Some("100"))
+    );
+    assert_ne!(pool["owner_shares"], json!("0"));
+    let trades_before = rpc(&node, "dex_getMarket", json!([market]))["trades"].clone();
+    let taker_base = holding(&node, &taker, &base);
+    run(&[
+        "dex", "swap", "--key", &taker_key, "--market", &market, "--side", "buy", "--size", "100",
+        "--limit", "120",
+    ]);
+    assert_eq!(holding(&node, &taker, &base), taker_base + 100);
+    let pool = rpc(&node, "dex_getPool", json!([market]));
+    assert_eq!(pool["base"], json!("99900"));
+    assert_eq!(
+        rpc(&node, "dex_getMarket", json!([market]))["trades"],
+        trades_before
+    );
+    let e = refused(&[
+        "dex", "pool", "remove", "--key", &taker_key, "--market", &market, "--shares", "1",
+    ]);
+    assert!(e.contains("shares of the pool"), "{e}");
+
     let before_restart = rpc(&node, "dex_getBook", json!([market, 10]));
+    let pool_before_restart = rpc(&node, "dex_getPool", json!([market]));
     let maker_quote = holding(&node, &maker, &quote);
     let maker_base = holding(&node, &maker, &base);
 
@@ -347,6 +378,10 @@ fn market_maker_and_taker_end_to_end() {
     assert_eq!(after["bids"], before_restart["bids"]);
     assert_eq!(after["asks"], before_restart["asks"]);
     assert_eq!(after["sequence"], before_restart["sequence"]);
+    let pool_after = rpc(&node, "dex_getPool", json!([market]));
+    for field in ["base", "quote", "shares"] {
+        assert_eq!(pool_after[field], pool_before_restart[field], "{field}");
+    }
     assert_eq!(holding(&node, &maker, &quote), maker_quote);
     assert_eq!(holding(&node, &maker, &base), maker_base);
     let url = node.url.clone();
@@ -357,6 +392,6 @@ fn market_maker_and_taker_end_to_end() {
     assert_eq!(empty["bids"], json!([]));
     assert_eq!(empty["asks"], json!([]));
     wait_for("locks returned", Duration::from_secs(30), || {
-        holding(&node, &maker, &base) == 10_000_000 - 1_000_000 - 80
+        holding(&node, &maker, &base) == 10_000_000 - 1_000_000 - 80 - 100_000
     });
 }

@@ -209,6 +209,24 @@ pub fn levels(book: &Book, side: Side, depth: usize, lot: u128) -> Vec<[String; 
         .collect()
 }
 
+/// A market's constant-product pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolView {
+    pub market: Hash,
+    /// Base and quote units held (by the market's vault).
+    pub base: String,
+    pub quote: String,
+    /// Shares outstanding, the locked minimum included.
+    pub shares: String,
+    pub fee_bps: u32,
+    /// Quote units per lot at the pool's current reserves (rounded down), before its fee.
+    pub price: Option<String>,
+    /// The asked address's shares, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_shares: Option<String>,
+    pub height: u64,
+}
+
 /// A book feed's message (gRPC `StreamBook`, WebSocket `["dexBook", market]`): the snapshot, or
 /// the levels that changed since the previous message (size "0": the level is gone) with the
 /// sequence it had, so that a client sees a gap (`prev_sequence` is not the sequence it holds).
@@ -435,6 +453,28 @@ impl Api {
             before = page.last().copied();
         }
         Ok(out)
+    }
+
+    /// `dex_getPool`: the market's pool (and an owner's shares of it).
+    pub fn dex_pool(&self, id: &Hash, owner: Option<&Address>) -> Result<PoolView, ApiError> {
+        let r = self.storage.reader().map_err(internal)?;
+        let height = r.head().map_err(internal)?.height;
+        let m = Self::dex_market_at(&r, id)?;
+        let p = query::pool(&r, id).map_err(internal)?.unwrap_or_default();
+        let owner_shares = match owner {
+            Some(o) => Some(query::shares_of(&r, id, o).map_err(internal)?.to_string()),
+            None => None,
+        };
+        Ok(PoolView {
+            market: *id,
+            base: p.base.to_string(),
+            quote: p.quote.to_string(),
+            shares: p.shares.to_string(),
+            fee_bps: p.fee_bps,
+            price: (p.base > 0).then(|| (p.quote * m.terms.lot / p.base).to_string()),
+            owner_shares,
+            height,
+        })
     }
 
     /// `dex_getStats`: the last 24 hours of block time.

@@ -38,6 +38,25 @@ pub(super) enum DexCommand {
         #[command(flatten)]
         tx: TxOptions,
     },
+    /// The market's constant-product pool: add or remove liquidity, show it.
+    #[command(subcommand)]
+    Pool(PoolCommand),
+    /// Buy or sell now, each part from the better of the pool and the book, within a limit
+    /// price per lot.
+    Swap {
+        #[arg(long)]
+        market: Hash,
+        #[arg(long, value_enum)]
+        side: SideArg,
+        /// Base units, a multiple of the lot.
+        #[arg(long)]
+        size: u128,
+        /// The worst price per lot (quote units) any part may have.
+        #[arg(long)]
+        limit: u64,
+        #[command(flatten)]
+        tx: TxOptions,
+    },
     /// The book's L2 depth, best first, with its sequence and height.
     Book {
         #[arg(long)]
@@ -69,6 +88,47 @@ pub(super) enum DexCommand {
     Stats {
         #[arg(long)]
         market: Hash,
+        #[command(flatten)]
+        rpc: RpcArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(super) enum PoolCommand {
+    /// Deposit (the first deposit opens the pool); takes at most the amounts, in the pool's
+    /// ratio.
+    Add {
+        #[arg(long)]
+        market: Hash,
+        #[arg(long)]
+        base: u128,
+        #[arg(long)]
+        quote: u128,
+        /// Refuse if fewer shares would be minted.
+        #[arg(long, default_value_t = 0)]
+        min_shares: u128,
+        #[command(flatten)]
+        tx: TxOptions,
+    },
+    /// Burn shares for their part of the reserves.
+    Remove {
+        #[arg(long)]
+        market: Hash,
+        #[arg(long)]
+        shares: u128,
+        #[arg(long, default_value_t = 0)]
+        min_base: u128,
+        #[arg(long, default_value_t = 0)]
+        min_quote: u128,
+        #[command(flatten)]
+        tx: TxOptions,
+    },
+    /// The pool's reserves, shares and price (and an address's shares).
+    Show {
+        #[arg(long)]
+        market: Hash,
+        #[arg(long)]
+        address: Option<Address>,
         #[command(flatten)]
         rpc: RpcArg,
     },
@@ -125,7 +185,7 @@ pub(super) enum MarketCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum SideArg {
+pub(super) enum SideArg {
     Buy,
     Sell,
 }
@@ -294,6 +354,25 @@ pub(super) fn command(c: DexCommand) -> Result<()> {
             )
         }
         DexCommand::Settle { market, tx } => send(tx, dex(DexCall::Settle { market })),
+        DexCommand::Pool(p) => pool_command(p),
+        DexCommand::Swap {
+            market,
+            side,
+            size,
+            limit,
+            tx,
+        } => send(
+            tx,
+            dex(DexCall::Swap {
+                market,
+                side: match side {
+                    SideArg::Buy => Side::Buy,
+                    SideArg::Sell => Side::Sell,
+                },
+                size,
+                limit,
+            }),
+        ),
         DexCommand::Book { market, depth, rpc } => {
             query(&rpc, "dex_getBook", json!([market.to_string(), depth]))
         }
@@ -313,6 +392,52 @@ pub(super) fn command(c: DexCommand) -> Result<()> {
         ),
         DexCommand::Stats { market, rpc } => {
             query(&rpc, "dex_getStats", json!([market.to_string()]))
+        }
+    }
+}
+
+fn pool_command(c: PoolCommand) -> Result<()> {
+    match c {
+        PoolCommand::Add {
+            market,
+            base,
+            quote,
+            min_shares,
+            tx,
+        } => send(
+            tx,
+            dex(DexCall::AddLiquidity {
+                market,
+                base_max: base,
+                quote_max: quote,
+                min_shares,
+            }),
+        ),
+        PoolCommand::Remove {
+            market,
+            shares,
+            min_base,
+            min_quote,
+            tx,
+        } => send(
+            tx,
+            dex(DexCall::RemoveLiquidity {
+                market,
+                shares,
+                min_base,
+                min_quote,
+            }),
+        ),
+        PoolCommand::Show {
+            market,
+            address,
+            rpc,
+        } => {
+            let mut params = vec![json!(market.to_string())];
+            if let Some(a) = address {
+                params.push(json!(a.to_string()));
+            }
+            query(&rpc, "dex_getPool", Value::Array(params))
         }
     }
 }

@@ -420,6 +420,33 @@ impl DexService for DexGrpc {
         Ok(Response::new(account_of(v)))
     }
 
+    async fn get_pool(
+        &self,
+        req: Request<dex_proto::GetPoolRequest>,
+    ) -> Result<Response<dex_proto::Pool>, Status> {
+        let r = req.into_inner();
+        let id = hash(&r.market, "market")?;
+        let owner = if r.address.is_empty() {
+            None
+        } else {
+            Some(address(&r.address, "address")?)
+        };
+        let p = self
+            .api
+            .dex_pool(&id, owner.as_ref())
+            .map_err(|e| status_of(&e))?;
+        Ok(Response::new(dex_proto::Pool {
+            market: p.market.to_hex(),
+            base: p.base,
+            quote: p.quote,
+            shares: p.shares,
+            fee_bps: p.fee_bps,
+            price: p.price.unwrap_or_default(),
+            owner_shares: p.owner_shares.unwrap_or_default(),
+            height: p.height,
+        }))
+    }
+
     async fn get_trades(
         &self,
         req: Request<dex_proto::GetTradesRequest>,

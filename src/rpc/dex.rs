@@ -55,6 +55,15 @@ pub(super) fn register(m: &mut RpcModule<Api>) -> Result<(), jsonrpsee::core::Re
         let (limit, _) = page_options(&v, 1)?;
         api.dex_trades(&market_at(&v)?, limit).map_err(api_error)
     })?;
+    m.register_method("dex_getPool", |p, api, _| {
+        let v = positional(&p, "market id, address?")?;
+        let owner = match v.get(1) {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(parse_address(string_at(&v, 1, "address")?, "params[1]")?),
+        };
+        api.dex_pool(&market_at(&v)?, owner.as_ref())
+            .map_err(api_error)
+    })?;
     m.register_method("dex_getStats", |p, api, _| {
         let v = positional(&p, "market id")?;
         api.dex_stats(&market_at(&v)?).map_err(api_error)

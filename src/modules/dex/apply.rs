@@ -13,6 +13,8 @@ use super::book::{
 };
 use super::calls::{market_id, DexCall, MarketTerms, NewOrder, OrderRef, TimeInForce};
 use super::error::DexError;
+use super::pool::Pool;
+use super::state::pool_key;
 use super::state::{
     asks_key, bids_key, held_key, market_key, markets_key, pending_key, state_key, stats_key, Held,
     Market, MarketList, MarketState, Pending, Stats,
@@ -107,6 +109,43 @@ fn apply_call<V: StateView>(
             s.finish(overlay)
         }
         DexCall::Settle { market } => settle_held(overlay, env, sender, market),
+        DexCall::AddLiquidity {
+            market,
+            base_max,
+            quote_max,
+            min_shares,
+        } => super::swap::add_liquidity(
+            overlay,
+            params,
+            env,
+            sender,
+            market,
+            (*base_max, *quote_max, *min_shares),
+        ),
+        DexCall::RemoveLiquidity {
+            market,
+            shares,
+            min_base,
+            min_quote,
+        } => super::swap::remove_liquidity(
+            overlay,
+            env,
+            sender,
+            market,
+            (*shares, *min_base, *min_quote),
+        ),
+        DexCall::Swap {
+            market,
+            side,
+            size,
+            limit,
+        } => {
+            let mut s = step!(Session::open(overlay, market, env, sender)?);
+            step!(s.check_open());
+            s.load_pool(overlay)?;
+            step!(s.swap(params, *side, *size, *limit));
+            s.finish(overlay)
+        }
     }
 }
 
@@ -290,31 +329,34 @@ pub(super) fn book_terms(t: &MarketTerms) -> Terms {
 
 /// Funds between the sender and the vault, per asset, netted at the end of the call.
 #[derive(Debug, Default, Clone, Copy)]
-struct Flows {
+pub(super) struct Flows {
     /// Sender to vault.
-    pay_base: u128,
-    pay_quote: u128,
+    pub(super) pay_base: u128,
+    pub(super) pay_quote: u128,
     /// Vault to sender.
-    get_base: u128,
-    get_quote: u128,
+    pub(super) get_base: u128,
+    pub(super) get_quote: u128,
 }
 
 /// One call's work on one market: the market read once, changed in memory, written once.
-struct Session {
-    market: Market,
-    state: MarketState,
-    book: Book,
+pub(super) struct Session {
+    pub(super) market: Market,
+    pub(super) state: MarketState,
+    pub(super) book: Book,
     /// Credits to owners other than the sender (makers' proceeds, refunds), added to the
     /// market's pending proceeds at the end: a call that credits nobody never reads them.
     credits: Vec<(Address, u128, u128)>,
     /// Loaded on the first fill.
     stats: Option<Stats>,
-    flows: Flows,
-    events: Vec<Event>,
-    sender: Address,
-    now: Now,
+    pub(super) flows: Flows,
+    pub(super) events: Vec<Event>,
+    pub(super) sender: Address,
+    pub(super) now: Now,
     bids_changed: bool,
     asks_changed: bool,
+    /// The market's pool, loaded for a swap.
+    pub(super) pool: Option<Pool>,
+    pub(super) pool_changed: bool,
 }
 
 impl Session {
@@ -347,6 +389,8 @@ impl Session {
             },
             bids_changed: false,
             asks_changed: false,
+            pool: None,
+            pool_changed: false,
         }))
     }
 
@@ -385,7 +429,7 @@ impl Session {
         Ok(())
     }
 
-    fn changed(&mut self, side: Side) {
+    pub(super) fn changed(&mut self, side: Side) {
         match side {
             Side::Buy => self.bids_changed = true,
             Side::Sell => self.asks_changed = true,
@@ -550,7 +594,7 @@ impl Session {
     }
 
     /// Settles one matching step between the sender (taker) and a maker.
-    fn apply_step(&mut self, o: &NewOrder, taker_seq: u64, s: Step) -> Res<()> {
+    pub(super) fn apply_step(&mut self, o: &NewOrder, taker_seq: u64, s: Step) -> Res<()> {
         let t = *self.terms();
         let maker_side = o.side.opposite();
         match s {
@@ -705,6 +749,9 @@ impl Session {
         }
         if self.bids_changed {
             write_side(overlay, &id, self.book.bids);
+        }
+        if let (true, Some(pool)) = (self.pool_changed, &self.pool) {
+            write(overlay, pool_key(&id), pool);
         }
         if self.asks_changed {
             write_side(overlay, &id, self.book.asks);

@@ -131,6 +131,31 @@ pub enum DexCall {
     Settle {
         market: Hash,
     },
+    /// Adds liquidity to the market's constant-product pool (opening it with the first
+    /// deposit): takes at most the amounts offered, in the pool's ratio, for at least
+    /// `min_shares` shares.
+    AddLiquidity {
+        market: Hash,
+        base_max: u128,
+        quote_max: u128,
+        min_shares: u128,
+    },
+    /// Burns shares for their part of the pool, at least `min_base` and `min_quote`.
+    RemoveLiquidity {
+        market: Hash,
+        shares: u128,
+        min_base: u128,
+        min_quote: u128,
+    },
+    /// Buys or sells `size` base units (a multiple of the lot) immediately, each part from the
+    /// pool or the book, whichever is better for it, never at a price per lot worse than
+    /// `limit`; what cannot be done within the limit is not done.
+    Swap {
+        market: Hash,
+        side: Side,
+        size: u128,
+        limit: u64,
+    },
 }
 
 const TAG_CREATE_MARKET: u8 = 1;
@@ -140,6 +165,9 @@ const TAG_CANCEL: u8 = 4;
 const TAG_CANCEL_ALL: u8 = 5;
 const TAG_REPLACE: u8 = 6;
 const TAG_SETTLE: u8 = 7;
+const TAG_ADD_LIQUIDITY: u8 = 8;
+const TAG_REMOVE_LIQUIDITY: u8 = 9;
+const TAG_SWAP: u8 = 10;
 
 /// The id of the market for a pair: one market per (base, quote).
 pub fn market_id(base: &AssetId, quote: &AssetId) -> Hash {
@@ -317,6 +345,42 @@ pub(super) fn encode(call: &DexCall, out: &mut Vec<u8>) {
             put_u8(out, TAG_SETTLE);
             out.extend_from_slice(&market.0);
         }
+        DexCall::AddLiquidity {
+            market,
+            base_max,
+            quote_max,
+            min_shares,
+        } => {
+            put_u8(out, TAG_ADD_LIQUIDITY);
+            out.extend_from_slice(&market.0);
+            put_u128(out, *base_max);
+            put_u128(out, *quote_max);
+            put_u128(out, *min_shares);
+        }
+        DexCall::RemoveLiquidity {
+            market,
+            shares,
+            min_base,
+            min_quote,
+        } => {
+            put_u8(out, TAG_REMOVE_LIQUIDITY);
+            out.extend_from_slice(&market.0);
+            put_u128(out, *shares);
+            put_u128(out, *min_base);
+            put_u128(out, *min_quote);
+        }
+        DexCall::Swap {
+            market,
+            side,
+            size,
+            limit,
+        } => {
+            put_u8(out, TAG_SWAP);
+            out.extend_from_slice(&market.0);
+            put_side(out, *side);
+            put_u128(out, *size);
+            put_u64(out, *limit);
+        }
     }
 }
 
@@ -359,6 +423,24 @@ pub(super) fn decode(r: &mut Reader<'_>) -> Result<DexCall, DecodeError> {
         },
         TAG_SETTLE => DexCall::Settle {
             market: read_hash(r, "market")?,
+        },
+        TAG_ADD_LIQUIDITY => DexCall::AddLiquidity {
+            market: read_hash(r, "market")?,
+            base_max: r.u128("base")?,
+            quote_max: r.u128("quote")?,
+            min_shares: r.u128("minimum shares")?,
+        },
+        TAG_REMOVE_LIQUIDITY => DexCall::RemoveLiquidity {
+            market: read_hash(r, "market")?,
+            shares: r.u128("shares")?,
+            min_base: r.u128("minimum base")?,
+            min_quote: r.u128("minimum quote")?,
+        },
+        TAG_SWAP => DexCall::Swap {
+            market: read_hash(r, "market")?,
+            side: read_side(r)?,
+            size: r.u128("size")?,
+            limit: r.u64("limit")?,
         },
         tag => {
             return Err(DecodeError::UnknownTag {
@@ -415,7 +497,23 @@ pub(super) fn check_static(call: &DexCall, orders_per_tx_max: usize) -> Result<(
             orders.iter().try_for_each(check_order)
         }
         DexCall::Replace { order, .. } => check_order(order),
+        DexCall::AddLiquidity {
+            base_max,
+            quote_max,
+            ..
+        } if *base_max == 0 || *quote_max == 0 => Err(DexError::InvalidLiquidity(
+            "a deposit needs both assets".into(),
+        )),
+        DexCall::RemoveLiquidity { shares: 0, .. } => {
+            Err(DexError::InvalidLiquidity("no shares to burn".into()))
+        }
+        DexCall::Swap { size: 0, .. } => {
+            Err(DexError::InvalidOrder("size must be positive".into()))
+        }
         DexCall::SetHalted { .. }
+        | DexCall::AddLiquidity { .. }
+        | DexCall::RemoveLiquidity { .. }
+        | DexCall::Swap { .. }
         | DexCall::Cancel { .. }
         | DexCall::CancelAll { .. }
         | DexCall::Settle { .. } => Ok(()),

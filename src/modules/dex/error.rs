@@ -72,6 +72,18 @@ pub enum DexError {
     ModuleAccount(Address),
     #[error("unknown asset {}", .0.to_hex())]
     UnknownAsset(Hash),
+    #[error("market {} has no pool: add liquidity first", .0.to_hex())]
+    NoPool(Hash),
+    #[error("invalid liquidity: {0}")]
+    InvalidLiquidity(String),
+    #[error("the pool would give {got}, less than the {min} asked for")]
+    Slippage { got: String, min: String },
+    #[error("{owner} holds {held} shares of the pool, fewer than {wanted}")]
+    InsufficientShares {
+        owner: Address,
+        held: u128,
+        wanted: u128,
+    },
     /// Banking refused the movement (its code is kept).
     #[error(transparent)]
     Bank(BankingError),
@@ -105,6 +117,10 @@ impl DexError {
             DexError::TooManyMarkets(_) => 10621,
             DexError::ModuleAccount(_) => 10622,
             DexError::UnknownAsset(_) => 10623,
+            DexError::NoPool(_) => 10624,
+            DexError::InvalidLiquidity(_) => 10625,
+            DexError::Slippage { .. } => 10626,
+            DexError::InsufficientShares { .. } => 10627,
             DexError::Bank(e) => e.code(),
         }
     }
@@ -136,6 +152,10 @@ impl DexError {
             DexError::TooManyMarkets(_) => "too_many_markets",
             DexError::ModuleAccount(_) => "module_account",
             DexError::UnknownAsset(_) => "unknown_asset",
+            DexError::NoPool(_) => "no_pool",
+            DexError::InvalidLiquidity(_) => "invalid_liquidity",
+            DexError::Slippage { .. } => "slippage",
+            DexError::InsufficientShares { .. } => "insufficient_shares",
             DexError::Bank(e) => e.reason(),
         }
     }
@@ -209,6 +229,17 @@ mod tests {
             DexError::TooManyMarkets(0),
             DexError::ModuleAccount(Address([0; 32])),
             DexError::UnknownAsset(Hash([0; 32])),
+            DexError::NoPool(Hash([0; 32])),
+            DexError::InvalidLiquidity(String::new()),
+            DexError::Slippage {
+                got: String::new(),
+                min: String::new(),
+            },
+            DexError::InsufficientShares {
+                owner: Address([0; 32]),
+                held: 0,
+                wanted: 0,
+            },
         ];
         let mut codes: Vec<u32> = all.iter().map(|e| e.code()).collect();
         assert!(codes.iter().all(|c| (10600..10700).contains(c)));

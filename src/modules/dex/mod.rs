@@ -24,7 +24,9 @@ pub mod query;
 pub mod state;
 
 mod apply;
+pub mod pool;
 mod settle;
+mod swap;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -60,6 +62,9 @@ pub struct DexParams {
     pub settlements_per_block_max: u32,
     /// Most expired orders removed at the start of one block (the rest wait; they never fill).
     pub expiries_per_block_max: u32,
+    /// The fee of a pool opened from now on, basis points of what a swap pays in (at most 1000);
+    /// it stays in the pool for its liquidity providers.
+    pub pool_fee_bps: u32,
 }
 
 impl Default for DexParams {
@@ -72,6 +77,7 @@ impl Default for DexParams {
             orders_per_side_max: 10_000,
             settlements_per_block_max: 4_096,
             expiries_per_block_max: 4_096,
+            pool_fee_bps: 30,
         }
     }
 }
@@ -91,6 +97,9 @@ impl DexParams {
             || self.expiries_per_block_max == 0
         {
             return Err("dex limits must be at least 1".into());
+        }
+        if self.pool_fee_bps > calls::TAKER_FEE_BPS_MAX {
+            return Err("dex.pool_fee_bps must be at most 1000".into());
         }
         if self.orders_per_side_max > 100_000 {
             return Err(
@@ -155,9 +164,9 @@ impl Module for Dex {
 
     fn references(call: &DexCall, _sender: &Address) -> Vec<Hash> {
         match call {
-            DexCall::Place { market, .. } | DexCall::Replace { market, .. } => {
-                vec![market_history_digest(market)]
-            }
+            DexCall::Place { market, .. }
+            | DexCall::Replace { market, .. }
+            | DexCall::Swap { market, .. } => vec![market_history_digest(market)],
             _ => Vec::new(),
         }
     }
@@ -173,7 +182,10 @@ impl Module for Dex {
             | DexCall::Cancel { market, .. }
             | DexCall::CancelAll { market }
             | DexCall::Replace { market, .. }
-            | DexCall::Settle { market } => market,
+            | DexCall::Settle { market }
+            | DexCall::AddLiquidity { market, .. }
+            | DexCall::RemoveLiquidity { market, .. }
+            | DexCall::Swap { market, .. } => market,
         };
         // A market's terms change only by serial calls: the settled ones are the block's.
         let Some(m) = get::<Market, S>(settled, &market_key(market))? else {
@@ -190,6 +202,13 @@ impl Module for Dex {
         ];
         if matches!(call, DexCall::Settle { .. }) {
             writes.push(held_key(market, &tx.sender));
+        }
+        if matches!(
+            call,
+            DexCall::AddLiquidity { .. } | DexCall::RemoveLiquidity { .. } | DexCall::Swap { .. }
+        ) {
+            writes.push(state::pool_key(market));
+            writes.push(state::shares_key(market, &tx.sender));
         }
         for asset in [&m.terms.base, &m.terms.quote] {
             transfer_access(settled, asset, &tx.sender, &vault, &mut reads, &mut writes)?;

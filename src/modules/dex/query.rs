@@ -3,11 +3,13 @@
 //! sequence agree.
 
 use super::book::{Book, BookSide, Resting, Side};
+use super::pool::{Pool, Shares};
 use super::state::{
     asks_key, bids_key, held_key, market_key, markets_key, pending_key, state_key, stats_key, Held,
     Hour, Market, MarketList, MarketState, Owed, Pending, Stats,
 };
-use crate::execution::StateView;
+use super::state::{pool_key, shares_key, shares_prefix};
+use crate::execution::{StateScan, StateView};
 use crate::modules::get;
 use crate::types::{Address, Hash};
 
@@ -90,4 +92,38 @@ pub fn pending<S: StateView>(state: &S, id: &Hash) -> Result<Pending, S::Error> 
 pub fn stats<S: StateView>(state: &S, id: &Hash, time_ms: u64) -> Result<Vec<Hour>, S::Error> {
     let s: Stats = get(state, &stats_key(id))?.unwrap_or_default();
     Ok(s.window(time_ms))
+}
+
+/// The market's pool, if it was opened.
+pub fn pool<S: StateView>(state: &S, id: &Hash) -> Result<Option<Pool>, S::Error> {
+    get(state, &pool_key(id))
+}
+
+/// An owner's shares of the market's pool.
+pub fn shares_of<S: StateView>(state: &S, id: &Hash, owner: &Address) -> Result<u128, S::Error> {
+    Ok(get::<Shares, S>(state, &shares_key(id, owner))?.map_or(0, |s| s.0))
+}
+
+/// Every provider's shares of the market's pool, by owner (bounded by the number of providers).
+pub fn shares<S: StateScan>(state: &S, id: &Hash) -> Result<Vec<(Address, u128)>, S::Error> {
+    let prefix = shares_prefix(id);
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let rows = state.scan(&prefix, after.as_ref(), 1_000)?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        for (k, v) in &rows {
+            let s = k.suffix();
+            let mut a = [0u8; 32];
+            a.copy_from_slice(&s[s.len() - 32..]);
+            let shares: Shares = crate::codec::decode_exact(v, usize::MAX)
+                .unwrap_or_else(|e| panic!("pool shares {k:?} do not decode ({e}): corrupt state"));
+            out.push((Address(a), shares.0));
+        }
+        if rows.len() < 1_000 {
+            break;
+        }
+    }
+    Ok(out)
 }

@@ -13,9 +13,11 @@
 //! | `6 | market | owner`    | [`Held`]: proceeds a settlement could not pay (compliance)      |
 //! | `7`                     | [`MarketList`]: every market id, in creation order              |
 //! | `8 | market`            | [`Stats`]: the last 24 hours of trading in hourly buckets       |
+//! | `9 | market`            | [`super::pool::Pool`]: the constant-product pool's reserves     |
+//! | `10 | market | owner`   | [`super::pool::Shares`]: a liquidity provider's shares          |
 //!
 //! The market's vault ([`super::vault_account`]) holds, per asset, exactly what its orders lock,
-//! its pending and held proceeds, and its fees: `check_market` in the tests proves it after every
+//! its pending and held proceeds, its pool's reserves, and its fees: `check_market` in the tests proves it after every
 //! block. A market's terms change only by serial calls (create, halt): declarations read them
 //! from the settled state.
 
@@ -34,6 +36,8 @@ const KEY_PENDING: u8 = 5;
 const KEY_HELD: u8 = 6;
 const KEY_MARKETS: u8 = 7;
 const KEY_STATS: u8 = 8;
+const KEY_POOL: u8 = 9;
+const KEY_SHARES: u8 = 10;
 
 pub fn market_key(id: &Hash) -> StateKey {
     StateKey::new(Dex::TAG, &[&[KEY_MARKET], &id.0])
@@ -69,6 +73,18 @@ pub fn markets_key() -> StateKey {
 
 pub fn stats_key(id: &Hash) -> StateKey {
     StateKey::new(Dex::TAG, &[&[KEY_STATS], &id.0])
+}
+
+pub fn pool_key(id: &Hash) -> StateKey {
+    StateKey::new(Dex::TAG, &[&[KEY_POOL], &id.0])
+}
+
+pub fn shares_key(id: &Hash, owner: &Address) -> StateKey {
+    StateKey::new(Dex::TAG, &[&[KEY_SHARES], &id.0, &owner.0])
+}
+
+pub fn shares_prefix(id: &Hash) -> StateKey {
+    StateKey::new(Dex::TAG, &[&[KEY_SHARES], &id.0])
 }
 
 /// A market: its terms, fixed at creation, and whether it is halted.

@@ -118,6 +118,7 @@ pub(crate) fn check_market(c: &Chain, id: &Hash) {
         held.0 += h.0.base;
         held.1 += h.0.quote;
     }
+    let pool = query::pool(&c.st, id).unwrap().unwrap_or_default();
     let locked = |s: &super::book::BookSide| s.iter_best_first().map(|r| r.locked).sum::<u128>();
     let vault = vault_account(id);
     let holding = |asset: &AssetId| {
@@ -131,14 +132,27 @@ pub(crate) fn check_market(c: &Chain, id: &Hash) {
     };
     assert_eq!(
         holding(&market.terms.base),
-        locked(&book.asks) + pending.base + held.0,
+        locked(&book.asks) + pending.base + held.0 + pool.base,
         "vault base"
     );
     assert_eq!(
         holding(&market.terms.quote),
-        locked(&book.bids) + pending.quote + held.1 + state.fees,
+        locked(&book.bids) + pending.quote + held.1 + state.fees + pool.quote,
         "vault quote"
     );
+    // The pool's shares are its providers' and the locked minimum.
+    if pool.shares > 0 {
+        let owned: u128 = query::shares(&c.st, id)
+            .unwrap()
+            .iter()
+            .map(|(_, s)| *s)
+            .sum();
+        assert_eq!(
+            owned + super::pool::MINIMUM_SHARES,
+            pool.shares,
+            "pool shares"
+        );
+    }
 }
 
 fn events_of(out: &BlockOutput, kind: &str) -> Vec<Event> {
@@ -612,6 +626,154 @@ fn orders_of_different_markets_declare_disjoint_state() {
     );
 }
 
+#[test]
+fn liquidity_in_and_out_of_a_pool_with_its_shares() {
+    let (mut c, m, base, quote) = with_market(10);
+    let e = c
+        .run(
+            2,
+            DexCall::Swap {
+                market: m,
+                side: Side::Buy,
+                size: 20,
+                limit: 200,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(code(&e), 10624, "no pool yet");
+    // 100,000 base and 1,000,000 quote: 10 quote per base unit, 100 per lot of 10.
+    c.run(
+        2,
+        DexCall::AddLiquidity {
+            market: m,
+            base_max: 100_000,
+            quote_max: 1_000_000,
+            min_shares: 1,
+        },
+    )
+    .unwrap();
+    check_market(&c, &m);
+    let pool = query::pool(&c.st, &m).unwrap().unwrap();
+    assert_eq!((pool.base, pool.quote), (100_000, 1_000_000));
+    let mine = query::shares_of(&c.st, &m, &addr(2)).unwrap();
+    assert_eq!(mine + super::pool::MINIMUM_SHARES, pool.shares);
+    // A second provider, out of ratio: only what its shares are worth is taken.
+    c.run(
+        3,
+        DexCall::AddLiquidity {
+            market: m,
+            base_max: 1_000,
+            quote_max: 50_000,
+            min_shares: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(c.held(&quote, 3), 1_000_000 - 10_000);
+    let theirs = query::shares_of(&c.st, &m, &addr(3)).unwrap();
+    let e = c
+        .run(
+            3,
+            DexCall::RemoveLiquidity {
+                market: m,
+                shares: theirs + 1,
+                min_base: 0,
+                min_quote: 0,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(code(&e), 10627);
+    let e = c
+        .run(
+            3,
+            DexCall::RemoveLiquidity {
+                market: m,
+                shares: theirs,
+                min_base: 2_000,
+                min_quote: 0,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(code(&e), 10626);
+    c.run(
+        3,
+        DexCall::RemoveLiquidity {
+            market: m,
+            shares: theirs,
+            min_base: 0,
+            min_quote: 0,
+        },
+    )
+    .unwrap();
+    check_market(&c, &m);
+    // Rounded for the pool: never more back than was put in.
+    assert!(c.held(&base, 3) <= 1_000_000 && c.held(&quote, 3) <= 1_000_000);
+    assert_eq!(query::shares_of(&c.st, &m, &addr(3)).unwrap(), 0);
+}
+
+#[test]
+fn a_swap_takes_each_part_from_the_better_of_the_pool_and_the_book() {
+    let (mut c, m, base, quote) = with_market(0);
+    // The pool quotes about 100 per lot; the book has asks at 95 (cheaper) and 120 (dearer).
+    c.run(
+        2,
+        DexCall::AddLiquidity {
+            market: m,
+            base_max: 100_000,
+            quote_max: 1_000_000,
+            min_shares: 1,
+        },
+    )
+    .unwrap();
+    let txs = vec![
+        c.tx(3, place(m, vec![limit(1, Side::Sell, 95, 30)])),
+        c.tx(4, place(m, vec![limit(1, Side::Sell, 120, 30)])),
+    ];
+    c.block(txs);
+    let (base_before, quote_before) = (c.held(&base, 5), c.held(&quote, 5));
+    let out = c
+        .run(
+            5,
+            DexCall::Swap {
+                market: m,
+                side: Side::Buy,
+                size: 200,
+                limit: 110,
+            },
+        )
+        .unwrap();
+    check_market(&c, &m);
+    let swap = &events_of(&out, "swap")[0];
+    // The ask at 95 first (cheaper than the pool), then the pool up to the limit; the ask at 120
+    // is never touched.
+    assert_eq!(attr(swap, "from_book"), "30");
+    let from_pool: u128 = attr(swap, "from_pool").parse().unwrap();
+    assert!(from_pool > 0, "{swap:?}");
+    let bought = c.held(&base, 5) - base_before;
+    assert_eq!(bought, 30 + from_pool);
+    let paid = quote_before - c.held(&quote, 5);
+    // On average within the limit: 110 per lot of 10.
+    assert!(
+        paid * 10 <= bought * 110 + 10 * 110,
+        "paid {paid} for {bought}"
+    );
+    let book = query::book(&c.st, &m).unwrap();
+    assert_eq!(book.asks.levels(5), vec![(120, 3)]);
+    // Selling back: the pool (the best bid) takes it.
+    let out = c
+        .run(
+            5,
+            DexCall::Swap {
+                market: m,
+                side: Side::Sell,
+                size: 100,
+                limit: 80,
+            },
+        )
+        .unwrap();
+    check_market(&c, &m);
+    assert_eq!(attr(&events_of(&out, "swap")[0], "from_pool"), "100");
+}
+
 /// One random step of order flow.
 #[derive(Debug, Clone)]
 enum Op {
@@ -634,6 +796,19 @@ enum Op {
         who: u8,
         market: bool,
     },
+    Swap {
+        who: u8,
+        market: bool,
+        side: bool,
+        lots: u8,
+        limit: u64,
+    },
+    Liquidity {
+        who: u8,
+        market: bool,
+        add: bool,
+        amount: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -643,6 +818,12 @@ fn op() -> impl Strategy<Value = Op> {
         ),
         2 => (2..6u8, any::<bool>(), 0..6u8).prop_map(|(who, market, client)| Op::Cancel { who, market, client }),
         1 => (2..6u8, any::<bool>()).prop_map(|(who, market)| Op::CancelAll { who, market }),
+        2 => (2..6u8, any::<bool>(), any::<bool>(), 1..8u8, 15..28u64).prop_map(
+            |(who, market, side, lots, limit)| Op::Swap { who, market, side, lots, limit }
+        ),
+        1 => (2..6u8, any::<bool>(), any::<bool>(), 1..50_000u32).prop_map(
+            |(who, market, add, amount)| Op::Liquidity { who, market, add, amount }
+        ),
     ]
 }
 
@@ -688,6 +869,20 @@ proptest! {
                     order: OrderRef::Client(client.into()),
                 }),
                 Op::CancelAll { who, market } => c.tx(who, DexCall::CancelAll { market: if market { m1 } else { m2 } }),
+                Op::Swap { who, market, side, lots, limit } => c.tx(who, DexCall::Swap {
+                    market: if market { m1 } else { m2 },
+                    side: if side { Side::Buy } else { Side::Sell },
+                    size: (u128::from(lots) + 1) * LOT,
+                    limit: limit * 5,
+                }),
+                Op::Liquidity { who, market, add, amount } => {
+                    let market = if market { m1 } else { m2 };
+                    if add {
+                        c.tx(who, DexCall::AddLiquidity { market, base_max: u128::from(amount) * 10, quote_max: u128::from(amount) * 200, min_shares: 0 })
+                    } else {
+                        c.tx(who, DexCall::RemoveLiquidity { market, shares: u128::from(amount), min_base: 0, min_quote: 0 })
+                    }
+                }
             }).collect();
             c.block(txs);
             check_market(&c, &m1);
