@@ -17,8 +17,8 @@
 //! | `10 | market | owner`   | [`super::pool::Shares`]: a liquidity provider's shares          |
 //!
 //! The market's vault ([`super::vault_account`]) holds, per asset, exactly what its orders lock,
-//! its pending and held proceeds, its pool's reserves, and its fees: `check_market` in the tests proves it after every
-//! block. A market's terms change only by serial calls (create, halt): declarations read them
+//! its pending and held proceeds, its pool's reserves, and its fees: `check_market` in the tests
+//! proves it after every block. A market's terms change only by serial calls (create, halt): declarations read them
 //! from the settled state.
 
 use crate::codec::{put_u128, put_u32, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
