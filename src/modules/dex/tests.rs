@@ -774,6 +774,76 @@ fn a_swap_takes_each_part_from_the_better_of_the_pool_and_the_book() {
     assert_eq!(attr(&events_of(&out, "swap")[0], "from_pool"), "100");
 }
 
+#[test]
+fn a_payout_the_compliance_hook_refuses_is_held_and_collected_with_settle() {
+    use crate::modules::compliance::{AssetRules, ComplianceCall, Condition};
+    use crate::modules::identity::{ClaimType, IdentityCall, Subject};
+    let (mut c, m, _, quote) = with_market(0);
+    // QUOTE's issuer (1) admits receivers with a KYC claim from issuer 6 only.
+    let txs = vec![
+        c.tx(
+            AUTHORITY,
+            IdentityCall::SetIssuer {
+                issuer: addr(6),
+                types: vec![ClaimType::Kyc],
+                name: "kyc".into(),
+            },
+        ),
+        c.tx(
+            1,
+            ComplianceCall::SetRules {
+                asset: quote,
+                rules: AssetRules {
+                    receiver: vec![Condition::Claim {
+                        claim_type: ClaimType::Kyc,
+                        min_level: 1,
+                        issuers: vec![addr(6)],
+                    }],
+                    ..AssetRules::default()
+                },
+            },
+        ),
+    ];
+    let out = c.block(txs);
+    assert!(out.discarded.is_empty(), "{:?}", out.discarded);
+    // Maker 2 (no claim) sells; taker 3 buys: the taker pays the vault, a custodian.
+    c.run(2, place(m, vec![limit(1, Side::Sell, 100, 20)]))
+        .unwrap();
+    c.run(3, place(m, vec![limit(1, Side::Buy, 100, 20)]))
+        .unwrap();
+    // The payout of the maker's quote is refused: held, visible, still in the vault.
+    let out = c.block(vec![]);
+    assert_eq!(events_of(&out, "settlement_held").len(), 1);
+    check_market(&c, &m);
+    let (pending, held) = query::proceeds_of(&c.st, &m, &addr(2)).unwrap();
+    assert_eq!((pending.quote, held.quote), (0, 200));
+    let before = c.held(&quote, 2);
+    // Refused again while the maker has no claim (kept on the record or not, nothing moves).
+    let _ = c.run(2, DexCall::Settle { market: m });
+    assert_eq!(c.held(&quote, 2), before);
+    assert_eq!(
+        query::proceeds_of(&c.st, &m, &addr(2)).unwrap().1.quote,
+        200
+    );
+    // Once credentialed, the maker collects it.
+    c.run(
+        6,
+        IdentityCall::IssueClaim {
+            subject: Subject::Address(addr(2)),
+            claim_type: ClaimType::Kyc,
+            level: 1,
+            jurisdiction: None,
+            expires_ms: None,
+            evidence: None,
+        },
+    )
+    .unwrap();
+    c.run(2, DexCall::Settle { market: m }).unwrap();
+    assert_eq!(c.held(&quote, 2), before + 200);
+    assert_eq!(query::proceeds_of(&c.st, &m, &addr(2)).unwrap().1.quote, 0);
+    check_market(&c, &m);
+}
+
 /// One random step of order flow.
 #[derive(Debug, Clone)]
 enum Op {
