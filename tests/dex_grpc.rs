@@ -5,7 +5,9 @@
 //!   `StreamBook` and `StreamTrades` are opened before any order; a maker quotes both sides and a
 //!   taker crosses the spread with the CLI. The book stream starts with a snapshot, then sends
 //!   deltas whose `prev_sequence` chains to the sequence held, and the levels they build equal
-//!   `GetBook`'s answer after the makers' orders and after the fill; the trade stream delivers
+//!   `GetBook`'s answer after the makers' orders and after the fill (and, after a reconnect that
+//!   missed a change, the new snapshot's sequence shows the gap and rebuilds the book); the
+//!   trade stream delivers
 //!   both fills of the taker's transaction with their fees, as `GetTrades` lists them; the
 //!   market, the maker's account and the statistics follow. The service is registered like the
 //!   others: health reports it SERVING and reflection lists it.
@@ -24,6 +26,12 @@ use mameynode::grpc::dex_proto::{
     Book, BookUpdate, GetAccountRequest, GetBookRequest, GetMarketRequest, GetMarketsRequest,
     GetStatsRequest, GetTradesRequest, Level, StreamBookRequest, StreamTradesRequest, Trade,
 };
+use mameynode::grpc::proto::node_service_client::NodeServiceClient;
+use mameynode::grpc::proto::{
+    GetAccountRequest as NodeGetAccountRequest, GetStatusRequest, SubmitTransactionRequest,
+};
+use mameynode::modules::dex::book::{SelfTrade, Side};
+use mameynode::modules::dex::{DexCall, NewOrder, TimeInForce};
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -250,7 +258,7 @@ fn dex_over_grpc() {
             .expect("Health.Check")
             .into_inner();
         assert_eq!(health.status, ServingStatus::Serving as i32, "{health:?}");
-        let listed = ServerReflectionClient::new(channel)
+        let listed = ServerReflectionClient::new(channel.clone())
             .server_reflection_info(tokio_stream::iter(vec![ServerReflectionRequest {
                 host: String::new(),
                 message_request: Some(MessageRequest::ListServices(String::new())),
@@ -413,6 +421,89 @@ fn dex_over_grpc() {
         follow_to(&mut book_stream, &mut local, after.sequence).await;
         local.assert_equals(&after);
 
+        // A partner that disconnects misses changes: on reconnecting, the snapshot's sequence
+        // is past the one it held (a gap it can see), and the snapshot alone rebuilds the book.
+        drop(book_stream);
+        let held_sequence = local.sequence;
+        // This order goes in over gRPC: signed here, submitted with NodeService.
+        let mut node_client = NodeServiceClient::new(channel.clone());
+        let key = mameynode::keys::read(std::path::Path::new(&maker_key)).expect("maker key");
+        let status = node_client
+            .get_status(GetStatusRequest {})
+            .await
+            .expect("GetStatus")
+            .into_inner();
+        let account = node_client
+            .get_account(NodeGetAccountRequest {
+                address: maker.clone(),
+            })
+            .await
+            .expect("GetAccount")
+            .into_inner();
+        let market_id: mameynode::types::Hash = market.parse().expect("market id");
+        let tx = mameynode::types::Transaction::sign(
+            &key,
+            status.chain_id,
+            account.pending_nonce,
+            status.min_fee,
+            mameynode::types::Payload::Dex(DexCall::Place {
+                market: market_id,
+                orders: vec![NewOrder {
+                    client_id: 11,
+                    side: Side::Buy,
+                    price: 85,
+                    size: 30,
+                    tif: TimeInForce::Gtc,
+                    market: false,
+                    self_trade: SelfTrade::CancelNewest,
+                }],
+            }),
+        );
+        node_client
+            .submit_transaction(SubmitTransactionRequest {
+                transaction: tx.bytes.to_vec(),
+            })
+            .await
+            .expect("SubmitTransaction");
+        let sequence_after = held_sequence + 1;
+        for _ in 0..300 {
+            let b = c
+                .get_book(GetBookRequest {
+                    market: market.clone(),
+                    depth: 10,
+                })
+                .await
+                .expect("GetBook")
+                .into_inner();
+            if b.sequence >= sequence_after {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let mut book_stream = c
+            .stream_book(StreamBookRequest {
+                market: market.clone(),
+                depth: 10,
+            })
+            .await
+            .expect("StreamBook again")
+            .into_inner();
+        let again = next(&mut book_stream, "book snapshot after reconnecting").await;
+        assert!(again.snapshot, "{again:?}");
+        assert!(again.sequence > held_sequence, "{again:?}");
+        let mut mirror = LocalBook::default();
+        mirror.apply(&again);
+        let now = c
+            .get_book(GetBookRequest {
+                market: market.clone(),
+                depth: 10,
+            })
+            .await
+            .expect("GetBook")
+            .into_inner();
+        assert_eq!(now.sequence, again.sequence, "{now:?}");
+        mirror.assert_equals(&now);
+
         // The trade stream: both fills of the taker's transaction, in order, with their fees.
         let t1 = next(&mut trade_stream, "trade").await;
         let t2 = next(&mut trade_stream, "trade").await;
@@ -472,7 +563,7 @@ fn dex_over_grpc() {
                 m.last_price.as_str(),
                 m.trades
             ),
-            (after.sequence, "95", "105", "105", 2)
+            (now.sequence, "95", "105", "105", 2)
         );
         let a = c
             .get_account(GetAccountRequest {
@@ -484,7 +575,7 @@ fn dex_over_grpc() {
             .into_inner();
         assert_eq!(a.address, maker);
         let ids: Vec<u64> = a.orders.iter().map(|o| o.client_id).collect();
-        assert_eq!(ids, vec![3, 4, 1]);
+        assert_eq!(ids, vec![3, 4, 11, 1]);
         assert!(a.orders.iter().all(|o| o.expires.is_none()), "{a:?}");
         assert!(a.pending.is_some() && a.held.is_some(), "{a:?}");
         let s = c

@@ -24,6 +24,8 @@ pub mod query;
 pub mod state;
 
 mod apply;
+#[cfg(test)]
+mod book_model;
 pub mod pool;
 mod settle;
 mod swap;

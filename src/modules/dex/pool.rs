@@ -195,6 +195,76 @@ pub fn lots_to_sell_down_to(pool: &Pool, lot: u128, price: u64) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Deposit(u64, u64),
+        Withdraw(u64),
+        Buy(u64),
+        Sell(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (1..1_000_000u64, 1..1_000_000u64).prop_map(|(b, q)| Op::Deposit(b, q)),
+            (1..2_000_000u64).prop_map(Op::Withdraw),
+            (1..50_000u64).prop_map(Op::Buy),
+            (1..50_000u64).prop_map(Op::Sell),
+        ]
+    }
+
+    proptest! {
+        /// The pool's invariant: what one share is worth, sqrt(base × quote) / shares, never
+        /// falls, whatever deposits, withdrawals and swaps do (rounding favours the pool), and
+        /// the reserves are never drained to zero while shares are outstanding.
+        #[test]
+        fn a_share_never_loses_value(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut p = Pool { fee_bps: 30, ..Pool::default() };
+            for o in ops {
+                let before = p;
+                match o {
+                    Op::Deposit(b, q) => {
+                        if let Some((minted, base, quote)) = deposit(&p, b.into(), q.into()) {
+                            p.shares += minted + if p.shares == 0 { MINIMUM_SHARES } else { 0 };
+                            p.base += base;
+                            p.quote += quote;
+                        }
+                    }
+                    Op::Withdraw(s) => {
+                        // Never the locked minimum.
+                        let s = u128::from(s).min(p.shares.saturating_sub(MINIMUM_SHARES));
+                        if let Some((base, quote)) = withdraw(&p, s) {
+                            p.shares -= s;
+                            p.base -= base;
+                            p.quote -= quote;
+                        }
+                    }
+                    Op::Buy(out) => {
+                        if let Some(q) = quote_in_for(&p, out.into()) {
+                            p.base -= u128::from(out);
+                            p.quote += q;
+                        }
+                    }
+                    Op::Sell(inp) => {
+                        if let Some(q) = quote_out_for(&p, inp.into()).filter(|q| *q < p.quote) {
+                            p.base += u128::from(inp);
+                            p.quote -= q;
+                        }
+                    }
+                }
+                if before.shares > 0 && p.shares > 0 {
+                    // k / shares² never falls: k' · s² ≥ k · s'² (exact in u128 at these sizes).
+                    let (k0, k1) = (before.base * before.quote, p.base * p.quote);
+                    prop_assert!(
+                        k1 * before.shares * before.shares >= k0 * p.shares * p.shares,
+                        "{before:?} -> {p:?}"
+                    );
+                    prop_assert!(p.base > 0 && p.quote > 0, "{p:?}");
+                }
+            }
+        }
+    }
 
     fn pool(base: u128, quote: u128) -> Pool {
         Pool {

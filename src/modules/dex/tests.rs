@@ -844,6 +844,50 @@ fn a_payout_the_compliance_hook_refuses_is_held_and_collected_with_settle() {
     check_market(&c, &m);
 }
 
+#[test]
+fn compliance_refuses_a_fill_of_a_ruled_asset_and_the_book_stays() {
+    use crate::modules::compliance::{AssetRules, ComplianceCall, Condition};
+    use crate::modules::identity::ClaimType;
+    let (mut c, m, base, quote) = with_market(0);
+    // BASE's issuer (0) admits receivers with a KYC claim from issuer 6 only; nobody has one.
+    c.run(
+        0,
+        ComplianceCall::SetRules {
+            asset: base,
+            rules: AssetRules {
+                receiver: vec![Condition::Claim {
+                    claim_type: ClaimType::Kyc,
+                    min_level: 1,
+                    issuers: vec![addr(6)],
+                }],
+                ..AssetRules::default()
+            },
+        },
+    )
+    .unwrap();
+    c.run(2, place(m, vec![limit(1, Side::Sell, 100, 20)]))
+        .unwrap();
+    let book = query::book(&c.st, &m).unwrap();
+    let state = query::market_state(&c.st, &m).unwrap();
+    let held = (c.held(&base, 3), c.held(&quote, 3));
+    // Taker 3 would receive BASE from the fill: refused, on the record or not, nothing moves.
+    let out = c.run(3, place(m, vec![limit(1, Side::Buy, 100, 20)]));
+    if let Ok(out) = &out {
+        assert!(
+            matches!(
+                out.receipts[0].outcome,
+                crate::types::Outcome::Refused { .. }
+            ),
+            "{:?}",
+            out.receipts[0].outcome
+        );
+    }
+    assert_eq!(query::book(&c.st, &m).unwrap(), book);
+    assert_eq!(query::market_state(&c.st, &m).unwrap(), state);
+    assert_eq!((c.held(&base, 3), c.held(&quote, 3)), held);
+    check_market(&c, &m);
+}
+
 /// One random step of order flow.
 #[derive(Debug, Clone)]
 enum Op {
