@@ -14,6 +14,7 @@
 #   WORKLOAD=ruled scripts/bench.sh         # an asset with two KYC rules, every holder credentialed
 #   WORKLOAD=payments [REFERENCES=all|uetr|none] scripts/bench.sh  # payments with ISO 20022 references
 #   WORKLOAD=batch [BATCH_OUTPUTS=16] scripts/bench.sh             # batch payments (outputs/s)
+#   WORKLOAD=orders [REQUOTE=same-side|alternate] scripts/bench.sh  # DEX order flow (orders/s)
 #   BIN=/path/to/old/release SKIP_BUILD=1 scripts/bench.sh  # another build's binaries (A/B)
 #
 # Everything runs on this machine, loadgen included (its CPU use is reported). Results go to
@@ -83,6 +84,7 @@ say "loadgen: $WORKLOAD workload, $MODE loop, $RATE tx/s offered for $DURATION s
   --rate "$RATE" --duration "$DURATION" --mode "$MODE" --window "$WINDOW" \
   ${WORKLOAD:+$([ "$WORKLOAD" = native ] || echo --workload "$WORKLOAD")} \
   ${REFERENCES:+--references "$REFERENCES"} ${BATCH_OUTPUTS:+--batch-outputs "$BATCH_OUTPUTS"} \
+  ${REQUOTE:+--requote "$REQUOTE"} \
   --out "$OUT_DIR/loadgen.json" >/dev/null
 "$BIN/mameynode" stats --rpc "$RPC" >"$OUT_DIR/stats-after.json"
 if [ -n "$RECOVERY_RATE" ]; then

@@ -112,6 +112,9 @@ struct Args {
     /// authority, as in dev mode).
     #[arg(long, default_value_t = 4)]
     markets: usize,
+    /// `--workload orders`: how makers re-quote (their own side, or alternating sides).
+    #[arg(long, value_enum, default_value = "same-side")]
+    requote: orders::Requote,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -360,7 +363,7 @@ async fn run(args: Args) -> Result<()> {
                 (Workload::Payments, _) => {
                     payment(&addresses[to], amount, run_salt, j, args.references)
                 }
-                (Workload::Orders, _) => orders::order(&markets, from, j / n),
+                (Workload::Orders, _) => orders::order(&markets, args.requote, from, j / n),
                 (Workload::Batch, _) => {
                     let outputs = (0..args.batch_outputs)
                         .map(|k| PaymentOrder {

@@ -4,8 +4,9 @@
 //! market, hands every account a share of each, and opens the markets (tick 1, lot 1, fees 2 bps
 //! maker and 5 bps taker). Account `i` trades in market `i % markets`. Four accounts in five are
 //! market makers: each transaction re-quotes the maker's one resting order (cancel-replace by
-//! client id, the nonce: the order it replaces may have filled meanwhile) on alternating sides,
-//! 1 to 10 ticks from the mid price. One account in five is a taker: immediate-or-cancel orders
+//! client id, the nonce: the order it replaces may have filled meanwhile) 1 to 10 ticks from the
+//! mid price, on the maker's own side (`--requote same-side`, the default: half the makers bid,
+//! half ask) or on alternating sides (`--requote alternate`). One account in five is a taker: immediate-or-cancel orders
 //! 20 ticks through the mid, alternating buy and sell, so they cross the spread and fill against
 //! the makers. Each book holds at most one order per maker, and every order is valid whatever
 //! the order of arrival: nothing is refused by the workload's own making.
@@ -85,15 +86,30 @@ pub(crate) async fn setup(
     Ok(ids)
 }
 
+/// How a market maker re-quotes.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Requote {
+    /// Each maker quotes one side (half the makers bid, half ask) and replaces its order on it,
+    /// as a market maker moves its quote.
+    SameSide,
+    /// Each re-quote switches side: the replace cancels on one side and rests on the other.
+    Alternate,
+}
+
 /// The order of account `from`'s transaction with nonce `nonce`.
-pub(crate) fn order(markets: &[Hash], from: usize, nonce: usize) -> Payload {
+pub(crate) fn order(markets: &[Hash], requote: Requote, from: usize, nonce: usize) -> Payload {
     let market = markets[from % markets.len()];
     let k = nonce as u64;
     let spread = 1 + (from as u64 + k) % 10;
     let lots = 1 + (from as u64 * 7 + k * 3) % 10;
-    let buy = matches!((from + nonce) % 2, 0);
+    let taker = matches!(from % 5, 0);
+    let buy = if taker || requote == Requote::Alternate {
+        matches!((from + nonce) % 2, 0)
+    } else {
+        matches!((from / 5) % 2, 0)
+    };
     let side = if buy { Side::Buy } else { Side::Sell };
-    if matches!(from % 5, 0) {
+    if taker {
         // A taker: through the mid, immediate or cancel.
         let price = if buy { MID + 20 } else { MID - 20 };
         return Payload::Dex(DexCall::Place {
