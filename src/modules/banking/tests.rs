@@ -10,7 +10,7 @@ use crate::modules::compliance::{AssetRules, ComplianceCall, Condition, Velocity
 use crate::modules::identity::{claim_id, ClaimType, IdentityCall, StatusChange, Subject};
 use crate::modules::staking::StakingCall;
 use crate::modules::testkit::{addr, key, params, Chain, CHAIN};
-use crate::types::{AssetAmount, Payload, Transaction, TxEnvelope};
+use crate::types::{AssetAmount, Hash, Payload, Transaction, TxEnvelope};
 
 fn create(symbol: &str, policy: Policy, max: Option<AssetAmount>) -> BankCall {
     BankCall::CreateAsset {
@@ -538,7 +538,8 @@ fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
                 reason: "sanctions".into(),
             })
         }
-        90..=97 => return payments_call(kind, to, id, amount),
+        90..=94 => return payments_call(kind, to, id, amount),
+        95..=97 => return dex_call(kind, to, amount),
         k => k % 15,
     };
     Payload::Bank(match kind {
@@ -628,6 +629,54 @@ fn make_call(kind: u8, to: u8, asset: u8, amount: u64) -> Payload {
 
 /// A payments call (serial ones, standing orders, rare): payments, batches, escrows and invoices
 /// with ids that sometimes name an existing object.
+/// The two markets of the generic property test: A0 against A1 (ruled by compliance) and A2
+/// (authorization required) against A0.
+fn dex_markets() -> [Hash; 2] {
+    let a = |k: u8| asset_id(&addr(k), &format!("A{k}"));
+    [
+        crate::modules::dex::market_id(&a(0), &a(1)),
+        crate::modules::dex::market_id(&a(2), &a(0)),
+    ]
+}
+
+/// A DEX call: a limit order that may cross (GTC or IOC), a cancel of all the sender's orders,
+/// or a swap against the pool and the book.
+fn dex_call(kind: u8, to: u8, amount: u64) -> Payload {
+    use crate::modules::dex::book::{SelfTrade, Side};
+    use crate::modules::dex::{DexCall, NewOrder, TimeInForce};
+    let market = dex_markets()[usize::from(to % 2)];
+    let side = if amount % 2 == 0 {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
+    Payload::Dex(match kind {
+        95 => DexCall::Place {
+            market,
+            orders: vec![NewOrder {
+                client_id: amount,
+                side,
+                price: 8 + amount % 5,
+                size: u128::from(amount % 7 + 1),
+                tif: if to % 3 == 0 {
+                    TimeInForce::Ioc
+                } else {
+                    TimeInForce::Gtc
+                },
+                market: false,
+                self_trade: SelfTrade::CancelOldest,
+            }],
+        },
+        96 => DexCall::CancelAll { market },
+        _ => DexCall::Swap {
+            market,
+            side,
+            size: u128::from(amount % 9 + 1),
+            limit: if side == Side::Buy { 14 } else { 6 },
+        },
+    })
+}
+
 fn payments_call(kind: u8, to: u8, id: crate::modules::banking::AssetId, amount: u64) -> Payload {
     use crate::modules::payments::{
         object_id, OnFailure, PaymentOrder, PaymentsCall, Period, References, Uetr,
@@ -776,6 +825,18 @@ proptest! {
         }
         let out = c.block(mints);
         prop_assert!(out.discarded.is_empty() && out.receipts.iter().all(|r| r.outcome == crate::types::Outcome::Success));
+        // The DEX in the mix: the authority (7) opens two markets, and holder 3 seeds each pool.
+        c.params.dex.authority = Some(addr(7));
+        let a = |k: u8| asset_id(&addr(k), &format!("A{k}"));
+        let terms = |base, quote| crate::modules::dex::MarketTerms { base, quote, tick: 1, lot: 1, min_size: 1, maker_fee_bps: -2, taker_fee_bps: 5 };
+        let markets = vec![
+            c.tx(7, crate::modules::dex::DexCall::CreateMarket(terms(a(0), a(1)))),
+            c.tx(7, crate::modules::dex::DexCall::CreateMarket(terms(a(2), a(0)))),
+        ];
+        let out = c.block(markets);
+        prop_assert!(out.discarded.is_empty(), "{:?}", out.discarded);
+        let pools: Vec<TxEnvelope> = dex_markets().iter().map(|m| c.tx(3, crate::modules::dex::DexCall::AddLiquidity { market: *m, base_max: 100, quote_max: 1_000, min_shares: 0 })).collect();
+        c.block(pools);
         prop_assert_eq!(crate::modules::compliance::query::holders(&c.st, &asset_id(&addr(0), "A0")).unwrap(), Some(4));
         for txs in blocks {
             let block: Vec<TxEnvelope> = txs
@@ -793,6 +854,9 @@ proptest! {
             check_blocked_count(&c);
             let ids: Vec<crate::modules::banking::AssetId> = (0..3u8).map(|k| asset_id(&addr(k), &format!("A{k}"))).collect();
             crate::modules::payments::tests::check_escrows(&c, &ids);
+            for m in dex_markets() {
+                crate::modules::dex::tests::check_market(&c, &m);
+            }
         }
     }
 }
