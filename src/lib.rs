@@ -33,4 +33,5 @@ pub mod sigverify;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;
 pub mod types;

@@ -109,3 +109,41 @@ fn encrypted_keys_end_to_end() {
         .start(&data);
     node.wait_height(3);
 }
+
+/// `mameynode tls self-signed --out DIR` (INTERFACES §13): a certificate for 127.0.0.1 and
+/// localhost and its key (owner-only), both paths printed; a second run refuses to overwrite.
+#[test]
+fn tls_self_signed_writes_a_dev_certificate_once() {
+    let root = tempfile::tempdir().expect("temporary directory");
+    let dir = root.path().join("tls");
+    let dir_s = dir.to_str().expect("utf-8");
+    let out = common::cli_ok(&["tls", "self-signed", "--out", dir_s]);
+    let printed: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        printed,
+        vec![
+            dir.join("cert.pem").to_str().expect("utf-8"),
+            dir.join("key.pem").to_str().expect("utf-8")
+        ]
+    );
+    let cert = std::fs::read_to_string(dir.join("cert.pem")).expect("cert.pem");
+    let key = std::fs::read_to_string(dir.join("key.pem")).expect("key.pem");
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----\n"), "{cert}");
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{key}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("key.pem"))
+            .expect("key.pem")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let e = common::cli_fails(&["tls", "self-signed", "--out", dir_s]);
+    assert!(e.contains("exists already"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("cert.pem")).expect("cert.pem"),
+        cert,
+        "not overwritten"
+    );
+}

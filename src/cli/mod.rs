@@ -40,6 +40,9 @@ enum Command {
     /// Manage key files.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// TLS material: `tls self-signed --out DIR` writes a development certificate and key.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Sign and send a transfer (of the native asset, or of --asset); prints the transaction id.
     Transfer(TransferArgs),
     /// Issued assets: create, mint, burn, freeze, claw back, authorize; show and list.
@@ -157,6 +160,21 @@ struct VerifyArgs {
     /// Lines verified together in one batch.
     #[arg(long, default_value_t = 1024)]
     batch: usize,
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Write a self-signed certificate (`DIR/cert.pem`) and its key (`DIR/key.pem`, mode 0600)
+    /// for development; never overwrites. Prints both paths.
+    SelfSigned {
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Names the certificate covers (IP addresses or DNS names); default 127.0.0.1 and
+        /// localhost.
+        #[arg(long = "name")]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -357,6 +375,20 @@ fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Run(a) => run(a),
         Command::Keys(k) => keys_command(k),
+        Command::Tls(TlsCommand::SelfSigned { out, names }) => {
+            let names = if names.is_empty() {
+                mameynode::tls::DEV_NAMES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                names
+            };
+            let (cert, key) = mameynode::tls::write_self_signed(&out, &names)?;
+            println!("{}", cert.display());
+            println!("{}", key.display());
+            Ok(())
+        }
         Command::Devnet(DevnetCommand::Init {
             validators,
             followers,
