@@ -86,45 +86,17 @@ fn market_maker_and_taker_end_to_end() {
         .to_str()
         .expect("utf-8")
         .to_string();
-    let new_key = |name: &str| {
-        let path = root.path().join(format!("{name}.key"));
-        let path = path.to_str().expect("utf-8").to_string();
-        let address = ok(&["keys", "new", "--out", &path]);
-        (path, address)
-    };
     let w = ["--rpc", url.as_str(), "--wait"];
     let run = |args: &[&str]| ok(&[args, &w[..]].concat());
     let refused = |args: &[&str]| fails(&[args, &w[..]].concat());
-
-    let (maker_key, maker) = new_key("maker");
-    let (taker_key, taker) = new_key("taker");
-    for to in [&maker, &taker] {
-        run(&[
-            "transfer", "--key", &faucet, "--to", to, "--amount", "1000000",
-        ]);
-    }
-    let create = |key: &str, symbol: &str| {
-        run(&[
-            "asset",
-            "create",
-            "--key",
-            key,
-            "--symbol",
-            symbol,
-            "--decimals",
-            "0",
-            "--initial-supply",
-            "10000000",
-        ])
-    };
-    let base = create(&maker_key, "GOLD");
-    let quote = create(&taker_key, "USDX");
-    run(&[
-        "transfer", "--key", &maker_key, "--asset", &base, "--to", &taker, "--amount", "1000000",
-    ]);
-    run(&[
-        "transfer", "--key", &taker_key, "--asset", &quote, "--to", &maker, "--amount", "1000000",
-    ]);
+    let common::DexTraders {
+        maker_key,
+        maker,
+        taker_key,
+        taker,
+        base,
+        quote,
+    } = common::dex_traders(root.path(), &faucet, &url);
 
     // Only the market authority opens markets.
     let market_args = |key: &str| {

@@ -680,3 +680,63 @@ impl SplitMix {
         (self.next_u64() % n as u64) as usize
     }
 }
+
+/// The two traders of the DEX tests, funded by the dev faucet: the maker issued `GOLD` (the base
+/// asset) and the taker `USDX` (the quote asset), 10,000,000 each, and each gave the other
+/// 1,000,000 of it. Key files lie in `root`.
+pub struct DexTraders {
+    pub maker_key: String,
+    pub maker: String,
+    pub taker_key: String,
+    pub taker: String,
+    pub base: String,
+    pub quote: String,
+}
+
+/// Creates the DEX tests' traders and assets on the node at `url` (see [`DexTraders`]).
+pub fn dex_traders(root: &Path, faucet: &str, url: &str) -> DexTraders {
+    let new_key = |name: &str| {
+        let path = root.join(format!("{name}.key"));
+        let path = path.to_str().expect("utf-8").to_string();
+        let address = cli_ok(&["keys", "new", "--out", &path]);
+        (path, address)
+    };
+    let run = |args: &[&str]| cli_ok(&[args, &["--rpc", url, "--wait"][..]].concat());
+    let (maker_key, maker) = new_key("maker");
+    let (taker_key, taker) = new_key("taker");
+    for to in [&maker, &taker] {
+        run(&[
+            "transfer", "--key", faucet, "--to", to, "--amount", "1000000",
+        ]);
+    }
+    let create = |key: &str, symbol: &str| {
+        run(&[
+            "asset",
+            "create",
+            "--key",
+            key,
+            "--symbol",
+            symbol,
+            "--decimals",
+            "0",
+            "--initial-supply",
+            "10000000",
+        ])
+    };
+    let base = create(&maker_key, "GOLD");
+    let quote = create(&taker_key, "USDX");
+    run(&[
+        "transfer", "--key", &maker_key, "--asset", &base, "--to", &taker, "--amount", "1000000",
+    ]);
+    run(&[
+        "transfer", "--key", &taker_key, "--asset", &quote, "--to", &maker, "--amount", "1000000",
+    ]);
+    DexTraders {
+        maker_key,
+        maker,
+        taker_key,
+        taker,
+        base,
+        quote,
+    }
+}
