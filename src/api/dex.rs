@@ -205,7 +205,8 @@ pub fn levels(book: &Book, side: Side, depth: usize, lot: u128) -> Vec<[String; 
     book.side(side)
         .levels(depth)
         .into_iter()
-        .map(|(p, lots)| [p.to_string(), (lots * lot).to_string()])
+        // A level's lots times the lot can pass u128 only for absurd markets: saturate.
+        .map(|(p, lots)| [p.to_string(), lots.saturating_mul(lot).to_string()])
         .collect()
 }
 
@@ -471,7 +472,14 @@ impl Api {
             quote: p.quote.to_string(),
             shares: p.shares.to_string(),
             fee_bps: p.fee_bps,
-            price: (p.base > 0).then(|| (p.quote * m.terms.lot / p.base).to_string()),
+            // Reserves are at most 2^62, but a market's lot may be large: checked.
+            price: (p.base > 0)
+                .then(|| {
+                    p.quote
+                        .checked_mul(m.terms.lot)
+                        .map(|v| (v / p.base).to_string())
+                })
+                .flatten(),
             owner_shares,
             height,
         })

@@ -346,8 +346,8 @@ pub(super) struct Session {
     /// Credits to owners other than the sender (makers' proceeds, refunds), added to the
     /// market's pending proceeds at the end: a call that credits nobody never reads them.
     credits: Vec<(Address, u128, u128)>,
-    /// Loaded on the first fill.
-    stats: Option<Stats>,
+    /// The call's fills (price, base, quote), added to the market's statistics at the end.
+    fills: Vec<(u64, u128, u128)>,
     pub(super) flows: Flows,
     pub(super) events: Vec<Event>,
     pub(super) sender: Address,
@@ -379,7 +379,7 @@ impl Session {
             state,
             book,
             credits: Vec::new(),
-            stats: None,
+            fills: Vec::new(),
             flows: Flows::default(),
             events: Vec::new(),
             sender: *sender,
@@ -638,12 +638,7 @@ impl Session {
                 }
                 self.state.last_price = price;
                 self.state.trades += 1;
-                self.stats.get_or_insert_with(Stats::default).add(
-                    self.now.time_ms,
-                    price,
-                    base,
-                    notional,
-                );
+                self.fills.push((price, base, notional));
                 let id = self.id();
                 self.events.push(event(
                     "trade",
@@ -765,22 +760,12 @@ impl Session {
             }
             write(overlay, pending_key(&id), &pending);
         }
-        if let Some(stats) = &self.stats {
-            let mut merged: Stats = read(overlay, &stats_key(&id))?.unwrap_or_default();
-            for b in stats.0.iter().filter(|b| b.hour != 0) {
-                let m = &mut merged.0[(b.hour % super::state::STATS_HOURS as u64) as usize];
-                if m.hour != b.hour {
-                    *m = *b;
-                } else {
-                    m.high = m.high.max(b.high);
-                    m.low = m.low.min(b.low);
-                    m.close = b.close;
-                    m.volume_base = m.volume_base.saturating_add(b.volume_base);
-                    m.volume_quote = m.volume_quote.saturating_add(b.volume_quote);
-                    m.trades += b.trades;
-                }
+        if !self.fills.is_empty() {
+            let mut stats: Stats = read(overlay, &stats_key(&id))?.unwrap_or_default();
+            for (price, base, quote) in &self.fills {
+                stats.add(self.now.time_ms, *price, *base, *quote);
             }
-            write(overlay, stats_key(&id), &merged);
+            write(overlay, stats_key(&id), &stats);
         }
         write(overlay, state_key(&id), &self.state);
         for e in &mut self.events {
