@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/mamey/compliance/v1/compliance.proto",
         "proto/mamey/payments/v1/payments.proto",
         "proto/mamey/dex/v1/dex.proto",
+        "proto/mamey/network/v1/network.proto",
+        "proto/mamey/metrics/v1/metrics.proto",
     ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(files, ["proto"])?;

@@ -14,6 +14,9 @@
 //! Bounded: frames over `frame_bytes_max` or that do not decode end the connection (a misbehaving
 //! peer is dropped); the outgoing queue per peer and the incoming queue are bounded, and what does
 //! not fit is dropped (consensus repeats what matters); inbound connections are bounded.
+//!
+//! Observable: [`P2pHandle::reader`] gives the API a read-only [`PeerReader`] (the peer table of
+//! [`peers`]: which connections are open, to where, since when).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -33,6 +36,11 @@ use crate::codec::{
 use crate::consensus::engine::Message;
 use crate::types::TX_SIZE_MAX;
 use crate::types::{Address, Block};
+
+mod peers;
+
+use peers::{Direction, PeerTable};
+pub use peers::{LinkInfo, PeerInfo, PeerReader};
 
 const ALPN: &[u8] = b"mamey-p2p/1";
 const SERVER_NAME: &str = "mamey-validator";
@@ -177,6 +185,12 @@ impl Bans {
             None => false,
         }
     }
+
+    /// Whether `peer` is banned now, without clearing an expired ban (for readers).
+    fn banned_now(&self, peer: &Address) -> bool {
+        let bans = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        bans.get(peer).is_some_and(|until| *until > Instant::now())
+    }
 }
 
 /// Sends to peers. Cloning is cheap.
@@ -186,9 +200,19 @@ pub struct P2pHandle {
     local_addr: SocketAddr,
     frame_bytes_max: usize,
     bans: Bans,
+    table: PeerTable,
 }
 
 impl P2pHandle {
+    /// A read-only view of the peers, for the API.
+    pub fn reader(&self) -> PeerReader {
+        PeerReader {
+            table: self.table.clone(),
+            bans: self.bans.clone(),
+            local_addr: self.local_addr,
+        }
+    }
+
     /// Drops `peer`'s inbound connection at its next frame and refuses it for `duration`: for a
     /// peer that keeps sending what an honest validator never sends (forged signatures, invalid
     /// certificates or blocks).
@@ -395,10 +419,12 @@ pub fn start(
     let key = Arc::new(key);
     let validators = Arc::new(validators);
     let bans = Bans::default();
+    let table = PeerTable::configured(&settings.peers);
 
     // Inbound: authenticate, then read frames.
     {
         let bans = bans.clone();
+        let table = table.clone();
         let endpoint = endpoint.clone();
         let key = key.clone();
         let limit = Arc::new(Semaphore::new(settings.connections_max));
@@ -410,11 +436,12 @@ pub fn start(
                     continue;
                 };
                 let (key, validators, inbound) = (key.clone(), validators.clone(), inbound.clone());
-                let bans = bans.clone();
+                let (bans, table) = (bans.clone(), table.clone());
                 tokio::spawn(async move {
                     let _permit = permit;
                     if let Ok(conn) = incoming.await {
-                        serve_inbound(conn, &key, &validators, &bans, inbound, frame_max).await;
+                        serve_inbound(conn, &key, &validators, &bans, &table, inbound, frame_max)
+                            .await;
                     }
                 });
             }
@@ -426,13 +453,14 @@ pub fn start(
     for peer in settings.peers {
         let (tx, rx) = mpsc::channel(settings.send_queue_max);
         peers.insert(peer.address, tx);
-        tokio::spawn(dial(endpoint.clone(), key.clone(), peer, rx));
+        tokio::spawn(dial(endpoint.clone(), key.clone(), peer, rx, table.clone()));
     }
     Ok(P2pHandle {
         peers: Arc::new(peers),
         local_addr,
         frame_bytes_max: settings.frame_bytes_max,
         bans,
+        table,
     })
 }
 
@@ -441,6 +469,7 @@ async fn serve_inbound(
     key: &SigningKey,
     validators: &BTreeSet<Address>,
     bans: &Bans,
+    table: &PeerTable,
     inbound: mpsc::Sender<(Address, PeerMessage)>,
     frame_max: usize,
 ) {
@@ -474,6 +503,7 @@ async fn serve_inbound(
         return;
     }
     let _ = send.finish();
+    let _registration = table.register(peer, Direction::Inbound, &conn);
     loop {
         let mut len = [0u8; 4];
         if recv.read_exact(&mut len).await.is_err() {
@@ -513,10 +543,12 @@ async fn dial(
     key: Arc<SigningKey>,
     peer: PeerAddr,
     mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
+    table: PeerTable,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        if let Some(mut send) = connect(&endpoint, &key, &peer).await {
+        if let Some((conn, mut send)) = connect(&endpoint, &key, &peer).await {
+            let _registration = table.register(peer.address, Direction::Outbound, &conn);
             backoff = Duration::from_millis(100);
             while let Some(frame) = queue.recv().await {
                 let len = (frame.len() as u32).to_le_bytes();
@@ -537,7 +569,7 @@ async fn connect(
     endpoint: &quinn::Endpoint,
     key: &SigningKey,
     peer: &PeerAddr,
-) -> Option<quinn::SendStream> {
+) -> Option<(quinn::Connection, quinn::SendStream)> {
     let conn = endpoint
         .connect(peer.socket, SERVER_NAME)
         .ok()?
@@ -554,7 +586,7 @@ async fn connect(
         return None;
     }
     tracing::info!(peer = %peer.address, socket = %peer.socket, "connected to peer");
-    Some(send)
+    Some((conn, send))
 }
 
 #[cfg(test)]

@@ -218,7 +218,7 @@ pub enum SubscriberKind {
     Quic,
     /// JSON-RPC subscription over WebSocket.
     WebSocket,
-    /// gRPC `StreamService.Subscribe`.
+    /// A gRPC server stream (`StreamService.Subscribe`, the payments, DEX and metrics streams).
     Grpc,
 }
 
