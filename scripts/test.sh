@@ -45,12 +45,13 @@ if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   fi
 fi
 
-if ! python3 -c "import grpc, grpc_tools, websockets, requests, jwt, cryptography" >/dev/null 2>&1; then
+if ! python3 -c "import grpc, grpc_tools, websockets, requests, jwt, cryptography, schemathesis" >/dev/null 2>&1; then
   # tests/independent_clients.rs drives the node with clients nobody on this project wrote: Python
   # grpcio (code generated from proto/ by grpcio-tools), the Python websockets package, and requests
-  # with PyJWT for DID resolution and verifiable credentials. Without
-  # them it skips with a loud notice, and fails when CI is set.
-  step "installing the Python test clients (grpcio, grpcio-tools, websockets, requests, pyjwt, cryptography)"
+  # with PyJWT for DID resolution and verifiable credentials; tests/rest.rs fuzzes the REST API
+  # against its OpenAPI document with Schemathesis. Without
+  # them they skip with a loud notice, and fail when CI is set.
+  step "installing the Python test clients (grpcio, grpcio-tools, websockets, requests, pyjwt, cryptography, schemathesis)"
   if ! python3 -m pip --version >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     sudo=""
     if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
@@ -58,7 +59,7 @@ if ! python3 -c "import grpc, grpc_tools, websockets, requests, jwt, cryptograph
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3 python3-pip ||
       echo "warning: could not install python3 and pip" >&2
   fi
-  pip_packages="grpcio grpcio-tools websockets requests pyjwt cryptography"
+  pip_packages="grpcio grpcio-tools websockets requests pyjwt cryptography schemathesis"
   # Debian's system Python refuses plain `pip install` (PEP 668): try without, then with
   # --break-system-packages.
   # shellcheck disable=SC2086

@@ -49,6 +49,10 @@ pub struct NodeConfig {
     pub storage: StorageSettings,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    /// TLS for every API port.
+    pub tls: crate::tls::TlsConfig,
+    /// Who may call what on the APIs.
+    pub access: crate::access::AccessConfig,
 }
 
 impl Default for NodeConfig {
@@ -70,6 +74,8 @@ impl Default for NodeConfig {
             storage: StorageSettings::default(),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
+            access: crate::access::AccessConfig::default(),
         }
     }
 }
@@ -93,6 +99,11 @@ pub struct RpcConfig {
     pub ws_buffer_messages: u32,
     /// Origins allowed by CORS (`["*"]` for any); empty turns CORS off.
     pub cors_allowed_origins: Vec<String>,
+    /// A request's headers must arrive within this time, and a new connection's first request
+    /// too; slower clients are disconnected.
+    pub header_read_timeout_ms: u64,
+    /// The request line and headers together; bigger requests get 431.
+    pub header_bytes_max: usize,
 }
 
 impl Default for RpcConfig {
@@ -107,6 +118,8 @@ impl Default for RpcConfig {
             subscriptions_per_connection_max: 64,
             ws_buffer_messages: 1024,
             cors_allowed_origins: Vec::new(),
+            header_read_timeout_ms: 10_000,
+            header_bytes_max: 16 << 10,
         }
     }
 }
@@ -508,6 +521,12 @@ impl NodeConfig {
         if let Some(p) = c.validator_key_file.as_mut() {
             resolve(p);
         }
+        for p in [c.tls.cert_file.as_mut(), c.tls.key_file.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            resolve(p);
+        }
         Ok(c)
     }
 
@@ -523,6 +542,16 @@ impl NodeConfig {
                 Ok(())
             }
         };
+        let mut api_addresses = vec![
+            ("rpc.listen", self.rpc.listen),
+            ("grpc.listen", self.grpc.listen),
+        ];
+        if self.metrics.enabled {
+            api_addresses.push(("metrics.listen", self.metrics.listen_addr()));
+        }
+        if let Some((field, reason)) = self.tls.problem(&api_addresses) {
+            return Err(ConfigError::Invalid { field, reason });
+        }
         positive("block.interval_ms", self.block.interval_ms)?;
         positive("block.txs_max", self.block.txs_max as u64)?;
         positive("ingest.tx_bytes_max", self.ingest.tx_bytes_max as u64)?;

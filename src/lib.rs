@@ -12,6 +12,7 @@
 //! actors; [`storage`] is the only module that touches LMDB; [`rpc`] serves JSON-RPC; [`node`]
 //! assembles a running node; [`cli`] is the command line.
 
+pub mod access;
 pub mod api;
 pub mod codec;
 pub mod config;

@@ -4,6 +4,7 @@
 use crate::modules::compliance::ComplianceParams;
 use crate::modules::dex::DexParams;
 use crate::modules::identity::IdentityParams;
+use crate::tls::server::ServerTls;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +79,10 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("access control: {0}")]
+    Access(#[from] crate::access::AccessError),
     #[error("node stopped on a fatal error: {0}")]
     Fatal(String),
 }
@@ -255,6 +260,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         Some(handle)
     };
 
+    let peers = p2p.as_ref().map(crate::p2p::P2pHandle::reader);
     let (fatal_tx, mut fatal_rx) = mpsc::channel::<Fatal>(4);
     let pipeline = Pipeline::start(
         &config,
@@ -326,26 +332,49 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
             tx_bytes_max: config.ingest.tx_bytes_max,
         },
         metrics: pipeline.metrics.clone(),
+        network: crate::api::network::NetworkInfo::new(
+            own,
+            config.consensus.follower,
+            peers,
+            pipeline.head.clone(),
+        ),
     });
-    let server = rpc::start(&config.rpc, api.clone())
+    let access = crate::access::Access::open(
+        &config.access,
+        &config.data_dir,
+        genesis.chain_id == DEV_CHAIN_ID,
+    )?;
+    let http_tls = ServerTls::load(&config.tls, &[b"http/1.1"])?;
+    let grpc_tls = ServerTls::load(&config.tls, &[b"h2"])?;
+    crate::tls::server::reload_on_sighup(
+        [http_tls.clone(), grpc_tls.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
+    );
+    let server = rpc::start(&config.rpc, api.clone(), access.clone(), http_tls.clone())
         .await
         .map_err(|source| NodeError::Rpc {
             addr: config.rpc.listen,
             source,
         })?;
-    let grpc = crate::grpc::start(&config.grpc, api.clone())
+    let grpc = crate::grpc::start(&config.grpc, api.clone(), access.clone(), grpc_tls)
         .await
         .map_err(|source| NodeError::Rpc {
             addr: config.grpc.listen,
             source,
         })?;
-    let metrics_server =
-        crate::telemetry::serve(&config.metrics, pipeline.metrics.telemetry.clone())
-            .await
-            .map_err(|source| NodeError::Metrics {
-                addr: config.metrics.listen_addr(),
-                source,
-            })?;
+    let metrics_server = crate::telemetry::serve(
+        &config.metrics,
+        pipeline.metrics.telemetry.clone(),
+        access,
+        http_tls,
+    )
+    .await
+    .map_err(|source| NodeError::Metrics {
+        addr: config.metrics.listen_addr(),
+        source,
+    })?;
     write_endpoints(
         &config.data_dir,
         server.local_addr,
@@ -353,6 +382,11 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         grpc.local_addr,
         metrics_server.as_ref().map(|m| m.local_addr),
     )?;
+    api.network.set_endpoints(crate::api::network::Endpoints {
+        rpc: server.local_addr,
+        grpc: grpc.local_addr,
+        metrics: metrics_server.as_ref().map(|m| m.local_addr),
+    });
     tracing::info!(
         rpc = %server.local_addr,
         quic = %quic.local_addr,

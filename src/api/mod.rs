@@ -25,6 +25,7 @@ pub mod compliance;
 pub mod dex;
 pub mod identity;
 mod modules;
+pub mod network;
 pub mod payments;
 pub mod views;
 
@@ -58,6 +59,14 @@ pub enum ErrorCode {
     ShuttingDown,
     RateLimited,
     NotFound,
+    /// No credentials where the method needs a role, or credentials that do not verify (an
+    /// unknown or revoked API key, a bad, expired or not-yet-valid token).
+    Unauthenticated,
+    /// The caller's role may not call this method.
+    Forbidden,
+    /// Over the caller's quota (per API key or token subject, or per IP); the error's data
+    /// carries `retry_after_ms`.
+    QuotaExceeded,
     /// A staking call that the staking state refuses (unknown or jailed validator, stake too
     /// small, registry full, invalid evidence...); the message says which.
     StakingRefused,
@@ -88,6 +97,9 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => 2003,
             ErrorCode::RateLimited => 2004,
             ErrorCode::NotFound => 3000,
+            ErrorCode::Unauthenticated => 4001,
+            ErrorCode::Forbidden => 4003,
+            ErrorCode::QuotaExceeded => 4029,
             ErrorCode::StakingRefused => 1012,
             ErrorCode::Module(code) => code as i32,
         }
@@ -176,6 +188,8 @@ pub struct Api {
     pub tx_bytes_max: usize,
     pub ingest_info: IngestInfoView,
     pub metrics: Arc<PipelineMetrics>,
+    /// The node's key, listen addresses, peers and head movement (`NetworkService`).
+    pub network: network::NetworkInfo,
 }
 
 impl Api {

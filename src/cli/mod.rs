@@ -1,5 +1,6 @@
 //! Command-line interface (`mameynode --help`).
 
+mod access;
 mod banking;
 mod compliance;
 mod dex;
@@ -40,6 +41,9 @@ enum Command {
     /// Manage key files.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// API access: `access key new|revoke|list` manages API keys.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
     /// TLS material: `tls self-signed --out DIR` writes a development certificate and key.
     #[command(subcommand)]
     Tls(TlsCommand),
@@ -234,6 +238,12 @@ struct RunArgs {
     /// Log format: text or json.
     #[arg(long)]
     log_format: Option<LogFormatArg>,
+    /// Serve every API over TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -375,6 +385,7 @@ fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Run(a) => run(a),
         Command::Keys(k) => keys_command(k),
+        Command::Access(c) => access::command(c),
         Command::Tls(TlsCommand::SelfSigned { out, names }) => {
             let names = if names.is_empty() {
                 mameynode::tls::DEV_NAMES
@@ -821,6 +832,10 @@ fn run(a: RunArgs) -> Result<()> {
     }
     if let Some(ms) = a.block_interval_ms {
         config.block.interval_ms = ms;
+    }
+    if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
+        config.tls.cert_file = Some(cert);
+        config.tls.key_file = Some(key);
     }
     if let Some(mb) = a.map_size_mb {
         config.storage.map_size_mb = mb;

@@ -3,27 +3,35 @@
 //! module events), one service per module (`mamey.banking.v1.BankingService`,
 //! `mamey.staking.v1.StakingService`, `mamey.identity.v1.IdentityService`,
 //! `mamey.compliance.v1.ComplianceService`, `mamey.payments.v1.PaymentService`,
-//! `mamey.dex.v1.DEXService`), the standard health service and server reflection. The protos are
-//! compiled at build time by `protox`, so no system `protoc` is needed.
+//! `mamey.dex.v1.DEXService`), the node-wide `mamey.network.v1.NetworkService` (identity, listen
+//! addresses, p2p peers, sync state, validators and stake) and `mamey.metrics.v1.MetricsService`
+//! (the Prometheus text and pipeline counters, once or streamed), the standard health service and
+//! server reflection (v1 and v1alpha, over one descriptor set holding every proto file). The
+//! protos are compiled at build time by `protox`, so no system `protoc` is needed.
 //!
 //! Queries and submissions go through [`crate::api::Api`], the same code as JSON-RPC, so the two
 //! APIs cannot disagree; errors carry the JSON-RPC code of `docs/API.md` in the `mamey-error-code`
 //! metadata.
 
+mod auth;
 mod dex;
 mod identity;
+mod metrics;
 mod modules;
+mod network;
 mod payments;
 
 pub use dex::dex_proto;
 pub use identity::{compliance_proto, identity_proto};
+pub use metrics::metrics_proto;
+pub use network::network_proto;
 pub use payments::payments_proto;
 mod stream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt as _;
 use tonic::{Request, Response, Status};
 
 use crate::api::{Api, ApiError, ErrorCode};
@@ -48,6 +56,9 @@ pub fn status_of(e: &ApiError) -> Status {
     use tonic::Code;
     let code = match e.code {
         ErrorCode::NotFound => Code::NotFound,
+        ErrorCode::Unauthenticated => Code::Unauthenticated,
+        ErrorCode::Forbidden => Code::PermissionDenied,
+        ErrorCode::QuotaExceeded => Code::ResourceExhausted,
         ErrorCode::AlreadyKnown => Code::AlreadyExists,
         ErrorCode::MempoolFull | ErrorCode::SenderQueueFull | ErrorCode::Busy => {
             Code::ResourceExhausted
@@ -232,7 +243,13 @@ impl GrpcServer {
 }
 
 /// Binds and serves. Must run inside a tokio runtime.
-pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcServer> {
+/// With `tls`, the port speaks TLS only (ALPN `h2`); every call passes [`auth::AuthLayer`].
+pub async fn start(
+    config: &GrpcConfig,
+    api: Arc<Api>,
+    access: Arc<crate::access::Access>,
+    tls: Option<Arc<crate::tls::server::ServerTls>>,
+) -> std::io::Result<GrpcServer> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let local_addr = listener.local_addr()?;
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -259,6 +276,12 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .await;
     health_reporter
         .set_serving::<dex::DexServiceServer<dex::DexGrpc>>()
+        .await;
+    health_reporter
+        .set_serving::<network::NetworkServiceServer<network::Network>>()
+        .await;
+    health_reporter
+        .set_serving::<metrics::MetricsServiceServer<metrics::MetricsGrpc>>()
         .await;
     // Reflection in both versions: grpcurl speaks v1, the Python grpcio-reflection client and
     // older tools only v1alpha.
@@ -291,6 +314,10 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
     .max_decoding_message_size(config.message_bytes_max);
     let dex = dex::DexServiceServer::new(dex::DexGrpc::new(api.clone(), config))
         .max_decoding_message_size(config.message_bytes_max);
+    let network = network::NetworkServiceServer::new(network::Network { api: api.clone() })
+        .max_decoding_message_size(config.message_bytes_max);
+    let metrics = metrics::MetricsServiceServer::new(metrics::MetricsGrpc { api: api.clone() })
+        .max_decoding_message_size(config.message_bytes_max);
     let streams = StreamServiceServer::new(stream::Streams::new(api, config))
         .max_decoding_message_size(config.message_bytes_max);
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -298,6 +325,7 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .concurrency_limit_per_connection(config.concurrent_requests_per_connection_max)
         .max_concurrent_streams(Some(config.streams_per_connection_max))
         .layer(crate::telemetry::GrpcMetricsLayer::new())
+        .layer(auth::AuthLayer::new(access))
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -308,9 +336,13 @@ pub async fn start(config: &GrpcConfig, api: Arc<Api>) -> std::io::Result<GrpcSe
         .add_service(identity)
         .add_service(compliance)
         .add_service(payments)
-        .add_service(dex);
+        .add_service(dex)
+        .add_service(network)
+        .add_service(metrics);
     tokio::spawn(async move {
-        let incoming = TcpListenerStream::new(listener);
+        let incoming =
+            tokio_stream::wrappers::ReceiverStream::new(crate::tls::server::accept(listener, tls))
+                .map(|c| Ok::<_, std::io::Error>(c.io));
         if let Err(e) = router
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;

@@ -34,22 +34,97 @@ impl ClientError {
     }
 }
 
+/// Environment variables the client reads (so every CLI command works against a node with TLS
+/// and access control): an API key or bearer token, and the certificate to trust for `https://`.
+pub const ENV_API_KEY: &str = "MAMEY_API_KEY";
+pub const ENV_BEARER_TOKEN: &str = "MAMEY_BEARER_TOKEN";
+pub const ENV_TLS_CA: &str = "MAMEY_TLS_CA";
+
 pub struct RpcClient {
     url: String,
     agent: ureq::Agent,
     next_id: AtomicU64,
+    /// `(header, value)` sent with every call.
+    credential: Option<(&'static str, String)>,
+}
+
+/// A TLS client configuration trusting the certificates of a PEM file (the node's self-signed
+/// certificate, or a private CA) instead of the public roots.
+fn tls_trusting(pem_file: &str) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(pem_file).map_err(|e| format!("{pem_file}: {e}"))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("{pem_file}: {e}"))?;
+        roots.add(cert).map_err(|e| format!("{pem_file}: {e}"))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 impl RpcClient {
+    /// A client of the node at `url` (`http://` or `https://`), with the credential and trusted
+    /// certificate of the environment ([`ENV_API_KEY`], [`ENV_BEARER_TOKEN`], [`ENV_TLS_CA`]).
     pub fn new(url: &str) -> Self {
-        let agent = ureq::AgentBuilder::new()
+        let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        let credential = env(ENV_API_KEY)
+            .map(|k| ("x-api-key", k))
+            .or_else(|| env(ENV_BEARER_TOKEN).map(|t| ("authorization", format!("Bearer {t}"))));
+        let tls = env(ENV_TLS_CA).and_then(|ca| match tls_trusting(&ca) {
+            Ok(config) => Some(config),
+            // Calls then fail with the TLS error, which names the problem.
+            Err(e) => {
+                eprintln!("warning: {ENV_TLS_CA} not used: {e}");
+                None
+            }
+        });
+        Self::build(url, tls, credential)
+    }
+
+    /// A client trusting the certificates of `pem_file` for `https://`, with no credential.
+    pub fn trusting(url: &str, pem_file: &std::path::Path) -> Result<Self, ClientError> {
+        let tls =
+            tls_trusting(&pem_file.to_string_lossy()).map_err(|detail| ClientError::Transport {
+                url: url.to_string(),
+                detail,
+            })?;
+        Ok(Self::build(url, Some(tls), None))
+    }
+
+    /// The same client sending `x-api-key: key` (or nothing, with `None`) with every call.
+    pub fn with_api_key(mut self, key: Option<&str>) -> Self {
+        self.credential = key.map(|k| ("x-api-key", k.to_string()));
+        self
+    }
+
+    /// The same client sending `Authorization: Bearer token` with every call.
+    pub fn with_bearer(mut self, token: &str) -> Self {
+        self.credential = Some(("authorization", format!("Bearer {token}")));
+        self
+    }
+
+    fn build(
+        url: &str,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+        credential: Option<(&'static str, String)>,
+    ) -> Self {
+        let mut builder = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build();
+            .timeout(Duration::from_secs(30));
+        if let Some(config) = tls {
+            builder = builder.tls_config(config);
+        }
         Self {
             url: url.to_string(),
-            agent,
+            agent: builder.build(),
             next_id: AtomicU64::new(1),
+            credential,
         }
     }
 
@@ -61,7 +136,11 @@ impl RpcClient {
     pub fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let response: Value = match self.agent.post(&self.url).send_json(body) {
+        let mut request = self.agent.post(&self.url);
+        if let Some((header, value)) = &self.credential {
+            request = request.set(header, value);
+        }
+        let response: Value = match request.send_json(body) {
             Ok(r) => r,
             // JSON-RPC errors may come with an HTTP error status; the body still holds the error.
             Err(ureq::Error::Status(_, r)) => r,

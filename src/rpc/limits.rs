@@ -1,6 +1,8 @@
-//! Per-client call rate limit for JSON-RPC over HTTP and WebSocket: a token bucket per connection
-//! (jsonrpsee builds the RPC middleware once per connection), `rpc.calls_per_second_max` calls a
-//! second with bursts of one second's worth. A call over the limit gets error 2004 with a message
+//! Per-connection call rate limit for JSON-RPC over HTTP and WebSocket: a token bucket per TCP
+//! connection, `rpc.calls_per_second_max` calls a second with bursts of one second's worth. The
+//! listener makes one [`ConnectionBudget`] per connection and puts it in every request's
+//! extensions (jsonrpsee builds the RPC middleware per HTTP request, so a bucket of its own would
+//! only bound one batch); a WebSocket's calls carry its upgrade request's budget. A call over the limit gets error 2004 with a message
 //! saying so; the connection stays open. Connections themselves are bounded by
 //! `rpc.connections_max`, so a client cannot escape the limit without bound by opening more.
 
@@ -39,6 +41,21 @@ impl Bucket {
     }
 }
 
+/// One connection's bucket, shared by the requests on it.
+#[derive(Clone)]
+pub struct ConnectionBudget(Arc<Mutex<Bucket>>);
+
+impl ConnectionBudget {
+    pub fn new(per_second: u32) -> Self {
+        let per_second = u64::from(per_second.max(1));
+        Self(Arc::new(Mutex::new(Bucket {
+            per_second,
+            available_milli: per_second * 1000,
+            last: Instant::now(),
+        })))
+    }
+}
+
 #[derive(Clone)]
 pub struct RateLimit<S> {
     inner: S,
@@ -59,13 +76,24 @@ impl<S> RateLimit<S> {
         }
     }
 
-    fn allow(&self) -> bool {
-        self.bucket.lock().unwrap_or_else(|p| p.into_inner()).take()
+    /// The connection's bucket when the listener gave one, else this middleware's own.
+    fn bucket<'r>(&'r self, req: &'r Request<'_>) -> &'r Mutex<Bucket> {
+        match req.extensions().get::<ConnectionBudget>() {
+            Some(budget) => &budget.0,
+            None => &self.bucket,
+        }
     }
 
-    fn limited(&self) -> ErrorObject<'static> {
+    fn allow(&self, req: &Request<'_>) -> bool {
+        self.bucket(req)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    fn limited(&self, req: &Request<'_>) -> ErrorObject<'static> {
         let per_second = self
-            .bucket
+            .bucket(req)
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .per_second;
@@ -96,10 +124,11 @@ where
     type BatchResponse = S::BatchResponse;
 
     fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
-        if self.allow() {
+        if self.allow(&req) {
             ResponseFuture::future(self.inner.call(req))
         } else {
-            ResponseFuture::ready(MethodResponse::error(req.id, self.limited()))
+            let limited = self.limited(&req);
+            ResponseFuture::ready(MethodResponse::error(req.id, limited))
         }
     }
 
@@ -109,8 +138,8 @@ where
     ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
         for entry in batch.iter_mut() {
             if let Ok(BatchEntry::Call(req)) = entry {
-                if !self.allow() {
-                    *entry = Err(BatchEntryErr::new(req.id.clone(), self.limited()));
+                if !self.allow(req) {
+                    *entry = Err(BatchEntryErr::new(req.id.clone(), self.limited(req)));
                 }
             }
         }

@@ -28,7 +28,11 @@
 //! | 2003   | shutting down         | the node is stopping                                        |
 //! | 2004   | rate limited          | over `rpc.calls_per_second_max` on this connection          |
 //! | 3000   | not found             | no such transaction or block                                |
+//! | 4001   | unauthenticated       | credentials needed, or they do not verify                   |
+//! | 4003   | forbidden             | the caller's role may not call this method                  |
+//! | 4029   | over quota            | over the caller's quota; `data.retry_after_ms` says when to retry |
 
+mod auth;
 pub mod client;
 mod conformance;
 mod cors;
@@ -39,9 +43,14 @@ mod limits;
 mod modules;
 mod params;
 mod payments;
+mod rest;
+mod rest_routes;
+mod rest_schemas;
 mod server;
 mod subscriptions;
 
 pub use crate::api::views::*;
 pub use crate::api::ErrorCode;
+/// The REST routes as (HTTP verb, path template, JSON-RPC method), and their OpenAPI document.
+pub use rest_routes::{openapi_document as rest_openapi_document, route_list as rest_route_list};
 pub use server::{start, RpcServer};

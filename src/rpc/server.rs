@@ -1,22 +1,32 @@
 //! The JSON-RPC server (jsonrpsee, HTTP and WebSocket on one port): parses params, calls the
 //! shared [`Api`], and maps failures to the stable error codes. Request size, connection count,
 //! batch length, subscriptions per connection and per-connection call rate are bounded by `[rpc]`
-//! settings; jsonrpsee answers parse errors, invalid requests and unknown methods with the standard
+//! settings, and request headers by size and time; callers by [`crate::access`] (see `auth.rs`).
+//! With `[tls]` the port speaks TLS only. jsonrpsee answers parse errors, invalid requests and unknown methods with the standard
 //! codes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use std::time::Duration;
+
+use jsonrpsee::core::BoxError;
+use jsonrpsee::server::{
+    BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, Server, ServerConfig, ServerHandle,
+    StopHandle,
+};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
-use jsonrpsee::RpcModule;
+use jsonrpsee::{Methods, RpcModule};
 use serde_json::Value;
 
-use super::limits::RateLimit;
+use super::auth::{Authorize, CallerLayer, RemoteAddr};
+use super::limits::{ConnectionBudget, RateLimit};
 use super::params::{api_error, error, one_param, parse_address, parse_hash, string_param};
 use super::{subscriptions, ErrorCode};
+use crate::access::Access;
 use crate::api::Api;
 use crate::config::RpcConfig;
+use crate::tls::server::{Accepted, ServerTls};
 
 pub struct RpcServer {
     pub local_addr: SocketAddr,
@@ -106,8 +116,14 @@ fn module(api: Arc<Api>) -> Result<RpcModule<Api>, jsonrpsee::core::RegisterMeth
     Ok(m)
 }
 
-/// Binds the listener and starts serving HTTP and WebSocket. Must run inside a tokio runtime.
-pub async fn start(config: &RpcConfig, api: Arc<Api>) -> std::io::Result<RpcServer> {
+/// Binds the listener and starts serving HTTP and WebSocket (over TLS when `tls` is given).
+/// Must run inside a tokio runtime.
+pub async fn start(
+    config: &RpcConfig,
+    api: Arc<Api>,
+    access: Arc<Access>,
+    tls: Option<Arc<ServerTls>>,
+) -> std::io::Result<RpcServer> {
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.request_bytes_max)
         .max_response_body_size(config.response_bytes_max)
@@ -122,21 +138,119 @@ pub async fn start(config: &RpcConfig, api: Arc<Api>) -> std::io::Result<RpcServ
         .layer(crate::telemetry::RpcMetricsLayer::new(
             methods.method_names(),
         ))
+        .layer_fn(Authorize::layer(access.clone()))
         .layer_fn(RateLimit::layer(config.calls_per_second_max));
-    let server = Server::builder()
+    let service_builder = Server::builder()
         .set_config(server_config)
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .option_layer(super::cors::layer(config))
+                .layer(super::rest::RestLayer::new(config))
                 .layer(paths)
+                .layer(CallerLayer::new(access))
                 .layer(super::conformance::ConformanceLayer::new(
                     config.request_bytes_max,
                 )),
         )
         .set_rpc_middleware(rpc_middleware)
-        .build(config.listen)
-        .await?;
-    let local_addr = server.local_addr()?;
-    let handle = server.start(methods);
+        .to_service_builder();
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let local_addr = listener.local_addr()?;
+    let (stop_handle, handle) = jsonrpsee::server::stop_channel();
+    let methods: Methods = methods.into();
+    let http = HttpLimits {
+        header_read_timeout: Duration::from_millis(config.header_read_timeout_ms.max(1)),
+        header_bytes_max: config.header_bytes_max.max(8192),
+        calls_per_second_max: config.calls_per_second_max,
+    };
+    let mut accepted = crate::tls::server::accept(listener, tls);
+    tokio::spawn(async move {
+        loop {
+            let conn = tokio::select! {
+                c = accepted.recv() => match c {
+                    Some(c) => c,
+                    None => return,
+                },
+                _ = stop_handle.clone().shutdown() => return,
+            };
+            let service = ConnService::new(
+                service_builder
+                    .clone()
+                    .build(methods.clone(), stop_handle.clone()),
+            );
+            tokio::spawn(serve_connection(conn, service, stop_handle.clone(), http));
+        }
+    });
     Ok(RpcServer { local_addr, handle })
+}
+
+/// Bounds on one HTTP connection's requests.
+#[derive(Clone, Copy)]
+struct HttpLimits {
+    /// A request's headers must arrive within this time (slowloris), and the first request
+    /// within it of the connection opening.
+    header_read_timeout: Duration,
+    /// Request line and headers together (bigger: 431).
+    header_bytes_max: usize,
+    /// JSON-RPC calls per second on one connection.
+    calls_per_second_max: u32,
+}
+
+/// Serves one connection with HTTP/1.1 (and its WebSocket upgrade); the client's address goes
+/// into every request's extensions for access control.
+/// The JSON-RPC service of one connection, type-erased: its middleware's future types are too
+/// general for `tokio::spawn` to see through otherwise.
+type ConnService =
+    tower::util::BoxCloneService<HttpRequest<HttpBody>, HttpResponse<HttpBody>, BoxError>;
+
+async fn serve_connection(
+    conn: Accepted,
+    service: ConnService,
+    stop: StopHandle,
+    limits: HttpLimits,
+) {
+    let hyper_service = WithRemote {
+        service,
+        remote: RemoteAddr(conn.remote),
+        budget: ConnectionBudget::new(limits.calls_per_second_max),
+    };
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.header_bytes_max)
+        .serve_connection(hyper_util::rt::TokioIo::new(conn.io), hyper_service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let stopped = stop.shutdown();
+    tokio::pin!(stopped);
+    let result = tokio::select! {
+        r = &mut connection => r,
+        _ = &mut stopped => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(remote = %conn.remote, error = %e, "JSON-RPC connection ended");
+    }
+}
+
+/// The hyper service of one connection: the client's address into each request's extensions,
+/// then the JSON-RPC service.
+struct WithRemote {
+    service: ConnService,
+    remote: RemoteAddr,
+    budget: ConnectionBudget,
+}
+
+impl hyper::service::Service<HttpRequest<hyper::body::Incoming>> for WithRemote {
+    type Response = HttpResponse<HttpBody>;
+    type Error = BoxError;
+    type Future = <ConnService as tower::Service<HttpRequest<HttpBody>>>::Future;
+
+    fn call(&self, mut req: HttpRequest<hyper::body::Incoming>) -> Self::Future {
+        req.extensions_mut().insert(self.remote);
+        req.extensions_mut().insert(self.budget.clone());
+        tower::Service::call(&mut self.service.clone(), req.map(HttpBody::new))
+    }
 }

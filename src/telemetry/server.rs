@@ -28,6 +28,8 @@ impl Drop for MetricsServer {
 pub async fn serve(
     config: &MetricsConfig,
     telemetry: Arc<Telemetry>,
+    access: Arc<crate::access::Access>,
+    tls: Option<Arc<crate::tls::server::ServerTls>>,
 ) -> std::io::Result<Option<MetricsServer>> {
     if !config.enabled {
         return Ok(None);
@@ -47,43 +49,75 @@ pub async fn serve(
         Err(e) => return Err(e),
     };
     let local_addr = listener.local_addr()?;
-    let task = tokio::spawn(accept_loop(listener, telemetry));
+    let accepted = crate::tls::server::accept(listener, tls);
+    let task = tokio::spawn(accept_loop(accepted, telemetry, access));
     Ok(Some(MetricsServer { local_addr, task }))
 }
 
-async fn accept_loop(listener: TcpListener, telemetry: Arc<Telemetry>) {
+async fn accept_loop(
+    mut accepted: tokio::sync::mpsc::Receiver<crate::tls::server::Accepted>,
+    telemetry: Arc<Telemetry>,
+    access: Arc<crate::access::Access>,
+) {
     let connections = Arc::new(Semaphore::new(CONNECTIONS_MAX));
-    loop {
-        let (stream, remote) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(error = %e, "metrics endpoint cannot accept a connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    while let Some(conn) = accepted.recv().await {
+        let remote = conn.remote;
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             tracing::debug!(%remote, "metrics connection refused: too many connections");
             continue; // dropping the stream closes it
         };
         let telemetry = telemetry.clone();
+        let access = access.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let service = hyper::service::service_fn(move |req| {
-                let response = respond(&telemetry, &req);
+                let caller = access.authenticate(req.headers(), Some(remote.ip()));
+                let response =
+                    match access.authorize("metrics", &caller, crate::access::policy::METRICS, 1) {
+                        Ok(()) => respond(&telemetry, &req),
+                        Err(refusal) => refused(&refusal),
+                    };
                 async move { Ok::<_, Infallible>(response) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                .serve_connection(hyper_util::rt::TokioIo::new(conn.io), service);
             // A connection past its time is dropped (closed); errors are the client's business.
             if let Ok(Err(e)) = tokio::time::timeout(CONNECTION_TIME_MAX, connection).await {
                 tracing::debug!(%remote, error = %e, "metrics connection error");
             }
         });
     }
+}
+
+/// 401, 403 or 429 (with `Retry-After`), the reason in the body.
+fn refused(refusal: &crate::access::Refusal) -> Response<Full<Bytes>> {
+    use crate::access::Refusal;
+    let status = match refusal {
+        Refusal::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
+        Refusal::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+    };
+    let mut r = Response::new(Full::new(Bytes::from(format!("{}\n", refusal.message()))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    if let Some(ms) = refusal.retry_after_ms() {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(ms.div_ceil(1000).max(1)),
+        );
+    }
+    r
 }
 
 fn respond(telemetry: &Telemetry, req: &Request<Incoming>) -> Response<Full<Bytes>> {

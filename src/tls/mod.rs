@@ -1,8 +1,18 @@
-//! TLS material for the node's endpoints (issue #16): a self-signed development certificate,
-//! `mameynode tls self-signed --out DIR` (INTERFACES §13). Serving JSON-RPC, gRPC and metrics over
-//! TLS with certificate files from config builds on these files.
+//! TLS for the node's endpoints: `[tls]` settings, a self-signed development certificate
+//! (`mameynode tls self-signed --out DIR`, INTERFACES §13), and in [`server`] the listener that
+//! serves JSON-RPC/WebSocket/REST, gRPC and metrics over TLS with certificate files reloaded on
+//! SIGHUP.
+//!
+//! Invariant: with `[tls]` set, every API port speaks TLS only (1.3, or 1.2 and up when
+//! `min_version = "1.2"`); without it, the node refuses to bind a non-loopback API address
+//! unless `allow_plaintext = true`.
 
+pub mod server;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use base64::Engine as _;
 use thiserror::Error;
@@ -19,6 +29,93 @@ pub enum TlsError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("the certificate and key do not make a TLS configuration: {0}")]
+    Config(String),
+}
+
+/// The oldest TLS version served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum TlsVersion {
+    #[serde(rename = "1.2")]
+    V1_2,
+    #[default]
+    #[serde(rename = "1.3")]
+    V1_3,
+}
+
+/// `[tls]`: certificate files for every API port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain (leaf first). With `key_file`, every API port serves TLS only.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    pub min_version: TlsVersion,
+    /// Allow plaintext APIs on a non-loopback address (behind a TLS-terminating proxy, say).
+    pub allow_plaintext: bool,
+    /// A client must finish its TLS handshake within this time.
+    pub handshake_timeout_ms: u64,
+    /// Connections in their handshake at once per port; more are closed at once.
+    pub handshakes_max: usize,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            min_version: TlsVersion::V1_3,
+            allow_plaintext: false,
+            handshake_timeout_ms: 10_000,
+            handshakes_max: 256,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The certificate and key files, when TLS is on.
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        Some((self.cert_file.as_deref()?, self.key_file.as_deref()?))
+    }
+
+    /// `None` if the settings are usable for these API addresses, else why not.
+    pub fn problem(
+        &self,
+        api_addresses: &[(&'static str, SocketAddr)],
+    ) -> Option<(&'static str, String)> {
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Some((
+                "tls.cert_file",
+                "give both tls.cert_file and tls.key_file (--tls-cert and --tls-key), or neither"
+                    .into(),
+            ));
+        }
+        if self.files().is_some() || self.allow_plaintext {
+            return None;
+        }
+        api_addresses
+            .iter()
+            .find(|(_, a)| !a.ip().is_loopback())
+            .map(|(field, a)| {
+                (
+                    *field,
+                    format!(
+                        "{a} is not a loopback address and TLS is off: set tls.cert_file and \
+                         tls.key_file (--tls-cert, --tls-key), or tls.allow_plaintext = true to \
+                         serve plaintext on purpose"
+                    ),
+                )
+            })
+    }
 }
 
 /// The names a development certificate covers.
@@ -88,6 +185,26 @@ fn write_new(path: &Path, contents: &str, secret: bool) -> Result<(), TlsError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_plaintext_needs_allow_plaintext_and_files_come_in_pairs() {
+        let public: SocketAddr = "0.0.0.0:8545".parse().unwrap();
+        let loopback: SocketAddr = "127.0.0.1:8545".parse().unwrap();
+        let mut c = TlsConfig::default();
+        assert!(c.problem(&[("rpc.listen", loopback)]).is_none());
+        let (field, reason) = c
+            .problem(&[("rpc.listen", loopback), ("grpc.listen", public)])
+            .unwrap();
+        assert_eq!(field, "grpc.listen");
+        assert!(reason.contains("allow_plaintext"), "{reason}");
+        c.allow_plaintext = true;
+        assert!(c.problem(&[("grpc.listen", public)]).is_none());
+        c.allow_plaintext = false;
+        c.cert_file = Some("cert.pem".into());
+        assert_eq!(c.problem(&[]).unwrap().0, "tls.cert_file");
+        c.key_file = Some("key.pem".into());
+        assert!(c.problem(&[("grpc.listen", public)]).is_none());
+    }
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 

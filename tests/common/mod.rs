@@ -41,6 +41,7 @@
 #![allow(dead_code)]
 
 pub mod gpu;
+pub mod tools;
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -106,6 +107,10 @@ pub struct NodeOptions {
     env: Vec<(String, String)>,
     ingest_cert: bool,
     startup_limit: Duration,
+    /// `DIR` of `cert.pem` and `key.pem` to serve the APIs over TLS with.
+    tls: Option<PathBuf>,
+    /// A bearer token [`Node::client`] sends (for nodes whose anonymous callers have no role).
+    bearer: Option<String>,
 }
 
 impl Default for NodeOptions {
@@ -118,6 +123,8 @@ impl Default for NodeOptions {
             env: Vec::new(),
             ingest_cert: false,
             startup_limit: STARTUP_LIMIT,
+            tls: None,
+            bearer: None,
         }
     }
 }
@@ -159,6 +166,19 @@ impl NodeOptions {
     /// override).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Serve the APIs over TLS with `DIR/cert.pem` and `DIR/key.pem` (`--tls-cert`,
+    /// `--tls-key`); [`Node::url`] is then `https://…` and [`Node::client`] trusts `cert.pem`.
+    pub fn tls(mut self, dir: &Path) -> Self {
+        self.tls = Some(dir.to_path_buf());
+        self
+    }
+
+    /// [`Node::client`] sends `Authorization: Bearer token`.
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_string());
         self
     }
 
@@ -211,6 +231,12 @@ impl NodeOptions {
         if let Some(ms) = self.block_interval_ms {
             cmd.args(["--block-interval-ms", &ms.to_string()]);
         }
+        if let Some(tls) = &self.tls {
+            cmd.arg("--tls-cert")
+                .arg(tls.join("cert.pem"))
+                .arg("--tls-key")
+                .arg(tls.join("key.pem"));
+        }
         if let Some(text) = &self.config {
             let path = config_path(dir);
             std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
@@ -235,6 +261,8 @@ impl NodeOptions {
             grpc: String::new(),
             metrics: None,
             cert: None,
+            ca: self.tls.as_ref().map(|d| d.join("cert.pem")),
+            bearer: self.bearer.clone(),
             _root: root,
         };
 
@@ -265,7 +293,8 @@ impl NodeOptions {
         };
         let text = |key: &str| v[key].as_str().expect("checked above").to_string();
         node.rpc = text("rpc");
-        node.url = format!("http://{}", node.rpc);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        node.url = format!("{scheme}://{}", node.rpc);
         node.grpc = text("grpc");
         let quic = text("quic");
         node.quic = quic
@@ -316,6 +345,10 @@ pub struct Node {
     pub metrics: Option<String>,
     /// DER of the node's QUIC certificate, with [`NodeOptions::with_ingest_cert`].
     cert: Option<Vec<u8>>,
+    /// The certificate the APIs serve, with [`NodeOptions::tls`].
+    pub ca: Option<PathBuf>,
+    /// The bearer token of [`NodeOptions::bearer`].
+    bearer: Option<String>,
     /// The temporary directory of [`NodeOptions::start_in_temp_dir`]; dropped (removed) after
     /// [`Drop::drop`] killed the process.
     _root: Option<tempfile::TempDir>,
@@ -330,7 +363,14 @@ impl Node {
 
     /// A JSON-RPC client of the node.
     pub fn client(&self) -> RpcClient {
-        RpcClient::new(&self.url)
+        let client = match &self.ca {
+            Some(ca) => RpcClient::trusting(&self.url, ca).expect("the node's certificate loads"),
+            None => RpcClient::new(&self.url),
+        };
+        match &self.bearer {
+            Some(token) => client.with_bearer(token),
+            None => client,
+        }
     }
 
     /// The metrics endpoint's address; panics if the node serves none.
