@@ -7,7 +7,8 @@
 //! JSON-RPC 8545+i, gRPC 50051+i, QUIC ingest 9000+2i, QUIC p2p 9001+2i and metrics 9100+i, each
 //! plus `port_offset` (so that several devnets, or tests, can run side by side), and dials every
 //! other node's p2p port. Followers (`--followers M`) are nodes `n..n + M`: not in genesis, with
-//! `consensus.follower = true`, dialling the validators, which dial them too.
+//! `consensus.follower = true`, dialling the validators, which dial them too. Anonymous API
+//! callers may submit (`[access] anonymous = "submit"`), as on the dev chain.
 
 use crate::modules::compliance::ComplianceParams;
 use crate::modules::dex::DexParams;
@@ -178,6 +179,9 @@ pub fn init(
         c.p2p.listen = local(p.p2p);
         c.metrics.listen = Some(local(p.metrics));
         c.consensus.follower = i >= n;
+        // A devnet is a development network on loopback: anyone there may submit, as on the
+        // dev chain (elsewhere anonymous callers only read).
+        c.access.anonymous = Some(crate::access::AnonymousRole::Submit);
         // Validators talk to every other node; a follower to the validators.
         let talks_to = if i < n { n + followers } else { n };
         c.p2p.peers = (0..talks_to)

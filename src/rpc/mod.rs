@@ -52,5 +52,8 @@ mod subscriptions;
 pub use crate::api::views::*;
 pub use crate::api::ErrorCode;
 /// The REST routes as (HTTP verb, path template, JSON-RPC method), and their OpenAPI document.
-pub use rest_routes::{openapi_document as rest_openapi_document, route_list as rest_route_list};
+pub use rest_routes::{
+    openapi_document as rest_openapi_document, request_params as rest_request_params,
+    route_list as rest_route_list,
+};
 pub use server::{start, RpcServer};

@@ -558,6 +558,22 @@ pub fn build_params(
     Ok(params)
 }
 
+/// The JSON-RPC call (method and params) a REST request makes: `Ok(None)` when no route has this
+/// verb and path, `Err` when the request does not fit its route. The whole decoding of a
+/// request's outside input, for the fuzz target `rest_request`.
+pub fn request_params(
+    verb: &str,
+    path: &str,
+    query: Option<&str>,
+    body: Option<&Value>,
+) -> Result<Option<(&'static str, Vec<Value>)>, String> {
+    let Found::Route(route, captures) = find(verb, path)? else {
+        return Ok(None);
+    };
+    let query = parse_query(query)?;
+    build_params(route, &captures, &query, body).map(|params| Some((route.method, params)))
+}
+
 // ---------------------------------------------------------------------------------------------
 // The OpenAPI document
 // ---------------------------------------------------------------------------------------------
