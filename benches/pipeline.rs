@@ -125,6 +125,7 @@ fn sigverify(c: &mut Criterion) {
 fn execution(c: &mut Criterion) {
     let proposer = Address([0xee; 32]);
     let params = ChainParams {
+        genesis_hash: [0; 32],
         chain_id: CHAIN,
         min_fee: 1,
         staking: Default::default(),
@@ -168,6 +169,7 @@ fn execution(c: &mut Criterion) {
 fn lmdb_commit(c: &mut Criterion) {
     let proposer = Address([0xee; 32]);
     let params = ChainParams {
+        genesis_hash: [0; 32],
         chain_id: CHAIN,
         min_fee: 1,
         staking: Default::default(),

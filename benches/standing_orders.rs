@@ -17,6 +17,7 @@ const OWNERS: usize = 1_000;
 
 fn params() -> ChainParams {
     ChainParams {
+        genesis_hash: [0; 32],
         chain_id: CHAIN,
         min_fee: 1,
         staking: Default::default(),

@@ -183,6 +183,7 @@ impl Genesis {
     pub fn params(&self) -> ChainParams {
         ChainParams {
             chain_id: self.chain_id,
+            genesis_hash: [0; 32],
             min_fee: self.min_fee,
             staking: self.staking,
             banking: self.banking,

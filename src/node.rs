@@ -197,6 +197,11 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
     storage.start_indexer(std::time::Duration::from_millis(500));
     let (genesis_block, genesis_state, genesis_stake, genesis_lthash) = genesis.build();
     let genesis_hash = genesis_block.hash();
+    // Consensus signatures are bound to this chain id and genesis.
+    let params = crate::execution::ChainParams {
+        genesis_hash: genesis_hash.0,
+        ..genesis.params()
+    };
     if storage.is_initialized()? {
         let stored = storage.block(0)?.map(|b| b.hash()).unwrap_or(Hash::ZERO);
         if stored != genesis_hash {
@@ -265,7 +270,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
     let pipeline = Pipeline::start(
         &config,
         storage.clone(),
-        genesis.params(),
+        params.clone(),
         crate::pipeline::ValidatorIdentity {
             key: validator,
             p2p,
@@ -321,7 +326,7 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         rejected: pipeline.rejected.clone(),
         head: pipeline.head.clone(),
         commits: pipeline.commits.clone(),
-        params: genesis.params(),
+        params,
         genesis_hash,
         sigverify_backend: config.sigverify.backend.name().to_string(),
         tx_bytes_max: config.ingest.tx_bytes_max,

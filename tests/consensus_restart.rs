@@ -80,8 +80,12 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
     std::fs::create_dir_all(&dir).expect("consensus dir");
     write_proposal(&dir, &built.block).expect("proposal file");
     let (mut wal, _) = WalFile::open(&dir.join("wal"), Height(1), 1 << 20).expect("wal");
+    let chain = params.chain_tag();
     let (mut engine, _) = Engine::new(
-        EngineConfig::default(),
+        EngineConfig {
+            chain,
+            ..EngineConfig::default()
+        },
         validator.clone(),
         single_validator(proposer),
         Height(1),
@@ -142,7 +146,7 @@ fn a_decided_block_survives_a_crash_before_its_commit() {
         let bytes = storage.certificate(1).expect("read").expect("certificate");
         let d: Decision = decode_exact(&bytes, MESSAGE_BYTES_MAX).expect("decision");
         assert_eq!(d.value, Value(hash));
-        verify_certificate(&single_validator(proposer), &d).expect("certificate verifies");
+        verify_certificate(&chain, &single_validator(proposer), &d).expect("certificate verifies");
         pipeline.stop();
     });
 }

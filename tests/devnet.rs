@@ -5,6 +5,11 @@
 //! fork, and resumes when they return; every node reports the same hash for every height, each
 //! block with a commit certificate of at least three validators.
 //!
+//! The pace with one validator down (`one_validator_down_keeps_the_pace`): four validators
+//! finalize for 30 s; one is killed (-9); once the proposer schedule has skipped it, the other
+//! three finalize for 30 s at no less than 0.7 of the pace of four, and `mamey_getValidators` and
+//! the metrics show its missed turns.
+//!
 //! DPoS on the same network (`dpos_elections_rewards_unbonding_and_slashing`): validators 0..=2
 //! run; the test itself plays validator 3 and double-signs over p2p. A new validator registers
 //! and is elected at the epoch's end, a delegation raises a validator's power, an undelegation
@@ -442,6 +447,11 @@ fn dpos_elections_rewards_unbonding_and_slashing() {
         .expect("p2p as validator 3")
     };
     let culprit = cx::Address(addr(3).0);
+    let status = c.status().expect("status");
+    let chain = cx::ChainTag {
+        chain_id: status.chain_id,
+        genesis_hash: status.genesis_hash.0,
+    };
     wait_for(
         "the double signer is jailed",
         Duration::from_secs(90),
@@ -450,6 +460,7 @@ fn dpos_elections_rewards_unbonding_and_slashing() {
             for height in h..=h + 2 {
                 for value in [1u8, 2] {
                     let vote = sign_vote(
+                        &chain,
                         &keys_of[3],
                         cx::Vote {
                             height: cx::Height(height),
@@ -541,4 +552,74 @@ fn dpos_elections_rewards_unbonding_and_slashing() {
             assert_eq!(v, &views[0]);
         }
     }
+}
+
+/// Heights finalized by the nodes `nodes` over `window`.
+fn heights_over(net: &Devnet, nodes: &[usize], window: Duration) -> u64 {
+    let from = net.max_height(nodes);
+    std::thread::sleep(window);
+    net.max_height(nodes) - from
+}
+
+#[test]
+fn one_validator_down_keeps_the_pace() {
+    const WINDOW: Duration = Duration::from_secs(30);
+    let _one = ONE_DEVNET.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut net = devnet(tmp.path());
+    for i in 0..NODES {
+        net.start(i);
+    }
+    let all: Vec<usize> = (0..NODES).collect();
+    let rest: Vec<usize> = (0..NODES - 1).collect();
+    net.wait_height(&all, 3, Duration::from_secs(60));
+    let up = heights_over(&net, &all, WINDOW);
+
+    let victim = keys::address_of(
+        &keys::read(&net.dir.join(format!("node-{}/validator.key", NODES - 1))).expect("key"),
+    );
+    net.kill(NODES - 1);
+    // The schedule learns from the victim's first missed turn.
+    let record = |net: &Devnet| {
+        net.client(0)
+            .validators()
+            .ok()
+            .and_then(|v| v.validators.into_iter().find(|v| v.address == victim))
+    };
+    wait_for(
+        "the victim's first missed turn",
+        Duration::from_secs(60),
+        || record(&net).is_some_and(|v| v.missed_proposals >= 1),
+    );
+    let down = heights_over(&net, &rest, WINDOW);
+    eprintln!(
+        "devnet pace: {up} heights in {WINDOW:?} with {NODES} validators, {down} with one down \
+         ({} %)",
+        down * 100 / up.max(1)
+    );
+    assert!(up >= 10, "only {up} heights in {WINDOW:?} with everyone up");
+    assert!(
+        down * 10 >= up * 7,
+        "{down} heights with one validator down against {up} with all up: under 0.7"
+    );
+    let v = record(&net).expect("the victim is registered");
+    assert!(v.missed_proposals >= 1 && v.proposed >= 1, "{v:?}");
+    // The same record in the metrics.
+    let endpoints: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(net.dir.join("node-0/data/endpoints.json")).expect("endpoints"),
+    )
+    .expect("endpoints.json");
+    let metrics = endpoints["metrics"].as_str().expect("a metrics endpoint");
+    let text = ureq::get(&format!("http://{metrics}/metrics"))
+        .call()
+        .expect("scrape")
+        .into_string()
+        .expect("text");
+    let line = format!("mamey_validator_missed_proposals{{validator=\"{victim}\"}} ");
+    let missed: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line} in the metrics"));
+    assert!(missed >= 1);
 }

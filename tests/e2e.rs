@@ -689,8 +689,14 @@ fn assert_certified(
     heights: std::ops::RangeInclusive<u64>,
 ) {
     use mameynode::consensus::context::{
-        vote_sign_bytes, Address as ValidatorAddress, BlockHash, Height, NilOrVal, Round, Vote,
-        VoteType,
+        vote_sign_bytes, Address as ValidatorAddress, BlockHash, ChainTag, Height, NilOrVal, Round,
+        Vote, VoteType,
+    };
+    // Votes are bound to the chain id and genesis hash the node reports.
+    let status = client.status().expect("status");
+    let chain = ChainTag {
+        chain_id: status.chain_id,
+        genesis_hash: status.genesis_hash.0,
     };
     let key = ed25519_dalek::VerifyingKey::from_bytes(&validator.0).expect("validator key");
     for h in heights {
@@ -713,7 +719,7 @@ fn assert_certified(
             .try_into()
             .expect("64 bytes");
         key.verify_strict(
-            &vote_sign_bytes(&vote),
+            &vote_sign_bytes(&chain, &vote),
             &ed25519_dalek::Signature::from_bytes(&sig),
         )
         .unwrap_or_else(|e| panic!("block {h}: precommit signature does not verify: {e}"));

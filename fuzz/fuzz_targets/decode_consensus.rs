@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(e) = decode_exact::<Evidence>(rest, EVIDENCE_BYTES_MAX) {
                 assert_eq!(e.to_bytes(), rest, "re-encoding differs from the input");
             }
-            if let Ok(e) = Evidence::decode_and_check(rest) {
+            if let Ok(e) = Evidence::decode_and_check(rest, &Default::default()) {
                 assert_ne!(e.0, e.1, "checked evidence holds two different votes");
             }
         }

@@ -21,6 +21,7 @@ fn check<T: Decode + Encode>(data: &[u8]) -> Option<T> {
 
 fn params() -> mameynode::execution::ChainParams {
     mameynode::execution::ChainParams {
+        genesis_hash: [0; 32],
         chain_id: 1,
         min_fee: 1,
         staking: Default::default(),

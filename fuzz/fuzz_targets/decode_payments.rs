@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
                     signature: mameynode::types::Signature([0; 64]),
                 };
                 let params = mameynode::execution::ChainParams {
+                    genesis_hash: [0; 32],
                     chain_id: 1,
                     min_fee: 1,
                     staking: Default::default(),

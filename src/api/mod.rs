@@ -223,6 +223,17 @@ impl Api {
         let reader = self.storage.reader().map_err(ApiError::internal)?;
         let head = reader.head().map_err(ApiError::internal)?;
         let registry = reader.registry().map_err(ApiError::internal)?;
+        let leaders = reader
+            .leaders()
+            .map_err(ApiError::internal)?
+            .unwrap_or_default();
+        let record = |a: &Address| {
+            leaders
+                .records
+                .get(&crate::consensus::context::Address(a.0))
+                .copied()
+                .unwrap_or_default()
+        };
         let power_of = |a: &Address| {
             registry
                 .active
@@ -244,6 +255,9 @@ impl Api {
                     commission_bps: v.commission_bps,
                     jailed: v.jailed,
                     power: power_of(a),
+                    missed_proposals: record(a).missed_proposals,
+                    proposed: record(a).proposed,
+                    proposer_skipped_until: record(a).skipped_until,
                 })
                 .collect(),
         })

@@ -43,6 +43,15 @@ pub struct ValidatorView {
     pub jailed: bool,
     /// Voting power in the current set, if the validator is in it.
     pub power: Option<u64>,
+    /// As a proposer, while in the active set (`consensus::leader`): turns that passed without
+    /// its block decided, blocks it built that were decided, and the height below which it is
+    /// skipped as proposer (0: not skipped).
+    #[serde(default)]
+    pub missed_proposals: u64,
+    #[serde(default)]
+    pub proposed: u64,
+    #[serde(default)]
+    pub proposer_skipped_until: u64,
 }
 
 /// `mamey_getValidators` result: the registry and the active set at the committed head (the

@@ -6,7 +6,9 @@
 //! - the validator set is sorted by address and holds each address once: every iteration over it,
 //!   proposer selection included, is a pure function of its contents;
 //! - what is signed is a fixed-size, domain-separated encoding ([`vote_sign_bytes`],
-//!   [`proposal_sign_bytes`]), so a vote can never verify as a proposal or the other way round.
+//!   [`proposal_sign_bytes`]) that starts with the chain's [`ChainTag`] (chain id and genesis
+//!   hash), so a vote can never verify as a proposal or the other way round, nor on another
+//!   chain.
 
 use std::fmt;
 
@@ -176,11 +178,13 @@ pub enum ValidatorSetError {
     Overflow,
 }
 
-/// The active validators, sorted by address.
+/// The active validators, sorted by address, and the proposer schedule's state when the chain
+/// keeps one ([`super::leader`]; without it, plain round robin).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatorSet {
     validators: Vec<Validator>,
     total: VotingPower,
+    leaders: Option<std::sync::Arc<super::leader::LeaderState>>,
 }
 
 impl ValidatorSet {
@@ -201,7 +205,21 @@ impl ValidatorSet {
                 .checked_add(v.voting_power)
                 .ok_or(ValidatorSetError::Overflow)?;
         }
-        Ok(Self { validators, total })
+        Ok(Self {
+            validators,
+            total,
+            leaders: None,
+        })
+    }
+
+    /// The same set, its proposers chosen by `leaders` (weighted, with reputation).
+    pub fn with_leaders(mut self, leaders: super::leader::LeaderState) -> Self {
+        self.leaders = Some(std::sync::Arc::new(leaders));
+        self
+    }
+
+    pub fn leaders(&self) -> Option<&super::leader::LeaderState> {
+        self.leaders.as_deref()
     }
 
     pub fn validators(&self) -> &[Validator] {
@@ -419,79 +437,113 @@ impl mc::Context for Ctx {
     }
 }
 
-/// The proposer of a round: round robin over the sorted set, starting one further each height.
+/// The proposer of a round: by the set's proposer schedule ([`super::leader`]: stake-weighted,
+/// failed proposers skipped) when it has one, else round robin over the sorted set, starting one
+/// further each height.
 pub fn proposer(set: &ValidatorSet, height: Height, round: Round) -> &Validator {
-    let n = set.validators.len() as u64;
     // A nil round never reaches here (the driver asks for defined rounds); it counts as round 0.
-    let r = u64::from(round.as_u32().unwrap_or(0));
-    let i = (height.0 % n + r % n) % n;
+    let r = round.as_u32().unwrap_or(0);
+    if let Some(leaders) = &set.leaders {
+        let chosen = leaders.proposer(set, height.0, r);
+        if let Some(v) = set.get(&chosen) {
+            return v;
+        }
+        debug_assert!(false, "the schedule chose {chosen}, who is not in the set");
+    }
+    let n = set.validators.len() as u64;
+    let i = (height.0 % n + u64::from(r) % n) % n;
     &set.validators[i as usize]
 }
 
 pub type SignedVote = SignedMessage<Ctx, Vote>;
 pub type SignedProposal = SignedMessage<Ctx, Proposal>;
 
-const VOTE_DOMAIN: &[u8; 16] = b"mamey/vote/v1\0\0\0";
-const PROPOSAL_DOMAIN: &[u8; 16] = b"mamey/proposal/1";
+const VOTE_DOMAIN: &[u8; 16] = b"mamey/vote/v2\0\0\0";
+const PROPOSAL_DOMAIN: &[u8; 16] = b"mamey/proposal/2";
+
+/// What binds every signed consensus message to one chain: its id and its genesis block's hash.
+/// A vote or proposal signed on one chain never verifies on another, nor on a chain started
+/// again from another genesis under the same id, so a key used on two chains cannot be slashed
+/// on one for what it signed on the other, and no message replays across chains.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ChainTag {
+    pub chain_id: u64,
+    pub genesis_hash: [u8; 32],
+}
+
+impl ChainTag {
+    /// The 40 bytes every sign-bytes carries after its domain.
+    fn bytes(&self) -> [u8; 40] {
+        let mut out = [0u8; 40];
+        out[..8].copy_from_slice(&self.chain_id.to_le_bytes());
+        out[8..].copy_from_slice(&self.genesis_hash);
+        out
+    }
+}
 
 fn round_bytes(round: Round) -> [u8; 8] {
     round.as_i64().to_le_bytes()
 }
 
-/// What a validator signs for a vote: domain, height, round, kind, value (or nil), validator.
-pub fn vote_sign_bytes(v: &Vote) -> [u8; 98] {
-    let mut out = [0u8; 98];
+/// What a validator signs for a vote: domain, chain id, genesis hash, height, round, kind,
+/// value (or nil), validator.
+pub fn vote_sign_bytes(chain: &ChainTag, v: &Vote) -> [u8; 138] {
+    let mut out = [0u8; 138];
     out[..16].copy_from_slice(VOTE_DOMAIN);
-    out[16..24].copy_from_slice(&v.height.0.to_le_bytes());
-    out[24..32].copy_from_slice(&round_bytes(v.round));
-    out[32] = match v.kind {
+    out[16..56].copy_from_slice(&chain.bytes());
+    out[56..64].copy_from_slice(&v.height.0.to_le_bytes());
+    out[64..72].copy_from_slice(&round_bytes(v.round));
+    out[72] = match v.kind {
         VoteType::Prevote => 1,
         VoteType::Precommit => 2,
     };
     if let NilOrVal::Val(hash) = v.value {
-        out[33] = 1;
-        out[34..66].copy_from_slice(&hash.0);
+        out[73] = 1;
+        out[74..106].copy_from_slice(&hash.0);
     }
-    out[66..98].copy_from_slice(&v.validator.0);
+    out[106..138].copy_from_slice(&v.validator.0);
     out
 }
 
-/// What a proposer signs: domain, height, round, proof-of-lock round, block hash, proposer.
-pub fn proposal_sign_bytes(p: &Proposal) -> [u8; 104] {
-    let mut out = [0u8; 104];
+/// What a proposer signs: domain, chain id, genesis hash, height, round, proof-of-lock round,
+/// block hash, proposer.
+pub fn proposal_sign_bytes(chain: &ChainTag, p: &Proposal) -> [u8; 144] {
+    let mut out = [0u8; 144];
     out[..16].copy_from_slice(PROPOSAL_DOMAIN);
-    out[16..24].copy_from_slice(&p.height.0.to_le_bytes());
-    out[24..32].copy_from_slice(&round_bytes(p.round));
-    out[32..40].copy_from_slice(&round_bytes(p.pol_round));
-    out[40..72].copy_from_slice(&p.value.0 .0);
-    out[72..104].copy_from_slice(&p.proposer.0);
+    out[16..56].copy_from_slice(&chain.bytes());
+    out[56..64].copy_from_slice(&p.height.0.to_le_bytes());
+    out[64..72].copy_from_slice(&round_bytes(p.round));
+    out[72..80].copy_from_slice(&round_bytes(p.pol_round));
+    out[80..112].copy_from_slice(&p.value.0 .0);
+    out[112..144].copy_from_slice(&p.proposer.0);
     out
 }
 
-pub fn sign_vote(key: &SigningKey, vote: Vote) -> SignedVote {
-    let signature = Sig(key.sign(&vote_sign_bytes(&vote)).to_bytes());
+pub fn sign_vote(chain: &ChainTag, key: &SigningKey, vote: Vote) -> SignedVote {
+    let signature = Sig(key.sign(&vote_sign_bytes(chain, &vote)).to_bytes());
     SignedMessage::new(vote, signature)
 }
 
-pub fn sign_proposal(key: &SigningKey, proposal: Proposal) -> SignedProposal {
-    let signature = Sig(key.sign(&proposal_sign_bytes(&proposal)).to_bytes());
+pub fn sign_proposal(chain: &ChainTag, key: &SigningKey, proposal: Proposal) -> SignedProposal {
+    let signature = Sig(key.sign(&proposal_sign_bytes(chain, &proposal)).to_bytes());
     SignedMessage::new(proposal, signature)
 }
 
-/// Whether the vote's signature is its validator's (the address is the public key).
-pub fn vote_signature_ok(v: &SignedVote) -> bool {
+/// Whether the vote's signature is its validator's, on this chain (the address is the public
+/// key).
+pub fn vote_signature_ok(chain: &ChainTag, v: &SignedVote) -> bool {
     crate::sigverify::zip215::verify(
         &v.message.validator.0,
-        &vote_sign_bytes(&v.message),
+        &vote_sign_bytes(chain, &v.message),
         &v.signature.0,
     )
 }
 
-/// Whether the proposal's signature is its proposer's.
-pub fn proposal_signature_ok(p: &SignedProposal) -> bool {
+/// Whether the proposal's signature is its proposer's, on this chain.
+pub fn proposal_signature_ok(chain: &ChainTag, p: &SignedProposal) -> bool {
     crate::sigverify::zip215::verify(
         &p.message.proposer.0,
-        &proposal_sign_bytes(&p.message),
+        &proposal_sign_bytes(chain, &p.message),
         &p.signature.0,
     )
 }
@@ -554,7 +606,11 @@ mod tests {
     }
 
     #[test]
-    fn signatures_bind_every_field_and_the_kind_of_message() {
+    fn signatures_bind_every_field_the_kind_of_message_and_the_chain() {
+        let chain = ChainTag {
+            chain_id: 7,
+            genesis_hash: [3; 32],
+        };
         let k = key(1);
         let vote = Vote {
             height: Height(3),
@@ -563,8 +619,20 @@ mod tests {
             kind: VoteType::Prevote,
             validator: address_of(&k),
         };
-        let signed = sign_vote(&k, vote);
-        assert!(vote_signature_ok(&signed));
+        let signed = sign_vote(&chain, &k, vote);
+        assert!(vote_signature_ok(&chain, &signed));
+        for other in [
+            ChainTag {
+                chain_id: 8,
+                ..chain
+            },
+            ChainTag {
+                genesis_hash: [4; 32],
+                ..chain
+            },
+        ] {
+            assert!(!vote_signature_ok(&other, &signed), "{other:?}");
+        }
         for changed in [
             Vote {
                 height: Height(4),
@@ -588,7 +656,7 @@ mod tests {
             },
         ] {
             let forged = SignedMessage::new(changed, signed.signature);
-            assert!(!vote_signature_ok(&forged), "{changed:?}");
+            assert!(!vote_signature_ok(&chain, &forged), "{changed:?}");
         }
         let proposal = Proposal {
             height: Height(3),
@@ -597,14 +665,18 @@ mod tests {
             pol_round: Round::Nil,
             proposer: address_of(&k),
         };
-        let p = sign_proposal(&k, proposal);
-        assert!(proposal_signature_ok(&p));
-        assert!(!proposal_signature_ok(&SignedMessage::new(
-            Proposal {
-                pol_round: Round::ZERO,
-                ..proposal
-            },
-            p.signature
-        )));
+        let p = sign_proposal(&chain, &k, proposal);
+        assert!(proposal_signature_ok(&chain, &p));
+        assert!(!proposal_signature_ok(&ChainTag::default(), &p));
+        assert!(!proposal_signature_ok(
+            &chain,
+            &SignedMessage::new(
+                Proposal {
+                    pol_round: Round::ZERO,
+                    ..proposal
+                },
+                p.signature
+            )
+        ));
     }
 }

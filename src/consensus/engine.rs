@@ -41,7 +41,7 @@ use thiserror::Error;
 
 use super::context::{
     address_of, proposal_signature_ok, proposer, sign_proposal, sign_vote, vote_sign_bytes,
-    vote_signature_ok, Address, BlockHash, Ctx, Height, Sig, SignedProposal, SignedVote,
+    vote_signature_ok, Address, BlockHash, ChainTag, Ctx, Height, Sig, SignedProposal, SignedVote,
     ValidatorSet, Value, Vote,
 };
 
@@ -173,6 +173,8 @@ pub struct EngineConfig {
     /// Messages for the next height kept until this validator gets there (a proposal that arrives
     /// just before the decision would otherwise be lost and its round with it); more are dropped.
     pub next_height_messages_max: usize,
+    /// The chain every signature is bound to.
+    pub chain: ChainTag,
 }
 
 impl Default for EngineConfig {
@@ -181,6 +183,7 @@ impl Default for EngineConfig {
             timeouts: LinearTimeouts::default(),
             decisions_kept: 64,
             next_height_messages_max: 1_024,
+            chain: ChainTag::default(),
         }
     }
 }
@@ -188,6 +191,7 @@ impl Default for EngineConfig {
 /// Checks that `signers` are distinct validators whose signatures are `kind` votes for `value` at
 /// `height` and `round`, together more than two thirds of the voting power.
 fn verify_quorum<'a>(
+    chain: &ChainTag,
     set: &ValidatorSet,
     height: Height,
     round: Round,
@@ -218,7 +222,11 @@ fn verify_quorum<'a>(
             kind,
             validator: *address,
         };
-        if !crate::sigverify::zip215::verify(&address.0, &vote_sign_bytes(&vote), &signature.0) {
+        if !crate::sigverify::zip215::verify(
+            &address.0,
+            &vote_sign_bytes(chain, &vote),
+            &signature.0,
+        ) {
             return Err(ConsensusError::BadCertificate(format!(
                 "bad signature of {address}"
             )));
@@ -235,8 +243,12 @@ fn verify_quorum<'a>(
 }
 
 /// Checks a commit certificate against a validator set: every signature a precommit for the value
-/// by a distinct validator, together more than two thirds of the voting power.
-pub fn verify_certificate(set: &ValidatorSet, decision: &Decision) -> Result<(), ConsensusError> {
+/// by a distinct validator on `chain`, together more than two thirds of the voting power.
+pub fn verify_certificate(
+    chain: &ChainTag,
+    set: &ValidatorSet,
+    decision: &Decision,
+) -> Result<(), ConsensusError> {
     let c = &decision.certificate;
     if c.height != decision.height || c.round != decision.round || c.value_id != decision.value.0 {
         return Err(ConsensusError::BadCertificate(
@@ -244,6 +256,7 @@ pub fn verify_certificate(set: &ValidatorSet, decision: &Decision) -> Result<(),
         ));
     }
     verify_quorum(
+        chain,
         set,
         c.height,
         c.round,
@@ -256,8 +269,13 @@ pub fn verify_certificate(set: &ValidatorSet, decision: &Decision) -> Result<(),
 }
 
 /// Checks a polka certificate: more than two thirds of the voting power in prevotes for its value.
-pub fn verify_polka(set: &ValidatorSet, c: &PolkaCertificate<Ctx>) -> Result<(), ConsensusError> {
+pub fn verify_polka(
+    chain: &ChainTag,
+    set: &ValidatorSet,
+    c: &PolkaCertificate<Ctx>,
+) -> Result<(), ConsensusError> {
     verify_quorum(
+        chain,
         set,
         c.height,
         c.round,
@@ -524,7 +542,7 @@ impl Engine {
             }
             Message::Decision(d) => {
                 if d.height == height {
-                    verify_certificate(&self.set, &d)?;
+                    verify_certificate(&self.config.chain, &self.set, &d)?;
                     self.decide(*d, effects);
                 } else if d.height > height {
                     self.ask_sync(from, effects);
@@ -548,7 +566,7 @@ impl Engine {
                 {
                     return Ok(());
                 }
-                verify_polka(&self.set, &c)?;
+                verify_polka(&self.config.chain, &self.set, &c)?;
                 self.apply_wal_entry(WalEntry::Polka(c), effects)
             }
             Message::Proposal(p) => {
@@ -567,7 +585,7 @@ impl Engine {
                         from: m.proposer,
                     });
                 }
-                if !proposal_signature_ok(&p) {
+                if !proposal_signature_ok(&self.config.chain, &p) {
                     return Err(ConsensusError::BadSignature(m.proposer));
                 }
                 self.apply_wal_entry(WalEntry::Proposal(p), effects)
@@ -579,7 +597,7 @@ impl Engine {
                     self.keep_for_next_height(from, m.height, Message::Vote(v));
                     return Ok(());
                 }
-                if !vote_signature_ok(&v) {
+                if !vote_signature_ok(&self.config.chain, &v) {
                     return Err(ConsensusError::BadSignature(m.validator));
                 }
                 let key = (m.validator, m.round, kind_key(m.kind));
@@ -830,7 +848,7 @@ impl Engine {
             // The same vote again (a replay): nothing new to say.
             return None;
         }
-        let signed = sign_vote(&self.key, vote);
+        let signed = sign_vote(&self.config.chain, &self.key, vote);
         self.own_votes.insert(key, signed.clone());
         self.first_votes
             .insert((self.address, vote.round, key.1), signed.clone());
@@ -851,7 +869,7 @@ impl Engine {
             }
             return None;
         }
-        let signed = sign_proposal(&self.key, proposal);
+        let signed = sign_proposal(&self.config.chain, &self.key, proposal);
         self.own_proposals.insert(proposal.round, signed.clone());
         self.persist(WalEntry::Proposal(signed.clone()), effects);
         effects.push(Effect::Broadcast(Message::Proposal(signed.clone())));
@@ -916,7 +934,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consensus::context::{sign_vote, Validator};
+    use crate::consensus::context::{sign_vote, ChainTag, Validator};
 
     fn keys(n: u8) -> Vec<SigningKey> {
         (1..=n).map(|i| SigningKey::from_bytes(&[i; 32])).collect()
@@ -991,7 +1009,8 @@ mod tests {
                 .collect();
             assert_eq!(decided.len(), 1);
             assert_eq!(decided[0].value, value);
-            verify_certificate(&set, decided[0]).expect("certificate verifies");
+            verify_certificate(&ChainTag::default(), &set, decided[0])
+                .expect("certificate verifies");
             // Every vote is persisted before it is broadcast.
             let first_persist = effects
                 .iter()
@@ -1031,6 +1050,7 @@ mod tests {
         let vote = |height: u64, kind, value| Input::Message {
             from: k1,
             message: Message::Vote(sign_vote(
+                &ChainTag::default(),
                 &ks[1],
                 Vote {
                     height: Height(height),
@@ -1094,6 +1114,7 @@ mod tests {
             );
         } else {
             let p = sign_proposal(
+                &ChainTag::default(),
                 &ks[1],
                 super::super::context::Proposal {
                     height: Height(2),
@@ -1126,7 +1147,7 @@ mod tests {
             })
             .expect("both validators' precommits decide");
         assert_eq!(d.value, v2);
-        verify_certificate(&set2, d).expect("certificate of height 2's set");
+        verify_certificate(&ChainTag::default(), &set2, d).expect("certificate of height 2's set");
         assert_eq!(d.certificate.commit_signatures.len(), 2);
     }
 
@@ -1150,6 +1171,7 @@ mod tests {
             vec![],
         );
         let proposal = sign_proposal(
+            &ChainTag::default(),
             key_of(&ks, proposer_address),
             super::super::context::Proposal {
                 height: Height(1),
@@ -1236,10 +1258,11 @@ mod tests {
             message: Message::Vote(v),
         };
         assert_eq!(
-            e.handle(msg(sign_vote(&stranger, vote))),
+            e.handle(msg(sign_vote(&ChainTag::default(), &stranger, vote))),
             Err(ConsensusError::UnknownValidator(address_of(&stranger)))
         );
         let forged = sign_vote(
+            &ChainTag::default(),
             &stranger,
             Vote {
                 validator: address_of(&ks[1]),
@@ -1251,6 +1274,7 @@ mod tests {
             Err(ConsensusError::BadSignature(address_of(&ks[1])))
         );
         let far = sign_vote(
+            &ChainTag::default(),
             &ks[1],
             Vote {
                 round: Round::new(ROUND_WINDOW + 1),
@@ -1267,6 +1291,7 @@ mod tests {
             .find(|k| address_of(k) != proposer(&set, Height(1), Round::ZERO).address)
             .expect("someone else");
         let p = sign_proposal(
+            &ChainTag::default(),
             wrong_proposer,
             super::super::context::Proposal {
                 height: Height(1),
@@ -1292,6 +1317,7 @@ mod tests {
         let value = Value(BlockHash([5; 32]));
         let precommit = |k: &SigningKey| {
             sign_vote(
+                &ChainTag::default(),
                 k,
                 Vote {
                     height: Height(9),
@@ -1315,18 +1341,20 @@ mod tests {
             .trim_vote_extensions(),
         };
         let three: Vec<SignedVote> = ks[..3].iter().map(precommit).collect();
-        verify_certificate(&set, &decision(three.clone())).expect("3 of 4");
-        assert!(verify_certificate(&set, &decision(three[..2].to_vec())).is_err());
+        verify_certificate(&ChainTag::default(), &set, &decision(three.clone())).expect("3 of 4");
+        assert!(
+            verify_certificate(&ChainTag::default(), &set, &decision(three[..2].to_vec())).is_err()
+        );
         let mut dup = decision(three[..2].to_vec());
         dup.certificate
             .commit_signatures
             .push(dup.certificate.commit_signatures[0].clone());
-        assert!(verify_certificate(&set, &dup).is_err());
+        assert!(verify_certificate(&ChainTag::default(), &set, &dup).is_err());
         let mut bad = decision(three.clone());
         bad.certificate.commit_signatures[1].signature = Sig([1; 64]);
-        assert!(verify_certificate(&set, &bad).is_err());
+        assert!(verify_certificate(&ChainTag::default(), &set, &bad).is_err());
         let mut other_value = decision(three);
         other_value.value = Value(BlockHash([6; 32]));
-        assert!(verify_certificate(&set, &other_value).is_err());
+        assert!(verify_certificate(&ChainTag::default(), &set, &other_value).is_err());
     }
 }

@@ -4,6 +4,8 @@
 //!
 //! - [`context`]: the types Malachite runs on (heights, validators, block hashes, votes, proposals)
 //!   and Ed25519 signing with the node's one verification rule (ZIP-215);
+//! - [`leader`]: who proposes each height and round: stake-weighted round robin with leader
+//!   reputation, from consensus-visible state;
 //! - [`engine`]: one validator's consensus as a pure state machine: inputs in, effects out
 //!   (messages to send, timeouts to schedule, entries for the write-ahead log, decisions with
 //!   their commit certificates). Networking, timers and storage are the host's.
@@ -14,5 +16,6 @@
 
 pub mod context;
 pub mod engine;
+pub mod leader;
 pub mod wal;
 pub mod wire;

@@ -239,14 +239,17 @@ pub enum EvidenceError {
     NotComparable,
     #[error("the two votes are the same vote")]
     SameValue,
-    #[error("a vote's signature does not verify")]
+    #[error("a vote's signature does not verify on this chain (forged, or signed for another chain or genesis)")]
     BadSignature,
 }
 
 impl Evidence {
     /// Decodes evidence and checks what needs no state: the votes conflict and are both signed
-    /// by the validator they name.
-    pub fn decode_and_check(bytes: &[u8]) -> Result<Self, EvidenceError> {
+    /// on `chain` by the validator they name (votes of another chain or genesis are refused).
+    pub fn decode_and_check(
+        bytes: &[u8],
+        chain: &super::context::ChainTag,
+    ) -> Result<Self, EvidenceError> {
         let e: Evidence = crate::codec::decode_exact(bytes, crate::types::EVIDENCE_BYTES_MAX)?;
         let (a, b) = (&e.0.message, &e.1.message);
         if a.validator != b.validator
@@ -259,7 +262,9 @@ impl Evidence {
         if a.value == b.value {
             return Err(EvidenceError::SameValue);
         }
-        if !super::context::vote_signature_ok(&e.0) || !super::context::vote_signature_ok(&e.1) {
+        if !super::context::vote_signature_ok(chain, &e.0)
+            || !super::context::vote_signature_ok(chain, &e.1)
+        {
             return Err(EvidenceError::BadSignature);
         }
         Ok(e)
@@ -444,13 +449,14 @@ impl Decode for WalEntry {
 mod tests {
     use super::*;
     use crate::codec::decode_exact;
-    use crate::consensus::context::{address_of, sign_proposal, sign_vote};
+    use crate::consensus::context::{address_of, sign_proposal, sign_vote, ChainTag};
     use ed25519_dalek::SigningKey;
 
     fn samples() -> (Vec<Message>, Vec<WalEntry>) {
         let k = SigningKey::from_bytes(&[3; 32]);
         let a = address_of(&k);
         let p = sign_proposal(
+            &ChainTag::default(),
             &k,
             Proposal {
                 height: Height(5),
@@ -461,6 +467,7 @@ mod tests {
             },
         );
         let prevote = sign_vote(
+            &ChainTag::default(),
             &k,
             Vote {
                 height: Height(5),
@@ -471,6 +478,7 @@ mod tests {
             },
         );
         let precommit = sign_vote(
+            &ChainTag::default(),
             &k,
             Vote {
                 height: Height(5),

@@ -105,6 +105,15 @@ pub enum TxError {
     InvalidEvidence(crate::consensus::wire::EvidenceError),
     #[error("validator {0} was already slashed and jailed for double signing")]
     AlreadyJailed(Address),
+    #[error(
+        "equivocation evidence of height {height} is too old: evidence is accepted for \
+         {unbonding_blocks} blocks (the unbonding period), until height {last}"
+    )]
+    EvidenceTooOld {
+        height: u64,
+        unbonding_blocks: u64,
+        last: u64,
+    },
     /// Any module's own refusal (issued assets, and every module after them).
     #[error(transparent)]
     Module(ModuleError),
@@ -125,6 +134,7 @@ impl TxError {
                 | TxError::InsufficientStake { .. }
                 | TxError::InvalidEvidence(_)
                 | TxError::AlreadyJailed(_)
+                | TxError::EvidenceTooOld { .. }
         )
     }
 }

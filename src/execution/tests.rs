@@ -23,6 +23,7 @@ fn addr(i: u8) -> Address {
 
 fn params() -> ChainParams {
     ChainParams {
+        genesis_hash: [0; 32],
         chain_id: CHAIN,
         min_fee: 1,
         staking: StakingParams::default(),
@@ -331,7 +332,7 @@ fn total_supply(st: &MemState) -> u128 {
                     .sum::<u128>()
             }
             StakeValue::Unbonding(u) => total += u.0.values().map(|a| u128::from(*a)).sum::<u128>(),
-            StakeValue::Shares(_) => {}
+            StakeValue::Shares(_) | StakeValue::Leaders(_) => {}
         }
     }
     total
@@ -495,8 +496,10 @@ fn double_signing_evidence_slashes_jails_and_reelects() {
     let mut st = staking_state();
     let mut lthash = st.lthash();
     let culprit = key(9);
-    let vote = |value: u8| {
+    let chain = staking_chain().chain_tag();
+    let vote_on = |chain: &cx::ChainTag, value: u8| {
         sign_vote(
+            chain,
             &culprit,
             cx::Vote {
                 height: cx::Height(4),
@@ -507,7 +510,20 @@ fn double_signing_evidence_slashes_jails_and_reelects() {
             },
         )
     };
+    let vote = |value: u8| vote_on(&chain, value);
     let evidence = Evidence(vote(1), vote(2)).to_bytes();
+    // The same double sign on another chain, or on a chain of another genesis, proves nothing here.
+    let elsewhere = [
+        cx::ChainTag {
+            chain_id: chain.chain_id + 1,
+            ..chain
+        },
+        cx::ChainTag {
+            genesis_hash: [0xee; 32],
+            ..chain
+        },
+    ]
+    .map(|other| Evidence(vote_on(&other, 1), vote_on(&other, 2)).to_bytes());
     let same = Evidence(vote(1), vote(1)).to_bytes();
     let mut forged_vote = vote(2);
     forged_vote.signature = cx::Sig([7; 64]);
@@ -519,6 +535,20 @@ fn double_signing_evidence_slashes_jails_and_reelects() {
         vec![
             staking_tx(0, 0, StakingCall::ReportEquivocation { evidence: same }),
             staking_tx(0, 0, StakingCall::ReportEquivocation { evidence: forged }),
+            staking_tx(
+                0,
+                0,
+                StakingCall::ReportEquivocation {
+                    evidence: elsewhere[0].clone(),
+                },
+            ),
+            staking_tx(
+                0,
+                0,
+                StakingCall::ReportEquivocation {
+                    evidence: elsewhere[1].clone(),
+                },
+            ),
             staking_tx(
                 0,
                 0,
@@ -543,6 +573,8 @@ fn double_signing_evidence_slashes_jails_and_reelects() {
         reasons,
         vec![
             TxError::InvalidEvidence(crate::consensus::wire::EvidenceError::SameValue),
+            TxError::InvalidEvidence(crate::consensus::wire::EvidenceError::BadSignature),
+            TxError::InvalidEvidence(crate::consensus::wire::EvidenceError::BadSignature),
             TxError::InvalidEvidence(crate::consensus::wire::EvidenceError::BadSignature),
             TxError::AlreadyJailed(addr(9)),
             TxError::ValidatorJailed(addr(9)),
@@ -613,4 +645,72 @@ proptest! {
             prop_assert_eq!(total_supply(&st), supply0 + 30 * u128::from(height));
         }
     }
+}
+
+#[test]
+fn a_validator_under_its_minimum_self_stake_leaves_the_set_and_old_evidence_is_refused() {
+    use crate::codec::Encode;
+    use crate::consensus::context::{self as cx, sign_vote};
+    use crate::consensus::wire::Evidence;
+    let mut st = staking_state();
+    st.accounts.entry(addr(10)).or_default().balance = 1_000;
+    let mut lthash = st.lthash();
+    // Validator 10 takes back 95 of its own 100: under the minimum of 10.
+    let out = run_block(
+        &mut st,
+        &mut lthash,
+        1,
+        vec![staking_tx(
+            10,
+            0,
+            StakingCall::Undelegate {
+                validator: addr(10),
+                amount: 95,
+            },
+        )],
+    );
+    assert_eq!(out.applied.len(), 1, "{:?}", out.discarded);
+    run_block(&mut st, &mut lthash, 2, vec![]);
+    let in_set = |st: &MemState, i: u8| registry_of(st).active.iter().any(|(a, _)| *a == addr(i));
+    assert!(in_set(&st, 10), "it serves until the epoch's end");
+    run_block(&mut st, &mut lthash, 3, vec![]);
+    assert!(!in_set(&st, 10), "not elected again under its minimum");
+    assert!(in_set(&st, 8) && in_set(&st, 9));
+
+    // A double sign at height 1 reported at height 4: older than the unbonding period (2).
+    let chain = staking_chain().chain_tag();
+    let culprit = key(9);
+    let vote = |value: u8| {
+        sign_vote(
+            &chain,
+            &culprit,
+            cx::Vote {
+                height: cx::Height(1),
+                round: cx::Round::new(0),
+                value: cx::NilOrVal::Val(cx::BlockHash([value; 32])),
+                kind: cx::VoteType::Prevote,
+                validator: cx::address_of(&culprit),
+            },
+        )
+    };
+    let evidence = Evidence(vote(1), vote(2)).to_bytes();
+    let out = run_block(
+        &mut st,
+        &mut lthash,
+        4,
+        vec![staking_tx(
+            0,
+            0,
+            StakingCall::ReportEquivocation { evidence },
+        )],
+    );
+    assert_eq!(
+        out.discarded.first().map(|d| d.1.clone()),
+        Some(TxError::EvidenceTooOld {
+            height: 1,
+            unbonding_blocks: 2,
+            last: 3
+        })
+    );
+    assert!(!registry_of(&st).validators[&addr(9)].jailed);
 }

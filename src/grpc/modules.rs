@@ -197,6 +197,9 @@ impl StakingService for Staking {
                     commission_bps: u32::from(v.commission_bps),
                     jailed: v.jailed,
                     power: v.power,
+                    missed_proposals: v.missed_proposals,
+                    proposed: v.proposed,
+                    proposer_skipped_until: v.proposer_skipped_until,
                 })
                 .collect(),
         }))

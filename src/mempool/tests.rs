@@ -31,6 +31,7 @@ fn pool(config: MempoolConfig) -> Mempool {
     Mempool::new(
         config,
         ChainParams {
+            genesis_hash: [0; 32],
             chain_id: 5,
             min_fee: 1,
             staking: Default::default(),

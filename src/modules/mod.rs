@@ -313,6 +313,9 @@ modules! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainParams {
     pub chain_id: ChainId,
+    /// The genesis block's hash (zero in `Genesis::params`; the node sets it once genesis is
+    /// built): with the chain id, what consensus signatures are bound to.
+    pub genesis_hash: [u8; 32],
     pub min_fee: Amount,
     pub staking: staking::StakingParams,
     pub banking: banking::BankingParams,
@@ -320,6 +323,16 @@ pub struct ChainParams {
     pub compliance: compliance::ComplianceParams,
     pub payments: payments::PaymentsParams,
     pub dex: dex::DexParams,
+}
+
+impl ChainParams {
+    /// What every consensus signature of this chain is bound to.
+    pub fn chain_tag(&self) -> crate::consensus::context::ChainTag {
+        crate::consensus::context::ChainTag {
+            chain_id: self.chain_id,
+            genesis_hash: self.genesis_hash,
+        }
+    }
 }
 
 /// A refusal kept on the record: with the call's writes undone, the sender pays the fee and uses

@@ -30,6 +30,7 @@ pub(crate) fn addr(i: u8) -> Address {
 
 pub(crate) fn params() -> ChainParams {
     ChainParams {
+        genesis_hash: [0; 32],
         chain_id: CHAIN,
         min_fee: 1,
         staking: StakingParams {

@@ -588,6 +588,14 @@ impl ConsensusActor {
             .partition(|(_, p)| p.message.value.0 == hash);
         self.waiting = still;
         for (from, p) in ready {
+            if !self.built_by_proposer(&p) {
+                tracing::warn!(
+                    height,
+                    "proposal of a block another validator built; ignored"
+                );
+                self.strike(&from);
+                continue;
+            }
             self.input(
                 Input::Message {
                     from: crate::consensus::context::Address(from.0),
@@ -596,6 +604,18 @@ impl ConsensusActor {
                 ctx,
             );
         }
+    }
+
+    /// A fresh proposal (no POL round) must carry a block its proposer built: the builder is paid
+    /// the fees and credited by the proposer schedule, so nobody may propose in another's name.
+    /// Re-proposals of a locked block carry the block's original builder.
+    fn built_by_proposer(&self, p: &SignedProposal) -> bool {
+        if p.message.pol_round.is_defined() {
+            return true;
+        }
+        self.pending
+            .get(&p.message.value.0)
+            .map_or(true, |c| c.block.header.proposer.0 == p.message.proposer.0)
     }
 
     fn is_validator(&self, address: &crate::types::Address) -> bool {
@@ -666,6 +686,13 @@ impl ConsensusActor {
             PeerMessage::BlockRequest(h) => self.serve_block_request(&from, h),
             // Transactions go to ingest (the node routes them there), not to consensus.
             PeerMessage::Transactions(_) => {}
+            PeerMessage::Consensus(Message::Proposal(p)) if !self.built_by_proposer(&p) => {
+                tracing::warn!(
+                    height = p.message.height.0,
+                    "proposal of a block another validator built; ignored"
+                );
+                self.strike(&from);
+            }
             PeerMessage::Consensus(Message::Proposal(p))
                 if p.message.height == self.engine.height()
                     && !self.pending.contains_key(&p.message.value.0) =>
@@ -749,6 +776,7 @@ impl Handler<BlockCommitted> for ConsensusActor {
                 return;
             }
         };
+        publish_proposer_records(&set);
         self.input(Input::StartHeight { height: next, set }, ctx);
         while let Some(held) = self.held.pop_front() {
             match held {
@@ -783,10 +811,13 @@ fn signatures_valid(block: &Block, verified: Option<&crate::sigverify::VerifiedI
         .all(|ok| *ok)
 }
 
-/// The active set that the committed state elected: the set of the height after the head.
+/// The active set that the committed state elected, with its proposer schedule: the set of the
+/// height after the head.
 pub fn active_set(storage: &Storage) -> Result<ValidatorSet, ConsensusSetupError> {
-    let registry = storage.registry()?;
-    ValidatorSet::new(
+    let reader = storage.reader()?;
+    let registry = reader.registry()?;
+    let leaders = reader.leaders()?.unwrap_or_default();
+    let set = ValidatorSet::new(
         registry
             .active
             .iter()
@@ -796,7 +827,21 @@ pub fn active_set(storage: &Storage) -> Result<ValidatorSet, ConsensusSetupError
             })
             .collect(),
     )
-    .map_err(ConsensusSetupError::from)
+    .map_err(ConsensusSetupError::from)?;
+    Ok(set.with_leaders(leaders))
+}
+
+/// The set's proposer records as metrics (missed and decided turns per validator).
+fn publish_proposer_records(set: &ValidatorSet) {
+    let Some(leaders) = set.leaders() else { return };
+    crate::telemetry::global().set_proposer_records(set.validators().iter().map(|v| {
+        let r = leaders.records.get(&v.address).copied().unwrap_or_default();
+        (
+            crate::types::Address(v.address.0).to_string(),
+            r.missed_proposals,
+            r.proposed,
+        )
+    }));
 }
 
 /// A validator set of one: the chain's genesis validator.

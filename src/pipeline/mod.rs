@@ -341,6 +341,7 @@ impl Pipeline {
             let setup = ConsensusSetup {
                 engine: crate::consensus::engine::EngineConfig {
                     timeouts: config.consensus.timeouts(),
+                    chain: params.chain_tag(),
                     ..Default::default()
                 },
                 key: validator,

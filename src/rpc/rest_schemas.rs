@@ -233,6 +233,7 @@ pub fn validators() -> Value {
         json!({
             "address": address(), "tokens": uint(), "commission_bps": uint(),
             "jailed": boolean(), "power": nullable(uint()),
+            "missed_proposals": uint(), "proposed": uint(), "proposer_skipped_until": uint(),
         }),
         &[],
     );

@@ -824,6 +824,22 @@ impl StateReader<'_> {
 }
 
 impl StateReader<'_> {
+    /// The proposer schedule's state at this snapshot's head (`None` before the first block).
+    pub fn leaders(&self) -> Result<Option<crate::consensus::leader::LeaderState>> {
+        let entry = self.get(&crate::modules::staking::state_key(&StakeKey::Leaders))?;
+        let value = entry
+            .map(|b| decode_exact::<StakeValue>(&b, RECORD_LEN_MAX))
+            .transpose()
+            .map_err(|source| StorageError::Corrupt {
+                table: "state",
+                source,
+            })?;
+        Ok(match value {
+            Some(StakeValue::Leaders(l)) => Some(l),
+            _ => None,
+        })
+    }
+
     /// The validator registry and active set at this snapshot's head.
     pub fn registry(&self) -> Result<crate::types::Registry> {
         let entry = self.get(&crate::modules::staking::state_key(&StakeKey::Registry))?;

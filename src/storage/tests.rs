@@ -49,6 +49,7 @@ fn open(dir: &Path, map_size_mb: u64) -> Storage {
 fn commit_transfers(s: &Storage, nonce0: u64, n: u64) -> Result<ChainHead> {
     let head = s.head()?;
     let params = ChainParams {
+        genesis_hash: [0; 32],
         chain_id: 9,
         min_fee: 1,
         staking: Default::default(),
@@ -165,6 +166,13 @@ fn genesis_commit_reopen_and_read_back() {
             .expect("genesis staking entry");
         full.add(&LtHash::of_entry(&key, &value));
     }
+    // And the proposer schedule, which every block moves on.
+    let schedule = crate::modules::staking::state_key(&StakeKey::Leaders);
+    let value = s
+        .state_entry(&schedule)
+        .expect("read")
+        .expect("the proposer schedule");
+    full.add(&LtHash::of_entry(&schedule, &value));
     assert_eq!(full.root(), head.state_root);
 }
 

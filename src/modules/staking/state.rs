@@ -12,6 +12,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::consensus::leader::{LeaderRecord, LeaderState};
+
 use crate::codec::{put_bool, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
 
 use crate::types::{Address, Amount, Height};
@@ -33,11 +35,14 @@ pub enum StakeKey {
     },
     /// Stake that returns to its owners' balances at the end of block `release_height`.
     Unbonding { release_height: Height },
+    /// The proposer schedule's state ([`crate::consensus::leader`]), advanced every block.
+    Leaders,
 }
 
 const KEY_REGISTRY: u8 = 1;
 const KEY_DELEGATION: u8 = 2;
 const KEY_UNBONDING: u8 = 3;
+const KEY_LEADERS: u8 = 4;
 
 impl StakeKey {
     /// The key's storage bytes (also what the state commitment hashes).
@@ -60,6 +65,7 @@ impl StakeKey {
                 k.extend_from_slice(&release_height.to_be_bytes());
                 k
             }
+            StakeKey::Leaders => vec![KEY_LEADERS],
         }
     }
 
@@ -74,6 +80,7 @@ impl StakeKey {
             KEY_UNBONDING => StakeKey::Unbonding {
                 release_height: u64::from_be_bytes(r.array("release height")?),
             },
+            KEY_LEADERS => StakeKey::Leaders,
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "stake key",
@@ -132,12 +139,14 @@ pub enum StakeValue {
     Registry(Registry),
     Shares(u128),
     Unbonding(Unbonding),
+    Leaders(LeaderState),
 }
 
 const STAKE_VALUE_VERSION: u8 = 1;
 const VALUE_REGISTRY: u8 = 1;
 const VALUE_SHARES: u8 = 2;
 const VALUE_UNBONDING: u8 = 3;
+const VALUE_LEADERS: u8 = 4;
 
 fn put_u128(out: &mut Vec<u8>, v: u128) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -174,6 +183,23 @@ impl Encode for StakeValue {
                 for (a, amount) in &u.0 {
                     out.extend_from_slice(&a.0);
                     put_u64(out, *amount);
+                }
+            }
+            StakeValue::Leaders(l) => {
+                put_u8(out, VALUE_LEADERS);
+                put_u64(out, l.height);
+                put_u64(out, l.priorities.len() as u64);
+                for (a, p) in &l.priorities {
+                    out.extend_from_slice(&a.0);
+                    out.extend_from_slice(&p.to_le_bytes());
+                }
+                put_u64(out, l.records.len() as u64);
+                for (a, r) in &l.records {
+                    out.extend_from_slice(&a.0);
+                    out.extend_from_slice(&r.failures_in_a_row.to_le_bytes());
+                    put_u64(out, r.skipped_until);
+                    put_u64(out, r.missed_proposals);
+                    put_u64(out, r.proposed);
                 }
             }
         }
@@ -239,12 +265,45 @@ impl Decode for StakeValue {
                 }
                 Ok(StakeValue::Unbonding(u))
             }
+            VALUE_LEADERS => decode_leaders(r).map(StakeValue::Leaders),
             tag => Err(DecodeError::UnknownTag {
                 what: "stake value",
                 tag,
             }),
         }
     }
+}
+
+fn decode_leaders(r: &mut Reader<'_>) -> Result<LeaderState, DecodeError> {
+    use crate::consensus::context::Address as Validator;
+    let twice = |what| DecodeError::InvalidValue {
+        what,
+        reason: "a validator appears twice",
+    };
+    let mut l = LeaderState {
+        height: r.u64("leaders height")?,
+        ..LeaderState::default()
+    };
+    for _ in 0..count(r, "priority count", VALIDATORS_MAX)? {
+        let a = Validator(r.array("priority validator")?);
+        let p = i64::from_le_bytes(r.array("priority")?);
+        if l.priorities.insert(a, p).is_some() {
+            return Err(twice("proposer priorities"));
+        }
+    }
+    for _ in 0..count(r, "record count", VALIDATORS_MAX)? {
+        let a = Validator(r.array("record validator")?);
+        let record = LeaderRecord {
+            failures_in_a_row: u32::from_le_bytes(r.array("failures in a row")?),
+            skipped_until: r.u64("skipped until")?,
+            missed_proposals: r.u64("missed proposals")?,
+            proposed: r.u64("proposed")?,
+        };
+        if l.records.insert(a, record).is_some() {
+            return Err(twice("proposer records"));
+        }
+    }
+    Ok(l)
 }
 
 #[cfg(test)]
@@ -261,6 +320,7 @@ mod tests {
                 delegator: Address([2; 32]),
             },
             StakeKey::Unbonding { release_height: 77 },
+            StakeKey::Leaders,
         ] {
             assert_eq!(StakeKey::from_key_bytes(&key.to_key_bytes()), Ok(key));
         }
@@ -278,10 +338,26 @@ mod tests {
         reg.reelect = true;
         let mut unbonding = Unbonding::default();
         unbonding.0.insert(Address([4; 32]), 99);
+        let mut leaders = LeaderState {
+            height: 9,
+            ..LeaderState::default()
+        };
+        let v = crate::consensus::context::Address([5; 32]);
+        leaders.priorities.insert(v, -7);
+        leaders.records.insert(
+            v,
+            LeaderRecord {
+                failures_in_a_row: 2,
+                skipped_until: 60,
+                missed_proposals: 3,
+                proposed: 4,
+            },
+        );
         for v in [
             StakeValue::Registry(reg),
             StakeValue::Shares(u128::MAX),
             StakeValue::Unbonding(unbonding),
+            StakeValue::Leaders(leaders),
         ] {
             assert_eq!(decode_exact::<StakeValue>(&v.to_bytes(), 1 << 20), Ok(v));
         }
