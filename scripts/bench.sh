@@ -67,6 +67,13 @@ for _ in $(seq "${START_WAIT_TENTHS:-1200}"); do
   sleep 0.1
 done
 RPC="http://$(sed -E 's/.*"rpc":"([^"]+)".*/\1/' "$DATA/endpoints.json")"
+# The pipeline statistics need the admin role: an admin key for this node, which it picks up
+# within a second (builds from before access control have no `access` command and need none).
+if "$BIN/mameynode" access --help >/dev/null 2>&1; then
+  MAMEY_API_KEY=$("$BIN/mameynode" access key new --data-dir "$DATA" --role admin --name bench 2>/dev/null)
+  export MAMEY_API_KEY
+  sleep 1.2
+fi
 
 # Node memory every 2 s: anonymous (heap: what must stay flat under overload) and file-backed
 # (LMDB's mapped pages, which grow with the database) resident sizes, in KiB.
