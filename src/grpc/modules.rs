@@ -182,50 +182,73 @@ impl StakingService for Staking {
         &self,
         _req: Request<staking_proto::GetValidatorsRequest>,
     ) -> Result<Response<staking_proto::GetValidatorsResponse>, Status> {
-        let v = self.api.validators().map_err(|e| status_of(&e))?;
-        Ok(Response::new(staking_proto::GetValidatorsResponse {
-            height: v.height,
-            epoch_blocks: v.epoch_blocks,
-            active_set_max: v.active_set_max,
-            total_power: v.total_power,
-            validators: v
-                .validators
-                .into_iter()
-                .map(|v| staking_proto::Validator {
-                    address: v.address.to_string(),
-                    tokens: v.tokens,
-                    commission_bps: u32::from(v.commission_bps),
-                    jailed: v.jailed,
-                    power: v.power,
-                    missed_proposals: v.missed_proposals,
-                    proposed: v.proposed,
-                    proposer_skipped_until: v.proposer_skipped_until,
-                })
-                .collect(),
-        }))
+        validators_answer(&self.api).map(Response::new)
     }
 
     async fn get_stake(
         &self,
         req: Request<staking_proto::GetStakeRequest>,
     ) -> Result<Response<staking_proto::GetStakeResponse>, Status> {
-        let d = address(&req.into_inner().delegator, "delegator")?;
-        let s = self.api.stake(d).map_err(|e| status_of(&e))?;
-        Ok(Response::new(staking_proto::GetStakeResponse {
-            delegator: s.delegator.to_string(),
-            height: s.height,
-            delegations: s
-                .delegations
-                .into_iter()
-                .map(|d| staking_proto::Delegation {
-                    validator: d.validator.to_string(),
-                    shares: d.shares,
-                    tokens: d.tokens,
-                })
-                .collect(),
-        }))
+        stake_answer(&self.api, &req.into_inner().delegator).map(Response::new)
     }
 }
+
+/// The answers of `GetValidators` and `GetStake` in a proto package's own types:
+/// `StakingService` and `NetworkService` answer the same, each in its package (prost gives every
+/// package its own message types, and ours do not import each other).
+macro_rules! staking_answers {
+    ($proto:ident) => {
+        fn validators_answer(
+            api: &crate::api::Api,
+        ) -> Result<$proto::GetValidatorsResponse, tonic::Status> {
+            let v = api.validators().map_err(|e| crate::grpc::status_of(&e))?;
+            Ok($proto::GetValidatorsResponse {
+                height: v.height,
+                epoch_blocks: v.epoch_blocks,
+                active_set_max: v.active_set_max,
+                total_power: v.total_power,
+                validators: v
+                    .validators
+                    .into_iter()
+                    .map(|v| $proto::Validator {
+                        address: v.address.to_string(),
+                        tokens: v.tokens,
+                        commission_bps: u32::from(v.commission_bps),
+                        jailed: v.jailed,
+                        power: v.power,
+                        missed_proposals: v.missed_proposals,
+                        proposed: v.proposed,
+                        proposer_skipped_until: v.proposer_skipped_until,
+                    })
+                    .collect(),
+            })
+        }
+
+        fn stake_answer(
+            api: &crate::api::Api,
+            delegator: &str,
+        ) -> Result<$proto::GetStakeResponse, tonic::Status> {
+            let d = crate::grpc::parse_address(delegator, "delegator")?;
+            let s = api.stake(d).map_err(|e| crate::grpc::status_of(&e))?;
+            Ok($proto::GetStakeResponse {
+                delegator: s.delegator.to_string(),
+                height: s.height,
+                delegations: s
+                    .delegations
+                    .into_iter()
+                    .map(|d| $proto::Delegation {
+                        validator: d.validator.to_string(),
+                        shares: d.shares,
+                        tokens: d.tokens,
+                    })
+                    .collect(),
+            })
+        }
+    };
+}
+pub(super) use staking_answers;
+
+staking_answers!(staking_proto);
 
 /// `NodeService.GetAccountTransactions`.
 pub(super) fn account_transactions(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{parse_address as address, status_of};
+use super::status_of;
 use crate::api::Api;
 use crate::p2p::LinkInfo;
 
@@ -114,47 +114,15 @@ impl NetworkService for Network {
         &self,
         _req: Request<network_proto::GetValidatorsRequest>,
     ) -> Result<Response<network_proto::GetValidatorsResponse>, Status> {
-        let v = self.api.validators().map_err(|e| status_of(&e))?;
-        Ok(Response::new(network_proto::GetValidatorsResponse {
-            height: v.height,
-            epoch_blocks: v.epoch_blocks,
-            active_set_max: v.active_set_max,
-            total_power: v.total_power,
-            validators: v
-                .validators
-                .into_iter()
-                .map(|v| network_proto::Validator {
-                    address: v.address.to_string(),
-                    tokens: v.tokens,
-                    commission_bps: u32::from(v.commission_bps),
-                    jailed: v.jailed,
-                    power: v.power,
-                    missed_proposals: v.missed_proposals,
-                    proposed: v.proposed,
-                    proposer_skipped_until: v.proposer_skipped_until,
-                })
-                .collect(),
-        }))
+        validators_answer(&self.api).map(Response::new)
     }
 
     async fn get_stake(
         &self,
         req: Request<network_proto::GetStakeRequest>,
     ) -> Result<Response<network_proto::GetStakeResponse>, Status> {
-        let d = address(&req.into_inner().delegator, "delegator")?;
-        let s = self.api.stake(d).map_err(|e| status_of(&e))?;
-        Ok(Response::new(network_proto::GetStakeResponse {
-            delegator: s.delegator.to_string(),
-            height: s.height,
-            delegations: s
-                .delegations
-                .into_iter()
-                .map(|d| network_proto::Delegation {
-                    validator: d.validator.to_string(),
-                    shares: d.shares,
-                    tokens: d.tokens,
-                })
-                .collect(),
-        }))
+        stake_answer(&self.api, &req.into_inner().delegator).map(Response::new)
     }
 }
+
+super::modules::staking_answers!(network_proto);
