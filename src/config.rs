@@ -134,6 +134,8 @@ pub struct GrpcConfig {
     /// Concurrent HTTP/2 streams (calls and subscriptions) per connection.
     pub streams_per_connection_max: u32,
     /// Requests handled at once per connection.
+    /// Connections open at once; further ones are closed at once.
+    pub connections_max: usize,
     pub concurrent_requests_per_connection_max: usize,
     /// Updates buffered per subscription stream.
     pub stream_buffer_updates: usize,
@@ -147,6 +149,7 @@ impl Default for GrpcConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             message_bytes_max: 64 * 1024,
             streams_per_connection_max: 128,
+            connections_max: 1024,
             concurrent_requests_per_connection_max: 64,
             stream_buffer_updates: 4096,
             stream_lag_blocks_max: 1024,

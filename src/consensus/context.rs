@@ -185,7 +185,30 @@ pub struct ValidatorSet {
     validators: Vec<Validator>,
     total: VotingPower,
     leaders: Option<std::sync::Arc<super::leader::LeaderState>>,
+    /// The schedule's proposers of the rounds asked so far, at the schedule's height.
+    turns: std::sync::Arc<TurnsCache>,
 }
+
+/// A memo beside the set, not part of what the set is: equal sets are equal whatever it holds.
+#[derive(Default)]
+struct TurnsCache(std::sync::Mutex<super::leader::Turns>);
+
+impl PartialEq for TurnsCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for TurnsCache {}
+
+impl fmt::Debug for TurnsCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TurnsCache")
+    }
+}
+
+/// Rounds beyond this are computed afresh rather than memoized (the memo stays small).
+const TURNS_CACHED_MAX: u32 = 4_096;
 
 impl ValidatorSet {
     pub fn new(mut validators: Vec<Validator>) -> Result<Self, ValidatorSetError> {
@@ -209,12 +232,14 @@ impl ValidatorSet {
             validators,
             total,
             leaders: None,
+            turns: Default::default(),
         })
     }
 
     /// The same set, its proposers chosen by `leaders` (weighted, with reputation).
     pub fn with_leaders(mut self, leaders: super::leader::LeaderState) -> Self {
         self.leaders = Some(std::sync::Arc::new(leaders));
+        self.turns = Default::default();
         self
     }
 
@@ -444,7 +469,12 @@ pub fn proposer(set: &ValidatorSet, height: Height, round: Round) -> &Validator 
     // A nil round never reaches here (the driver asks for defined rounds); it counts as round 0.
     let r = round.as_u32().unwrap_or(0);
     if let Some(leaders) = &set.leaders {
-        let chosen = leaders.proposer(set, height.0, r);
+        let chosen = if height.0 == leaders.height && r <= TURNS_CACHED_MAX {
+            let mut turns = set.turns.0.lock().unwrap_or_else(|p| p.into_inner());
+            leaders.turn(set, height.0, r, &mut turns)
+        } else {
+            leaders.proposer(set, height.0, r)
+        };
         if let Some(v) = set.get(&chosen) {
             return v;
         }

@@ -25,6 +25,13 @@ pub const SKIP_DOUBLINGS_MAX: u32 = 7;
 /// Priorities are rescaled when their spread exceeds this many times the total power.
 const PRIORITY_SPREAD_TOTALS: i128 = 2;
 
+/// The proposers of one height's rounds so far, and the priorities after the last of them.
+#[derive(Debug, Clone, Default)]
+pub struct Turns {
+    priorities: BTreeMap<Address, i64>,
+    proposers: Vec<Address>,
+}
+
 /// One validator's record as a proposer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LeaderRecord {
@@ -73,12 +80,24 @@ impl LeaderState {
     /// rounds take turns among everyone, so whatever the records say, every validator gets turns
     /// once rounds fail (liveness never rests on the records being right).
     pub fn proposer(&self, set: &ValidatorSet, height: u64, round: u32) -> Address {
-        let mut priorities = self.priorities.clone();
-        let mut chosen = step(&mut priorities, set, &self.eligible_fn(set, height));
-        for _ in 0..round {
-            chosen = step(&mut priorities, set, &|_: &Address| true);
+        let mut turns = Turns::default();
+        self.turn(set, height, round, &mut turns)
+    }
+
+    /// [`LeaderState::proposer`] through `turns`, the proposers of rounds already computed for
+    /// this (set, height): each round costs one step of the schedule once, not one per round
+    /// before it at every call.
+    pub fn turn(&self, set: &ValidatorSet, height: u64, round: u32, turns: &mut Turns) -> Address {
+        if turns.proposers.is_empty() {
+            turns.priorities = self.priorities.clone();
+            let first = step(&mut turns.priorities, set, &self.eligible_fn(set, height));
+            turns.proposers.push(first);
         }
-        chosen
+        while turns.proposers.len() <= round as usize {
+            let next = step(&mut turns.priorities, set, &|_: &Address| true);
+            turns.proposers.push(next);
+        }
+        turns.proposers[round as usize]
     }
 
     /// The state for `height + 1`, after the block built by `builder` was decided at `height`
@@ -310,6 +329,21 @@ mod tests {
             i128::from(spread) <= 3 * i128::from(s.total_power()),
             "{spread}"
         );
+    }
+
+    #[test]
+    fn memoized_turns_equal_the_schedule_in_any_order() {
+        let s = set(&[3, 1, 4, 1, 5]);
+        let (state, _) = run(&s, 37, Some(addr(2)));
+        let height = state.height;
+        let mut turns = Turns::default();
+        for round in [7u32, 0, 3, 12, 1, 12, 30] {
+            assert_eq!(
+                state.turn(&s, height, round, &mut turns),
+                state.proposer(&s, height, round),
+                "round {round}"
+            );
+        }
     }
 
     #[test]

@@ -320,6 +320,7 @@ pub async fn start(
         .max_decoding_message_size(config.message_bytes_max);
     let streams = StreamServiceServer::new(stream::Streams::new(api, config))
         .max_decoding_message_size(config.message_bytes_max);
+    let connections_max = config.connections_max;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.concurrent_requests_per_connection_max)
@@ -340,9 +341,12 @@ pub async fn start(
         .add_service(network)
         .add_service(metrics);
     tokio::spawn(async move {
-        let incoming =
-            tokio_stream::wrappers::ReceiverStream::new(crate::tls::server::accept(listener, tls))
-                .map(|c| Ok::<_, std::io::Error>(c.io));
+        let incoming = tokio_stream::wrappers::ReceiverStream::new(crate::tls::server::accept(
+            listener,
+            tls,
+            connections_max,
+        ))
+        .map(|c| Ok::<_, std::io::Error>(c.io));
         if let Err(e) = router
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;

@@ -163,7 +163,7 @@ pub async fn start(
         header_bytes_max: config.header_bytes_max.max(8192),
         calls_per_second_max: config.calls_per_second_max,
     };
-    let mut accepted = crate::tls::server::accept(listener, tls);
+    let mut accepted = crate::tls::server::accept(listener, tls, config.connections_max as usize);
     tokio::spawn(async move {
         loop {
             let conn = tokio::select! {

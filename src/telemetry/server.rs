@@ -49,7 +49,7 @@ pub async fn serve(
         Err(e) => return Err(e),
     };
     let local_addr = listener.local_addr()?;
-    let accepted = crate::tls::server::accept(listener, tls);
+    let accepted = crate::tls::server::accept(listener, tls, CONNECTIONS_MAX);
     let task = tokio::spawn(accept_loop(accepted, telemetry, access));
     Ok(Some(MetricsServer { local_addr, task }))
 }
@@ -59,17 +59,12 @@ async fn accept_loop(
     telemetry: Arc<Telemetry>,
     access: Arc<crate::access::Access>,
 ) {
-    let connections = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    // The listener holds the connections to CONNECTIONS_MAX.
     while let Some(conn) = accepted.recv().await {
         let remote = conn.remote;
-        let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tracing::debug!(%remote, "metrics connection refused: too many connections");
-            continue; // dropping the stream closes it
-        };
         let telemetry = telemetry.clone();
         let access = access.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             let service = hyper::service::service_fn(move |req| {
                 let caller = access.authenticate(req.headers(), Some(remote.ip()));
                 let response =

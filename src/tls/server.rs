@@ -15,7 +15,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -146,17 +146,23 @@ pub fn reload_on_sighup(ports: Vec<Arc<ServerTls>>) {
     });
 }
 
-/// An accepted connection, plaintext or TLS.
-pub enum ConnIo {
+/// An accepted connection's stream, plaintext or TLS.
+enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// An accepted connection. It holds one of the port's connection slots until it is dropped.
+pub struct ConnIo {
+    stream: Stream,
+    _slot: OwnedSemaphorePermit,
+}
+
 impl ConnIo {
     fn tcp(&self) -> &TcpStream {
-        match self {
-            ConnIo::Plain(s) => s,
-            ConnIo::Tls(s) => s.get_ref().0,
+        match &self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
         }
     }
 }
@@ -167,9 +173,9 @@ impl AsyncRead for ConnIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ConnIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ConnIo::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -180,23 +186,23 @@ impl AsyncWrite for ConnIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ConnIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ConnIo::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ConnIo::Plain(s) => Pin::new(s).poll_flush(cx),
-            ConnIo::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ConnIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            ConnIo::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 
@@ -205,16 +211,16 @@ impl AsyncWrite for ConnIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ConnIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            ConnIo::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().stream {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            ConnIo::Plain(s) => s.is_write_vectored(),
-            ConnIo::Tls(s) => s.is_write_vectored(),
+        match &self.stream {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
         }
     }
 }
@@ -236,12 +242,18 @@ pub struct Accepted {
     pub remote: SocketAddr,
 }
 
-/// Accepts connections on `listener` until the receiver is dropped; with `tls`, only those
-/// whose handshake succeeds in time come out. Failed handshakes (plaintext to a TLS port, TLS
-/// 1.0/1.1, no common cipher) are logged and closed.
-pub fn accept(listener: TcpListener, tls: Option<Arc<ServerTls>>) -> mpsc::Receiver<Accepted> {
+/// Accepts connections on `listener` until the receiver is dropped, at most `connections_max`
+/// open at once (further ones are closed at once, and counted in the log at debug level); with
+/// `tls`, only those whose handshake succeeds in time come out. Failed handshakes (plaintext to a
+/// TLS port, TLS 1.0/1.1, no common cipher) are logged and closed.
+pub fn accept(
+    listener: TcpListener,
+    tls: Option<Arc<ServerTls>>,
+    connections_max: usize,
+) -> mpsc::Receiver<Accepted> {
     let (tx, rx) = mpsc::channel(ACCEPTED_QUEUE);
     tokio::spawn(async move {
+        let slots = Arc::new(Semaphore::new(connections_max.max(1)));
         let handshakes = Arc::new(Semaphore::new(tls.as_ref().map_or(1, |t| t.handshakes_max)));
         loop {
             let (stream, remote) = tokio::select! {
@@ -256,16 +268,17 @@ pub fn accept(listener: TcpListener, tls: Option<Arc<ServerTls>>) -> mpsc::Recei
                 },
                 _ = tx.closed() => return,
             };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::debug!(%remote, "connection closed: {connections_max} connections open");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let Some(tls) = tls.clone() else {
-                if tx
-                    .send(Accepted {
-                        io: ConnIo::Plain(stream),
-                        remote,
-                    })
-                    .await
-                    .is_err()
-                {
+                let io = ConnIo {
+                    stream: Stream::Plain(stream),
+                    _slot: slot,
+                };
+                if tx.send(Accepted { io, remote }).await.is_err() {
                     return;
                 }
                 continue;
@@ -280,12 +293,11 @@ pub fn accept(listener: TcpListener, tls: Option<Arc<ServerTls>>) -> mpsc::Recei
                 let handshake = tls.acceptor().accept(stream);
                 match tokio::time::timeout(tls.handshake_timeout, handshake).await {
                     Ok(Ok(s)) => {
-                        let _ = tx
-                            .send(Accepted {
-                                io: ConnIo::Tls(Box::new(s)),
-                                remote,
-                            })
-                            .await;
+                        let io = ConnIo {
+                            stream: Stream::Tls(Box::new(s)),
+                            _slot: slot,
+                        };
+                        let _ = tx.send(Accepted { io, remote }).await;
                     }
                     Ok(Err(e)) => tracing::info!(%remote, error = %e, "TLS handshake refused"),
                     Err(_) => tracing::info!(%remote, "TLS handshake timed out"),
@@ -294,4 +306,31 @@ pub fn accept(listener: TcpListener, tls: Option<Arc<ServerTls>>) -> mpsc::Recei
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn connections_beyond_the_limit_are_closed_and_a_closed_one_frees_its_slot() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut accepted = accept(listener, None, 2);
+        let _a = TcpStream::connect(addr).await.unwrap();
+        let _b = TcpStream::connect(addr).await.unwrap();
+        let first = accepted.recv().await.unwrap();
+        let _second = accepted.recv().await.unwrap();
+        // The third is closed by the listener: it reads end of stream.
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+        // Dropping an accepted connection frees its slot for the next.
+        drop(first);
+        let _d = TcpStream::connect(addr).await.unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(5), accepted.recv()).await;
+        assert!(matches!(next, Ok(Some(_))));
+    }
 }
