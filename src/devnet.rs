@@ -122,16 +122,22 @@ pub fn init(
         nodes.push(keys::address_of(&key));
     }
     let validators = &nodes[..n];
+    let p2p_ports = (0..n)
+        .map(|i| Ok(ports(i, port_offset)?.p2p))
+        .collect::<Result<Vec<u16>, DevnetError>>()?;
     let genesis = Genesis {
         chain_id: DEVNET_CHAIN_ID,
         timestamp_ms: crate::pipeline::now_ms(),
         validator: validators[0],
         validators: validators
             .iter()
-            .map(|&address| GenesisValidator {
+            .zip(&p2p_ports)
+            .map(|(&address, &port)| GenesisValidator {
                 address,
                 power: DEVNET_VALIDATOR_STAKE,
                 commission_bps: DEVNET_COMMISSION_BPS,
+                // Published on chain: a node added later finds them without configured peers.
+                p2p_address: Some(local(port)),
             })
             .collect(),
         min_fee: 1,

@@ -35,6 +35,10 @@ pub struct GenesisValidator {
     /// Part of its rewards the validator keeps, in basis points.
     #[serde(default)]
     pub commission_bps: u16,
+    /// Where it takes p2p connections (`IP:PORT`), published on chain from the start: nodes dial
+    /// it without `p2p.peers` (a validator can change it later with `SetEndpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p_address: Option<std::net::SocketAddr>,
 }
 
 /// The genesis document (`genesis.toml`).
@@ -87,6 +91,8 @@ pub enum GenesisError {
     ZeroPower(Address),
     #[error("validator {0} has a commission over 10000 basis points")]
     CommissionTooHigh(Address),
+    #[error("validator {0} has p2p_address {1}, which cannot be dialled (unspecified address or port 0)")]
+    Endpoint(Address, std::net::SocketAddr),
     #[error("{0}")]
     Staking(#[from] crate::modules::staking::StakingParamsError),
     #[error("{0}")]
@@ -149,6 +155,11 @@ impl Genesis {
             if v.commission_bps > crate::modules::staking::BPS_MAX {
                 return Err(GenesisError::CommissionTooHigh(v.address));
             }
+            if let Some(endpoint) = v.p2p_address {
+                if endpoint.port() == 0 || endpoint.ip().is_unspecified() {
+                    return Err(GenesisError::Endpoint(v.address, endpoint));
+                }
+            }
         }
         self.staking.validate()?;
         self.banking.validate().map_err(GenesisError::Banking)?;
@@ -174,6 +185,7 @@ impl Genesis {
                 address: self.validator,
                 power: 1,
                 commission_bps: 0,
+                p2p_address: None,
             }]
         } else {
             self.validators.clone()
@@ -209,8 +221,19 @@ impl Genesis {
             .iter()
             .map(|v| (v.address, v.power, v.commission_bps))
             .collect();
+        use crate::modules::staking::state::{StakeKey, StakeValue};
+        let endpoints = self.validator_set().into_iter().filter_map(|v| {
+            let endpoint = v.p2p_address?;
+            Some((
+                StakeKey::Endpoint {
+                    validator: v.address,
+                },
+                StakeValue::Endpoint(endpoint),
+            ))
+        });
         crate::modules::staking::genesis_entries(&validators, &self.staking)
             .into_iter()
+            .chain(endpoints)
             .map(|(k, v)| (crate::modules::staking::state_key(&k), Some(v.to_bytes())))
             .collect()
     }

@@ -119,6 +119,7 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
             address: keys::address_of(&validator),
             power: DEV_VALIDATOR_STAKE,
             commission_bps: crate::devnet::DEVNET_COMMISSION_BPS,
+            p2p_address: None,
         }],
         min_fee: 1,
         staking: crate::devnet::devnet_staking(),

@@ -133,6 +133,14 @@ enum StakeCommand {
     /// Unbond --amount of the key's stake with a validator; it returns to the balance after the
     /// chain's unbonding period.
     Undelegate(StakeMove),
+    /// Publish (or change) where the key's validator takes p2p connections, `IP:PORT` (what its
+    /// `p2p.listen` is reached at): nodes dial it from the chain, with no config edits.
+    SetEndpoint {
+        #[arg(long)]
+        endpoint: std::net::SocketAddr,
+        #[command(flatten)]
+        tx: TxOptions,
+    },
     /// Print an address's delegations as JSON.
     Show(AccountArgs),
 }
@@ -480,6 +488,9 @@ fn dispatch(command: Command) -> Result<()> {
                 amount: m.amount,
             }),
         ),
+        Command::Stake(StakeCommand::SetEndpoint { endpoint, tx }) => {
+            send(tx, Payload::Staking(StakingCall::SetEndpoint { endpoint }))
+        }
         Command::Stake(StakeCommand::Show(a)) => {
             print_json(&RpcClient::new(&a.rpc.rpc).stake(&a.address)?)
         }

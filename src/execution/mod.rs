@@ -114,6 +114,16 @@ pub enum TxError {
         unbonding_blocks: u64,
         last: u64,
     },
+    #[error(
+        "stake that left validator {validator} is already unbonding at {max} heights; wait \
+         for the next release before undelegating from it again"
+    )]
+    TooManyUnbondings { validator: Address, max: usize },
+    #[error(
+        "endpoint {endpoint} cannot be dialled: publish the IP address and port the node's \
+         p2p.listen is reached at (not an unspecified address or port 0)"
+    )]
+    InvalidEndpoint { endpoint: std::net::SocketAddr },
     /// Any module's own refusal (issued assets, and every module after them).
     #[error(transparent)]
     Module(ModuleError),
@@ -135,6 +145,8 @@ impl TxError {
                 | TxError::InvalidEvidence(_)
                 | TxError::AlreadyJailed(_)
                 | TxError::EvidenceTooOld { .. }
+                | TxError::TooManyUnbondings { .. }
+                | TxError::InvalidEndpoint { .. }
         )
     }
 }

@@ -11,6 +11,8 @@ use crate::codec::{decode_exact, Encode};
 use crate::modules::staking;
 use crate::types::{BankCall, Payload, StakeKey, StakeValue, StakingCall, Transaction};
 
+mod slashing;
+
 const CHAIN: ChainId = 7;
 
 fn key(i: u8) -> SigningKey {
@@ -332,7 +334,10 @@ fn total_supply(st: &MemState) -> u128 {
                     .sum::<u128>()
             }
             StakeValue::Unbonding(u) => total += u.0.values().map(|a| u128::from(*a)).sum::<u128>(),
-            StakeValue::Shares(_) | StakeValue::Leaders(_) => {}
+            StakeValue::Shares(_)
+            | StakeValue::Leaders(_)
+            | StakeValue::Heights(_)
+            | StakeValue::Endpoint(_) => {}
         }
     }
     total
@@ -631,6 +636,9 @@ proptest! {
                         0 => StakingCall::Delegate { validator: addr(8 + to % 4), amount },
                         1 => StakingCall::Undelegate { validator: addr(8 + to % 4), amount },
                         2 if to == 0 => StakingCall::RegisterValidator { commission_bps: 500, amount },
+                        3 if to < 2 => StakingCall::SetEndpoint {
+                            endpoint: std::net::SocketAddr::from(([10, 0, 0, to], 26_656)),
+                        },
                         _ => return transfer(from, to, nonce, amount, 1),
                     };
                     staking_tx(from, nonce, call)

@@ -85,7 +85,9 @@ impl Filter {
                     Payload::Staking(StakingCall::RegisterValidator { amount, .. }) => {
                         (None, *amount)
                     }
-                    Payload::Staking(StakingCall::ReportEquivocation { .. }) => (None, 0),
+                    Payload::Staking(
+                        StakingCall::ReportEquivocation { .. } | StakingCall::SetEndpoint { .. },
+                    ) => (None, 0),
                     // Issued assets: the counterparty; amounts are in the events (u128).
                     Payload::Bank(
                         BankCall::TransferAsset { to, .. }

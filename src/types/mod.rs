@@ -21,7 +21,7 @@ pub use transaction::{Signature, Transaction, TxEnvelope, TxId, TX_SIZE_MAX, TX_
 // these names stay here for the clients that build transactions.
 pub use crate::modules::banking::{AssetId, BankCall, Output};
 pub use crate::modules::staking::state::{
-    Registry, StakeKey, StakeValue, Unbonding, ValidatorInfo,
+    Registry, StakeKey, StakeValue, Unbonding, UnbondingOwner, ValidatorInfo,
 };
 pub use crate::modules::staking::{StakingCall, EVIDENCE_BYTES_MAX};
 pub use crate::modules::Payload;

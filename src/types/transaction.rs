@@ -211,6 +211,12 @@ mod tests {
             StakingCall::ReportEquivocation {
                 evidence: vec![1, 2, 3],
             },
+            StakingCall::SetEndpoint {
+                endpoint: "10.0.0.7:26656".parse().expect("socket"),
+            },
+            StakingCall::SetEndpoint {
+                endpoint: "[2001:db8::1]:9".parse().expect("socket"),
+            },
         ] {
             let tx = Transaction::sign(&key, 1, 2, 3, Payload::Staking(call));
             let back = TxEnvelope::decode(&tx.bytes, TX_SIZE_MAX).expect("decodes");

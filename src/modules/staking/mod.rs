@@ -11,14 +11,21 @@
 //! - **Delegate**: tokens move from the sender's balance into the validator's pool, for shares at
 //!   the pool's current price. Jailed validators take no delegations.
 //! - **Undelegate**: shares are burned (rounding against the delegator) and the tokens wait in
-//!   the queue of height `h + unbonding_blocks`; at that block's end they return to the balance.
+//!   the queue of height `h + unbonding_blocks`, recorded under the validator they left; at that
+//!   block's end they return to the balance. Each validator keeps the heights at which stake that
+//!   left it is still unbonding (at most `RELEASE_HEIGHTS_MAX`: one more is refused).
 //! - **Rewards**: each block mints `block_reward`, split between the active validators by power
 //!   (the remainder to the first; none to a validator jailed in the block); of each part the validator's commission becomes new shares of
 //!   its own self-delegation and the rest is added to its pool (so delegators' stake compounds).
 //! - **Slashing**: valid evidence of double signing (both votes signed on this chain: the chain
-//!   id and genesis hash are in what validators sign) burns `slash_bps` of the validator's pool
-//!   and jails it for good; the set is elected again at the end of that block, without it.
-//!   Evidence older than `unbonding_blocks` is refused (`EvidenceTooOld`).
+//!   id and genesis hash are in what validators sign) burns `slash_bps` of the validator's pool,
+//!   and `slash_bps` of every unbonding entry that left it at or after the offence's height (that
+//!   stake was bonded when the offence happened), and jails it for good; the set is elected again
+//!   at the end of that block, without it. Evidence older than `unbonding_blocks` is refused
+//!   (`EvidenceTooOld`): no stake bonded at the offence could still be reached.
+//! - **Endpoints**: a registered validator publishes where it takes p2p connections
+//!   (`SetEndpoint`, `IP:PORT`; genesis validators may have one in genesis); nodes dial the
+//!   published addresses (`crate::p2p`), so a validator elected later joins without config edits.
 //! - **Elections**: at the end of every block whose height is a multiple of `epoch_blocks` (and
 //!   after a slash), the top `active_set_max` validators by bonded tokens, not jailed, become the
 //!   set of the following heights, with power = bonded tokens. Ties go to the lower address. A
@@ -27,10 +34,9 @@
 //! - **The proposer schedule** (`StakeKey::Leaders`, [`crate::consensus::leader`]): advanced at
 //!   the end of every block from the block's builder; consensus reads it with the set.
 //!
-//! Not covered: stake that is unbonding when the offence is reported is not slashed (unbonding
-//! entries are merged per owner and do not record the validator they left).
 
 pub mod state;
+mod unbonding;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +48,9 @@ use crate::consensus::leader::LeaderState;
 use crate::consensus::wire::Evidence;
 use crate::execution::{Applied, BlockEnv, ChainParams, Overlay, StateView, TxError};
 use crate::types::{Address, Amount, StateKey, Transaction};
-use state::{Registry, StakeKey, StakeValue, Unbonding, ValidatorInfo, VALIDATORS_MAX};
+use state::{Registry, StakeKey, StakeValue, ValidatorInfo, RELEASE_HEIGHTS_MAX, VALIDATORS_MAX};
+use std::net::SocketAddr;
+use unbonding::{release, release_heights, slash, undelegate};
 
 /// Largest equivocation evidence a transaction may carry (two signed votes need about 300 bytes).
 pub const EVIDENCE_BYTES_MAX: usize = 1024;
@@ -61,12 +69,16 @@ pub enum StakingCall {
     /// Proof that a validator signed two different votes for one height, round and kind: the
     /// consensus wire encoding of the two signed votes. Slashes and jails the validator.
     ReportEquivocation { evidence: Vec<u8> },
+    /// Publish (or change) where the sender, a registered validator, takes p2p connections:
+    /// nodes dial the published addresses of the validators they connect to.
+    SetEndpoint { endpoint: SocketAddr },
 }
 
 const STAKING_TAG_REGISTER: u8 = 1;
 const STAKING_TAG_DELEGATE: u8 = 2;
 const STAKING_TAG_UNDELEGATE: u8 = 3;
 const STAKING_TAG_EVIDENCE: u8 = 4;
+const STAKING_TAG_ENDPOINT: u8 = 5;
 
 /// The staking module (payload tag 2).
 pub struct Staking;
@@ -100,6 +112,10 @@ impl Module for Staking {
                 put_u8(out, STAKING_TAG_EVIDENCE);
                 put_bytes(out, evidence);
             }
+            StakingCall::SetEndpoint { endpoint } => {
+                put_u8(out, STAKING_TAG_ENDPOINT);
+                put_bytes(out, endpoint.to_string().as_bytes());
+            }
         }
     }
 
@@ -119,6 +135,15 @@ impl Module for Staking {
             },
             STAKING_TAG_EVIDENCE => StakingCall::ReportEquivocation {
                 evidence: r.bytes("evidence", EVIDENCE_BYTES_MAX)?.to_vec(),
+            },
+            STAKING_TAG_ENDPOINT => StakingCall::SetEndpoint {
+                endpoint: std::str::from_utf8(r.bytes("endpoint", state::ENDPOINT_BYTES_MAX)?)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or(DecodeError::InvalidValue {
+                        what: "endpoint",
+                        reason: "not an IP:PORT socket address",
+                    })?,
             },
             tag => {
                 return Err(DecodeError::UnknownTag {
@@ -158,6 +183,13 @@ impl Module for Staking {
                 Evidence::decode_and_check(evidence, &params.chain_tag())
                     .map_err(TxError::InvalidEvidence)?;
             }
+            StakingCall::SetEndpoint { endpoint } => {
+                if endpoint.port() == 0 || endpoint.ip().is_unspecified() {
+                    return Err(TxError::InvalidEndpoint {
+                        endpoint: *endpoint,
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -166,7 +198,9 @@ impl Module for Staking {
         match call {
             StakingCall::RegisterValidator { amount, .. }
             | StakingCall::Delegate { amount, .. } => *amount,
-            StakingCall::Undelegate { .. } | StakingCall::ReportEquivocation { .. } => 0,
+            StakingCall::Undelegate { .. }
+            | StakingCall::ReportEquivocation { .. }
+            | StakingCall::SetEndpoint { .. } => 0,
         }
     }
 
@@ -425,7 +459,9 @@ fn apply<V: StateView>(
         StakingCall::RegisterValidator { amount, .. } | StakingCall::Delegate { amount, .. } => {
             *amount
         }
-        StakingCall::Undelegate { .. } | StakingCall::ReportEquivocation { .. } => 0,
+        StakingCall::Undelegate { .. }
+        | StakingCall::ReportEquivocation { .. }
+        | StakingCall::SetEndpoint { .. } => 0,
     };
     let sender = match check_sender(overlay, tx, bonded)? {
         Ok(s) => s,
@@ -449,7 +485,7 @@ fn apply<V: StateView>(
                             last,
                         }));
                     }
-                    Some(Address(e.validator().0))
+                    Some((Address(e.validator().0), height))
                 }
                 Err(e) => return Ok(Err(TxError::InvalidEvidence(e.into()))),
             }
@@ -488,13 +524,26 @@ fn apply<V: StateView>(
                     wanted: *amount,
                 }));
             }
+            let heights = release_heights(overlay, *validator, env.height)?;
+            let release_height = env.height + params.staking.unbonding_blocks;
+            if heights.len() >= RELEASE_HEIGHTS_MAX && heights.last() != Some(&release_height) {
+                return Ok(Err(TxError::TooManyUnbondings {
+                    validator: *validator,
+                    max: RELEASE_HEIGHTS_MAX,
+                }));
+            }
         }
         StakingCall::ReportEquivocation { .. } => {
-            let culprit = culprit.expect("decoded above");
+            let (culprit, _) = culprit.expect("decoded above");
             match reg.validators.get(&culprit) {
                 None => return Ok(Err(TxError::UnknownValidator(culprit))),
                 Some(v) if v.jailed => return Ok(Err(TxError::AlreadyJailed(culprit))),
                 Some(_) => {}
+            }
+        }
+        StakingCall::SetEndpoint { .. } => {
+            if !reg.validators.contains_key(&tx.sender) {
+                return Ok(Err(TxError::UnknownValidator(tx.sender)));
             }
         }
     }
@@ -521,39 +570,21 @@ fn apply<V: StateView>(
             bond(overlay, &mut reg, *validator, tx.sender, *amount)?;
         }
         StakingCall::Undelegate { validator, amount } => {
-            let key = delegation(*validator, tx.sender);
-            let held = shares(overlay, &key)?;
-            let v = reg.validators.get_mut(validator).expect("checked above");
-            // Round the shares burned up, so the pool never pays out more than they are worth.
-            let burn = (u128::from(*amount) * v.shares)
-                .div_ceil(u128::from(v.tokens).max(1))
-                .min(held);
-            v.shares -= burn;
-            v.tokens -= amount;
-            set_shares(overlay, key, held - burn);
-            let release_height = env.height + params.staking.unbonding_blocks;
-            let qkey = StakeKey::Unbonding { release_height };
-            let mut queue = match stake_get(overlay, &qkey)? {
-                Some(StakeValue::Unbonding(u)) => u,
-                _ => Unbonding::default(),
-            };
-            let owed = queue.0.entry(tx.sender).or_insert(0);
-            *owed = owed
-                .checked_add(*amount)
-                .expect("supply fits in u64 (genesis guarantees)");
-            stake_set(overlay, qkey, Some(StakeValue::Unbonding(queue)));
+            undelegate(
+                overlay, params, env, &mut reg, *validator, tx.sender, *amount,
+            )?;
         }
         StakingCall::ReportEquivocation { .. } => {
-            let culprit = culprit.expect("decoded above");
-            let v = reg.validators.get_mut(&culprit).expect("checked above");
-            let burned = u64::try_from(
-                u128::from(v.tokens) * u128::from(params.staking.slash_bps) / u128::from(BPS_MAX),
-            )
-            .expect("at most the pool's tokens");
-            v.tokens -= burned;
-            v.jailed = true;
-            reg.reelect = true;
-            tracing::warn!(validator = %culprit, burned, "validator slashed and jailed for double signing");
+            let (culprit, offence_height) = culprit.expect("decoded above");
+            slash(overlay, params, env, &mut reg, culprit, offence_height)?;
+        }
+        StakingCall::SetEndpoint { endpoint } => {
+            let key = StakeKey::Endpoint {
+                validator: tx.sender,
+            };
+            // The write replaces the published address (read first, as every write is).
+            stake_get(overlay, &key)?;
+            stake_set(overlay, key, Some(StakeValue::Endpoint(*endpoint)));
         }
     }
     set_registry(overlay, reg);
@@ -581,15 +612,7 @@ fn end_block<V: StateView>(
         reward(overlay, &mut reg, p.block_reward)?;
         changed = true;
     }
-    let qkey = StakeKey::Unbonding {
-        release_height: env.height,
-    };
-    if let Some(StakeValue::Unbonding(queue)) = stake_get(overlay, &qkey)? {
-        for (owner, amount) in &queue.0 {
-            credit(overlay, owner, *amount)?;
-        }
-        stake_set(overlay, qkey, None);
-    }
+    release(overlay, env)?;
     let active_before = reg.active.clone();
     if reg.reelect || env.height % p.epoch_blocks == 0 {
         // A validator whose own stake fell below the minimum (it undelegated, or was slashed)

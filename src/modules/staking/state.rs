@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use crate::consensus::leader::{LeaderRecord, LeaderState};
 
-use crate::codec::{put_bool, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
+use crate::codec::{put_bool, put_bytes, put_u64, put_u8, Decode, DecodeError, Encode, Reader};
 
 use crate::types::{Address, Amount, Height};
 
@@ -22,6 +22,11 @@ use crate::types::{Address, Amount, Height};
 pub const VALIDATORS_MAX: usize = 1_024;
 /// Largest number of entries in one height's unbonding queue.
 pub const UNBONDING_ENTRIES_MAX: usize = 1 << 20;
+/// Most heights at which stake that left one validator is still unbonding: an undelegation that
+/// would add another is refused until one releases (`TxError::TooManyUnbondings`).
+pub const RELEASE_HEIGHTS_MAX: usize = 4_096;
+/// Longest published p2p address (`IP:PORT`; an IPv6 one with brackets is under 50 bytes).
+pub const ENDPOINT_BYTES_MAX: usize = 64;
 
 /// Where a staking entry lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,12 +42,19 @@ pub enum StakeKey {
     Unbonding { release_height: Height },
     /// The proposer schedule's state ([`crate::consensus::leader`]), advanced every block.
     Leaders,
+    /// The release heights of stake that left `validator` and is still unbonding (so that a
+    /// slash for an offence before it left reaches it).
+    ReleaseHeights { validator: Address },
+    /// Where `validator` takes p2p connections (`IP:PORT`), as it published it.
+    Endpoint { validator: Address },
 }
 
 const KEY_REGISTRY: u8 = 1;
 const KEY_DELEGATION: u8 = 2;
 const KEY_UNBONDING: u8 = 3;
 const KEY_LEADERS: u8 = 4;
+const KEY_RELEASE_HEIGHTS: u8 = 5;
+const KEY_ENDPOINT: u8 = 6;
 
 impl StakeKey {
     /// The key's storage bytes (also what the state commitment hashes).
@@ -66,6 +78,16 @@ impl StakeKey {
                 k
             }
             StakeKey::Leaders => vec![KEY_LEADERS],
+            StakeKey::ReleaseHeights { validator } => {
+                let mut k = vec![KEY_RELEASE_HEIGHTS];
+                k.extend_from_slice(&validator.0);
+                k
+            }
+            StakeKey::Endpoint { validator } => {
+                let mut k = vec![KEY_ENDPOINT];
+                k.extend_from_slice(&validator.0);
+                k
+            }
         }
     }
 
@@ -81,6 +103,12 @@ impl StakeKey {
                 release_height: u64::from_be_bytes(r.array("release height")?),
             },
             KEY_LEADERS => StakeKey::Leaders,
+            KEY_RELEASE_HEIGHTS => StakeKey::ReleaseHeights {
+                validator: Address(r.array("release heights validator")?),
+            },
+            KEY_ENDPOINT => StakeKey::Endpoint {
+                validator: Address(r.array("endpoint validator")?),
+            },
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "stake key",
@@ -129,9 +157,17 @@ pub struct Registry {
     pub reelect: bool,
 }
 
-/// Stake that returns to balances at one height, by owner (merged per owner).
+/// Stake that returns to balances at one height, by owner and the validator it left (merged per
+/// pair): a slash of that validator for an offence before the stake left reaches it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Unbonding(pub BTreeMap<Address, Amount>);
+pub struct Unbonding(pub BTreeMap<UnbondingOwner, Amount>);
+
+/// Whose unbonding stake it is, and which validator's pool it left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnbondingOwner {
+    pub owner: Address,
+    pub validator: Address,
+}
 
 /// The value of a staking entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,13 +176,20 @@ pub enum StakeValue {
     Shares(u128),
     Unbonding(Unbonding),
     Leaders(LeaderState),
+    /// Release heights, ascending and distinct ([`StakeKey::ReleaseHeights`]).
+    Heights(Vec<Height>),
+    /// A published p2p address ([`StakeKey::Endpoint`]), a valid socket address.
+    Endpoint(std::net::SocketAddr),
 }
 
 const STAKE_VALUE_VERSION: u8 = 1;
 const VALUE_REGISTRY: u8 = 1;
 const VALUE_SHARES: u8 = 2;
-const VALUE_UNBONDING: u8 = 3;
+/// Tag 3 was the unbonding queue merged per owner alone (before slashing reached unbonding stake).
+const VALUE_UNBONDING: u8 = 5;
 const VALUE_LEADERS: u8 = 4;
+const VALUE_HEIGHTS: u8 = 6;
+const VALUE_ENDPOINT: u8 = 7;
 
 fn put_u128(out: &mut Vec<u8>, v: u128) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -180,8 +223,9 @@ impl Encode for StakeValue {
             StakeValue::Unbonding(u) => {
                 put_u8(out, VALUE_UNBONDING);
                 put_u64(out, u.0.len() as u64);
-                for (a, amount) in &u.0 {
-                    out.extend_from_slice(&a.0);
+                for (who, amount) in &u.0 {
+                    out.extend_from_slice(&who.owner.0);
+                    out.extend_from_slice(&who.validator.0);
                     put_u64(out, *amount);
                 }
             }
@@ -201,6 +245,17 @@ impl Encode for StakeValue {
                     put_u64(out, r.missed_proposals);
                     put_u64(out, r.proposed);
                 }
+            }
+            StakeValue::Heights(heights) => {
+                put_u8(out, VALUE_HEIGHTS);
+                put_u64(out, heights.len() as u64);
+                for h in heights {
+                    put_u64(out, *h);
+                }
+            }
+            StakeValue::Endpoint(socket) => {
+                put_u8(out, VALUE_ENDPOINT);
+                put_bytes(out, socket.to_string().as_bytes());
             }
         }
     }
@@ -254,16 +309,45 @@ impl Decode for StakeValue {
             VALUE_UNBONDING => {
                 let mut u = Unbonding::default();
                 for _ in 0..count(r, "unbonding count", UNBONDING_ENTRIES_MAX)? {
-                    let a = Address(r.array("unbonding owner")?);
+                    let who = UnbondingOwner {
+                        owner: Address(r.array("unbonding owner")?),
+                        validator: Address(r.array("unbonding validator")?),
+                    };
                     let amount = r.u64("unbonding amount")?;
-                    if u.0.insert(a, amount).is_some() {
+                    if u.0.insert(who, amount).is_some() {
                         return Err(DecodeError::InvalidValue {
                             what: "unbonding queue",
-                            reason: "an owner appears twice",
+                            reason: "an owner and validator appear twice",
                         });
                     }
                 }
                 Ok(StakeValue::Unbonding(u))
+            }
+            VALUE_HEIGHTS => {
+                let n = count(r, "release height count", RELEASE_HEIGHTS_MAX)?;
+                let mut heights = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let h = r.u64("release height")?;
+                    if heights.last().is_some_and(|last| *last >= h) {
+                        return Err(DecodeError::InvalidValue {
+                            what: "release heights",
+                            reason: "not ascending and distinct",
+                        });
+                    }
+                    heights.push(h);
+                }
+                Ok(StakeValue::Heights(heights))
+            }
+            VALUE_ENDPOINT => {
+                let text = r.bytes("endpoint", ENDPOINT_BYTES_MAX)?;
+                let socket = std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or(DecodeError::InvalidValue {
+                        what: "endpoint",
+                        reason: "not an IP:PORT socket address",
+                    })?;
+                Ok(StakeValue::Endpoint(socket))
             }
             VALUE_LEADERS => decode_leaders(r).map(StakeValue::Leaders),
             tag => Err(DecodeError::UnknownTag {
@@ -321,6 +405,12 @@ mod tests {
             },
             StakeKey::Unbonding { release_height: 77 },
             StakeKey::Leaders,
+            StakeKey::ReleaseHeights {
+                validator: Address([6; 32]),
+            },
+            StakeKey::Endpoint {
+                validator: Address([7; 32]),
+            },
         ] {
             assert_eq!(StakeKey::from_key_bytes(&key.to_key_bytes()), Ok(key));
         }
@@ -337,7 +427,13 @@ mod tests {
         reg.active.push((Address([3; 32]), 10));
         reg.reelect = true;
         let mut unbonding = Unbonding::default();
-        unbonding.0.insert(Address([4; 32]), 99);
+        unbonding.0.insert(
+            UnbondingOwner {
+                owner: Address([4; 32]),
+                validator: Address([3; 32]),
+            },
+            99,
+        );
         let mut leaders = LeaderState {
             height: 9,
             ..LeaderState::default()
@@ -358,6 +454,9 @@ mod tests {
             StakeValue::Shares(u128::MAX),
             StakeValue::Unbonding(unbonding),
             StakeValue::Leaders(leaders),
+            StakeValue::Heights(vec![3, 9, 40]),
+            StakeValue::Endpoint("127.0.0.1:26656".parse().expect("socket")),
+            StakeValue::Endpoint("[::1]:9".parse().expect("socket")),
         ] {
             assert_eq!(decode_exact::<StakeValue>(&v.to_bytes(), 1 << 20), Ok(v));
         }
