@@ -386,7 +386,8 @@ impl ConsensusConfig {
     }
 }
 
-/// Validator-to-validator networking (`crate::p2p`). Started when `peers` is not empty.
+/// Validator-to-validator networking (`crate::p2p`). Started when `peers` is not empty or the
+/// chain registers another validator with a published address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct P2pConfig {
@@ -394,6 +395,9 @@ pub struct P2pConfig {
     pub listen: SocketAddr,
     /// Peers to dial, `ADDRESS@HOST:PORT` (the validator address, then where it listens).
     pub peers: Vec<String>,
+    /// Most validators dialled at the addresses they published on chain (the active set first,
+    /// then candidates by stake), besides `peers`; 0 dials configured peers only.
+    pub chain_peers_max: usize,
     /// Largest frame a peer may send (a block with headroom); bigger ends the connection.
     pub frame_bytes_max: usize,
     /// Messages waiting for one peer; more are dropped (consensus repeats what matters).
@@ -409,6 +413,7 @@ impl Default for P2pConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 26656)),
             peers: Vec::new(),
+            chain_peers_max: 64,
             frame_bytes_max: crate::p2p::FRAME_BYTES_MAX_DEFAULT,
             send_queue_max: 4_096,
             inbound_queue_max: 16_384,
@@ -601,7 +606,8 @@ impl NodeConfig {
         if !self.p2p.peers.is_empty() && !self.block.empty_blocks && !self.consensus.follower {
             return Err(ConfigError::Invalid {
                 field: "block.empty_blocks",
-                reason: "false works only for a single validator: with peers, every proposer must                          propose at its turn, empty or not"
+                reason: "false works only for a single validator: with peers, every proposer must \
+                         propose at its turn, empty or not"
                     .into(),
             });
         }

@@ -52,13 +52,10 @@ pub enum NodeError {
         configured: Hash,
     },
     #[error(
-        "the validator key {key_file} (address {address}) is not one of this chain's validators ({expected}); to run a node that follows the chain without voting, set consensus.follower = true"
+        "block.empty_blocks = false works only for a single validator, and this chain names peers \
+         (validators with published addresses): every proposer must propose at its turn"
     )]
-    NotTheValidator {
-        key_file: PathBuf,
-        address: String,
-        expected: String,
-    },
+    EmptyBlocksWithPeers,
     #[error("cannot start the API server on {addr}: {source}")]
     Rpc {
         addr: std::net::SocketAddr,
@@ -155,6 +152,69 @@ pub fn prepare_dev_chain(data_dir: &Path) -> Result<PathBuf, NodeError> {
     Ok(faucet_file)
 }
 
+/// Says how this node takes part: a follower, a validator of the chain, or a key the chain does
+/// not know yet (it follows until the chain registers and elects it, then votes).
+fn announce_role(
+    config: &NodeConfig,
+    genesis: &Genesis,
+    storage: &Storage,
+    key_file: &Path,
+    own: &crate::types::Address,
+) -> Result<(), NodeError> {
+    if config.consensus.follower {
+        tracing::info!(address = %own, "following the chain (consensus.follower): this node does not vote");
+    } else if !genesis.validator_set().iter().any(|v| v.address == *own)
+        && !storage.registry()?.validators.contains_key(own)
+    {
+        tracing::warn!(
+            key_file = %key_file.display(),
+            address = %own,
+            "this validator key is not registered on this chain (as far as this node has synced): \
+             the node follows the chain and votes once the key is registered and elected \
+             (`mameynode stake register`); set consensus.follower = true for a node that never votes"
+        );
+    }
+    Ok(())
+}
+
+/// How often the chain's peers are read again (when the head moved).
+const CHAIN_PEERS_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the transport's chain peers current: after each new head, the registry's validators
+/// and their published addresses are read again. A failed read keeps the last peers.
+fn follow_chain_peers(
+    storage: Arc<Storage>,
+    p2p: crate::p2p::P2pHandle,
+    own: crate::types::Address,
+    dial_max: usize,
+) {
+    tokio::spawn(async move {
+        let mut seen = None;
+        let mut tick = tokio::time::interval(CHAIN_PEERS_REFRESH);
+        loop {
+            tick.tick().await;
+            let storage = storage.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                // The head first: the snapshot is then at least as new as the height it is
+                // marked with, so no change is skipped.
+                let height = storage.head()?.height;
+                let reader = storage.reader()?;
+                crate::p2p::chain::chain_peers(&reader, &own, dial_max).map(|p| (height, p))
+            })
+            .await;
+            match read {
+                Ok(Ok((height, peers))) if seen != Some(height) => {
+                    p2p.set_chain_peers(peers.accepted, &peers.dial);
+                    seen = Some(height);
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the chain's peers"),
+                Err(e) => tracing::warn!(error = %e, "chain peers task failed"),
+            }
+        }
+    });
+}
+
 /// Runs the node until SIGINT/SIGTERM or a fatal error. Must run inside an actix `System` whose
 /// runtime has the tokio I/O and time drivers.
 pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
@@ -171,20 +231,6 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         );
     }
     let own = keys::address_of(&validator);
-    if config.consensus.follower {
-        tracing::info!(address = %own, "following the chain (consensus.follower): this node does not vote");
-    } else if !genesis.validator_set().iter().any(|v| v.address == own) {
-        return Err(NodeError::NotTheValidator {
-            key_file: validator_file,
-            address: own.to_string(),
-            expected: genesis
-                .validator_set()
-                .iter()
-                .map(|v| v.address.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
     if config.sigverify.threads > 0 {
         // Fails only if the pool was already built (a second node in one process): keep that one.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -231,38 +277,57 @@ pub async fn run(config: NodeConfig) -> Result<(), NodeError> {
         "resuming at the last committed block"
     );
 
-    // Peers: started when the chain has other validators to talk to.
+    announce_role(&config, &genesis, &storage, &validator_file, &own)?;
+
+    // Peers: started when the config or the chain names other validators to talk to.
     let (peer_tx, mut peer_rx) = mpsc::channel(config.p2p.inbound_queue_max);
-    let p2p = if config.p2p.peers.is_empty() {
+    let configured = config
+        .p2p
+        .peers
+        .iter()
+        .map(|p| p.parse())
+        .collect::<Result<Vec<crate::p2p::PeerAddr>, _>>()?;
+    let chain_peers =
+        crate::p2p::chain::chain_peers(&storage.reader()?, &own, config.p2p.chain_peers_max)?;
+    let p2p = if configured.is_empty() && chain_peers.dial.is_empty() {
         None
     } else {
-        let peers = config
-            .p2p
-            .peers
-            .iter()
-            .map(|p| p.parse())
-            .collect::<Result<Vec<crate::p2p::PeerAddr>, _>>()?;
+        if !config.block.empty_blocks && !config.consensus.follower {
+            return Err(NodeError::EmptyBlocksWithPeers);
+        }
+        // Always accepted: the genesis validators and the configured peers (followers among
+        // them); the registry's validators are added as the chain registers them.
         let accepted = genesis
             .validator_set()
             .iter()
             .map(|v| v.address)
-            .chain(peers.iter().map(|p| p.address))
+            .chain(configured.iter().map(|p| p.address))
             .collect();
         let handle = crate::p2p::start(
             crate::p2p::P2pSettings {
                 listen: config.p2p.listen,
-                peers,
+                peers: configured,
                 frame_bytes_max: config.p2p.frame_bytes_max,
                 send_queue_max: config.p2p.send_queue_max,
                 connections_max: config.p2p.connections_max,
             },
             validator.clone(),
-            // Connections are accepted from the genesis validators and the configured peers
-            // (followers among them).
             accepted,
             peer_tx,
         )?;
-        tracing::info!(p2p = %handle.local_addr(), peers = config.p2p.peers.len(), "p2p listening");
+        handle.set_chain_peers(chain_peers.accepted, &chain_peers.dial);
+        follow_chain_peers(
+            storage.clone(),
+            handle.clone(),
+            own,
+            config.p2p.chain_peers_max,
+        );
+        tracing::info!(
+            p2p = %handle.local_addr(),
+            peers = config.p2p.peers.len(),
+            chain_peers = chain_peers.dial.len(),
+            "p2p listening"
+        );
         Some(handle)
     };
 

@@ -624,3 +624,137 @@ fn one_validator_down_keeps_the_pace() {
         .unwrap_or_else(|| panic!("no {line} in the metrics"));
     assert!(missed >= 1);
 }
+
+/// Rewrites node `i`'s config through `edit` (as TOML), before the node starts.
+fn edit_config(net: &Devnet, i: usize, edit: impl FnOnce(&mut toml::Table)) {
+    let text = std::fs::read_to_string(&net.configs[i]).expect("config");
+    let mut table: toml::Table = toml::from_str(&text).expect("config TOML");
+    edit(&mut table);
+    std::fs::write(&net.configs[i], toml::to_string(&table).expect("TOML")).expect("write");
+}
+
+/// A validator that registers after genesis and publishes its p2p address on chain is accepted
+/// and dialled by the others with no config naming it (its own config names no peer either: it
+/// finds the genesis validators' published addresses), and its node, started 100 heights behind,
+/// catches up. Once elected it votes: with one of the four genesis validators killed, the
+/// remaining three hold 60 % of the power, so the chain finalizes only with the newcomer's votes.
+#[test]
+fn a_validator_registered_after_genesis_joins_from_the_chain() {
+    use mameynode::genesis::Genesis;
+    use mameynode::types::StakingCall;
+
+    let _one = ONE_DEVNET.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut net = devnet(tmp.path());
+    let genesis_path = net.dir.join("genesis.toml");
+    let mut genesis = Genesis::load(&genesis_path).expect("genesis");
+    genesis.staking.epoch_blocks = 8;
+    std::fs::write(&genesis_path, genesis.to_toml()).expect("write genesis");
+    let newcomer =
+        keys::read(&net.dir.join(format!("node-{FOLLOWER}/validator.key"))).expect("key");
+    let newcomer_addr = keys::address_of(&newcomer);
+    // Nobody's config names node 4; node 4 is a validator (not a follower) with no peers.
+    for i in 0..NODES {
+        edit_config(&net, i, |c| {
+            let p2p = c["p2p"].as_table_mut().expect("[p2p]");
+            let peers = p2p["peers"].as_array_mut().expect("peers");
+            peers.retain(|p| {
+                !p.as_str()
+                    .is_some_and(|p| p.starts_with(&newcomer_addr.to_string()))
+            });
+            assert_eq!(peers.len(), NODES - 1);
+        });
+    }
+    edit_config(&net, FOLLOWER, |c| {
+        c["p2p"]["peers"] = toml::Value::Array(Vec::new());
+        c["consensus"]["follower"] = toml::Value::Boolean(false);
+    });
+    let genesis_nodes: Vec<usize> = (0..NODES).collect();
+    for &i in &genesis_nodes {
+        net.start(i);
+    }
+    net.wait_height(&genesis_nodes, 2, Duration::from_secs(60));
+
+    let faucet = keys::read(&net.dir.join("faucet.key")).expect("faucet key");
+    let send = |key: &ed25519_dalek::SigningKey, nonce: u64, payload: Payload| {
+        let tx = Transaction::sign(key, DEVNET_CHAIN_ID, nonce, 1, payload);
+        let id = net.client(0).send_transaction(&tx).expect("send");
+        wait_for("a transaction commits", Duration::from_secs(60), || {
+            net.client(0).transaction(&id).is_ok_and(|v| {
+                assert_ne!(
+                    v.status,
+                    mameynode::rpc::TxStatus::Rejected,
+                    "{:?}",
+                    v.error
+                );
+                matches!(
+                    v.status,
+                    mameynode::rpc::TxStatus::Committed | mameynode::rpc::TxStatus::Finalized
+                )
+            })
+        });
+    };
+    // As much stake as each genesis validator: 1 of 5 equal powers.
+    let stake = devnet::DEVNET_VALIDATOR_STAKE;
+    send(
+        &faucet,
+        0,
+        Payload::Bank(BankCall::Transfer {
+            to: newcomer_addr,
+            amount: stake + 1_000,
+        }),
+    );
+    send(
+        &newcomer,
+        0,
+        Payload::Staking(StakingCall::RegisterValidator {
+            commission_bps: 0,
+            amount: stake,
+        }),
+    );
+    let endpoint = std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        devnet::ports(FOLLOWER, net.offset).expect("ports").p2p,
+    ));
+    send(
+        &newcomer,
+        1,
+        Payload::Staking(StakingCall::SetEndpoint { endpoint }),
+    );
+    let power = || {
+        net.client(0)
+            .validators()
+            .ok()
+            .and_then(|v| {
+                v.validators
+                    .into_iter()
+                    .find(|v| v.address == newcomer_addr)
+            })
+            .and_then(|v| v.power)
+    };
+    wait_for("the newcomer is elected", Duration::from_secs(60), || {
+        power().is_some()
+    });
+    // Its node starts far behind (more heights than consensus keeps decisions for in memory):
+    // it catches up from the others' stored certificates and blocks.
+    net.wait_height(&genesis_nodes, 100, Duration::from_secs(120));
+    net.start(FOLLOWER);
+    let started = Instant::now();
+    let head = net.max_height(&genesis_nodes);
+    net.wait_height(&[FOLLOWER], head, Duration::from_secs(120));
+    eprintln!(
+        "the newcomer caught up {head} heights in {:?}",
+        started.elapsed()
+    );
+
+    net.kill(NODES - 1);
+    let voters: Vec<usize> = (0..NODES - 1).chain([FOLLOWER]).collect();
+    let from = net.max_height(&voters);
+    net.wait_height(&voters, from + 10, Duration::from_secs(120));
+    let at = from + 5;
+    let hash = |i: usize| net.client(i).block(at).expect("block").hash;
+    assert!(
+        voters.iter().all(|&i| hash(i) == hash(0)),
+        "every node holds the same block at height {at}"
+    );
+}

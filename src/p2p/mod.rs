@@ -7,9 +7,13 @@
 //! peer we dialled, the address we dialled). A man in the middle has two different sessions, so
 //! it cannot replay a hello.
 //!
-//! Each node dials every configured peer and sends to it on that connection (one unidirectional
-//! stream of length-prefixed frames); it receives on the connections its peers dialled. Dialling
-//! is retried forever with a back-off.
+//! Each node dials every configured peer (`p2p.peers`) and every validator the chain lists with a
+//! published address ([`P2pHandle::set_chain_peers`], kept current by the node from the staking
+//! registry), and sends to it on that connection (one unidirectional stream of length-prefixed
+//! frames); it receives on the connections its peers dialled. Dialling is retried forever with a
+//! back-off. Connections are accepted from the genesis validators, the configured peers and the
+//! validators the registry holds now (not jailed): a validator registered after genesis is
+//! accepted and dialled without any config edit.
 //!
 //! Bounded: frames over `frame_bytes_max` or that do not decode end the connection (a misbehaving
 //! peer is dropped); the outgoing queue per peer and the incoming queue are bounded, and what does
@@ -37,8 +41,11 @@ use crate::consensus::engine::Message;
 use crate::types::TX_SIZE_MAX;
 use crate::types::{Address, Block};
 
+pub mod chain;
+mod outbound;
 mod peers;
 
+use outbound::{Accepted, Outbound};
 use peers::{Direction, PeerTable};
 pub use peers::{LinkInfo, PeerInfo, PeerReader};
 
@@ -196,7 +203,8 @@ impl Bans {
 /// Sends to peers. Cloning is cheap.
 #[derive(Clone)]
 pub struct P2pHandle {
-    peers: Arc<BTreeMap<Address, mpsc::Sender<Arc<Vec<u8>>>>>,
+    outbound: Outbound,
+    accepted: Accepted,
     local_addr: SocketAddr,
     frame_bytes_max: usize,
     bans: Bans,
@@ -230,7 +238,19 @@ impl P2pHandle {
     }
 
     pub fn has_peers(&self) -> bool {
-        !self.peers.is_empty()
+        !self.outbound.is_empty()
+    }
+
+    /// The peers the chain names now: `accepted` may connect in (registered validators), and
+    /// `dial` are dialled at their published addresses (besides the configured peers, which keep
+    /// their configured address). Called as the committed state changes.
+    pub fn set_chain_peers(
+        &self,
+        accepted: BTreeSet<Address>,
+        dial: &BTreeMap<Address, SocketAddr>,
+    ) {
+        self.accepted.set_chain(accepted);
+        self.outbound.set_chain_peers(dial);
     }
 
     /// The frame of `message`, unless it is over the limit peers enforce (they would drop the
@@ -249,19 +269,14 @@ impl P2pHandle {
     }
 
     pub fn broadcast(&self, message: &PeerMessage) {
-        let Some(bytes) = self.frame(message) else {
-            return;
-        };
-        for q in self.peers.values() {
-            let _ = q.try_send(bytes.clone());
+        if let Some(bytes) = self.frame(message) {
+            self.outbound.broadcast(&bytes);
         }
     }
 
     pub fn send(&self, to: &Address, message: &PeerMessage) {
-        if let Some(q) = self.peers.get(to) {
-            if let Some(bytes) = self.frame(message) {
-                let _ = q.try_send(bytes);
-            }
+        if let Some(bytes) = self.frame(message) {
+            self.outbound.send(to, bytes);
         }
     }
 }
@@ -361,8 +376,9 @@ async fn read_hello(recv: &mut quinn::RecvStream) -> Option<[u8; HELLO_LEN]> {
     Some(h)
 }
 
-/// Starts listening and dialling. `validators` are the addresses allowed to connect; what peers
-/// send arrives on `inbound`. Must run inside a tokio runtime.
+/// Starts listening and dialling. `validators` are the addresses always allowed to connect (more
+/// come from the chain, [`P2pHandle::set_chain_peers`]); what peers send arrives on `inbound`.
+/// Must run inside a tokio runtime.
 pub fn start(
     settings: P2pSettings,
     key: SigningKey,
@@ -417,7 +433,7 @@ pub fn start(
         reason: e.to_string(),
     })?;
     let key = Arc::new(key);
-    let validators = Arc::new(validators);
+    let accepted = Accepted::new(validators);
     let bans = Bans::default();
     let table = PeerTable::configured(&settings.peers);
 
@@ -427,6 +443,7 @@ pub fn start(
         let table = table.clone();
         let endpoint = endpoint.clone();
         let key = key.clone();
+        let accepted = accepted.clone();
         let limit = Arc::new(Semaphore::new(settings.connections_max));
         let frame_max = settings.frame_bytes_max;
         tokio::spawn(async move {
@@ -435,12 +452,12 @@ pub fn start(
                     incoming.refuse();
                     continue;
                 };
-                let (key, validators, inbound) = (key.clone(), validators.clone(), inbound.clone());
+                let (key, accepted, inbound) = (key.clone(), accepted.clone(), inbound.clone());
                 let (bans, table) = (bans.clone(), table.clone());
                 tokio::spawn(async move {
                     let _permit = permit;
                     if let Ok(conn) = incoming.await {
-                        serve_inbound(conn, &key, &validators, &bans, &table, inbound, frame_max)
+                        serve_inbound(conn, &key, &accepted, &bans, &table, inbound, frame_max)
                             .await;
                     }
                 });
@@ -448,15 +465,16 @@ pub fn start(
         });
     }
 
-    // Outbound: one queue and one dialler per peer.
-    let mut peers = BTreeMap::new();
-    for peer in settings.peers {
-        let (tx, rx) = mpsc::channel(settings.send_queue_max);
-        peers.insert(peer.address, tx);
-        tokio::spawn(dial(endpoint.clone(), key.clone(), peer, rx, table.clone()));
-    }
+    let outbound = Outbound::start(
+        endpoint,
+        key,
+        table.clone(),
+        settings.send_queue_max,
+        settings.peers,
+    );
     Ok(P2pHandle {
-        peers: Arc::new(peers),
+        outbound,
+        accepted,
         local_addr,
         frame_bytes_max: settings.frame_bytes_max,
         bans,
@@ -467,7 +485,7 @@ pub fn start(
 async fn serve_inbound(
     conn: quinn::Connection,
     key: &SigningKey,
-    validators: &BTreeSet<Address>,
+    accepted: &Accepted,
     bans: &Bans,
     table: &PeerTable,
     inbound: mpsc::Sender<(Address, PeerMessage)>,
@@ -483,7 +501,7 @@ async fn serve_inbound(
                 conn.close(4u8.into(), b"banned");
                 return;
             }
-            Some(a) if validators.contains(&a) => a,
+            Some(a) if accepted.contains(&a) => a,
             _ => {
                 conn.close(1u8.into(), b"not a validator");
                 return;
@@ -523,6 +541,11 @@ async fn serve_inbound(
             conn.close(4u8.into(), b"banned");
             return;
         }
+        if !accepted.contains(&peer) {
+            // It left the registry's validators (jailed): its connection goes with it.
+            conn.close(1u8.into(), b"not a validator");
+            return;
+        }
         match decode_exact::<PeerMessage>(&frame, frame_max) {
             Ok(m) => {
                 // A full queue drops the message: consensus repeats what matters.
@@ -535,58 +558,6 @@ async fn serve_inbound(
             }
         }
     }
-}
-
-/// Keeps a connection to `peer` and sends its queue on it, reconnecting after failures.
-async fn dial(
-    endpoint: quinn::Endpoint,
-    key: Arc<SigningKey>,
-    peer: PeerAddr,
-    mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
-    table: PeerTable,
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        if let Some((conn, mut send)) = connect(&endpoint, &key, &peer).await {
-            let _registration = table.register(peer.address, Direction::Outbound, &conn);
-            backoff = Duration::from_millis(100);
-            while let Some(frame) = queue.recv().await {
-                let len = (frame.len() as u32).to_le_bytes();
-                if send.write_all(&len).await.is_err() || send.write_all(&frame).await.is_err() {
-                    break;
-                }
-            }
-            if queue.is_closed() {
-                return;
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
-    }
-}
-
-async fn connect(
-    endpoint: &quinn::Endpoint,
-    key: &SigningKey,
-    peer: &PeerAddr,
-) -> Option<(quinn::Connection, quinn::SendStream)> {
-    let conn = endpoint
-        .connect(peer.socket, SERVER_NAME)
-        .ok()?
-        .await
-        .ok()?;
-    let ekm = exporter(&conn)?;
-    let mut send = conn.open_uni().await.ok()?;
-    send.write_all(&hello(key, ROLE_DIALER, &ekm)).await.ok()?;
-    let mut recv = conn.accept_uni().await.ok()?;
-    let h = read_hello(&mut recv).await?;
-    if check_hello(&h, ROLE_LISTENER, &ekm) != Some(peer.address) {
-        tracing::warn!(peer = %peer.address, socket = %peer.socket, "peer is not the validator it should be");
-        conn.close(1u8.into(), b"wrong validator");
-        return None;
-    }
-    tracing::info!(peer = %peer.address, socket = %peer.socket, "connected to peer");
-    Some((conn, send))
 }
 
 #[cfg(test)]

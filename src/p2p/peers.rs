@@ -74,6 +74,17 @@ impl PeerTable {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Sets (or, with `None`, clears) where this node dials `peer`; a peer that is neither
+    /// dialled nor connected leaves the table.
+    pub(super) fn set_dial(&self, peer: Address, dial: Option<SocketAddr>) {
+        let mut entries = self.lock();
+        let entry = entries.entry(peer).or_default();
+        entry.dial = dial;
+        if entry.dial.is_none() && entry.outbound.is_none() && entry.inbound.is_none() {
+            entries.remove(&peer);
+        }
+    }
+
     /// Records `conn` as the open connection with `peer` in `direction` (replacing an older one:
     /// a peer that reconnects), until the returned registration is dropped.
     pub(super) fn register(
@@ -170,7 +181,8 @@ pub struct PeerInfo {
     /// The validator address the peer proved in its hello (or, for a configured peer not yet
     /// connected, the one it is expected to prove).
     pub address: Address,
-    /// Where this node dials it (`p2p.peers`); `None` for a peer that only dialled in.
+    /// Where this node dials it (`p2p.peers`, or the address it published on chain); `None` for
+    /// a peer that only dialled in.
     pub dial: Option<SocketAddr>,
     /// The connection this node sends on, when open.
     pub outbound: Option<LinkInfo>,

@@ -630,6 +630,26 @@ impl ConsensusActor {
         active_set(&self.storage)
     }
 
+    /// Answers a peer's sync request for a committed height from storage: the engine keeps only
+    /// recent decisions (`decisions_kept`), and a validator that joins late or was down long must
+    /// still catch up height by height. False when the height is not committed here.
+    fn serve_decision(&self, from: &crate::types::Address, height: Height) -> bool {
+        let Some(p2p) = &self.p2p else { return false };
+        let Ok(Some(bytes)) = self.storage.certificate(height.0) else {
+            return false;
+        };
+        match decode_exact::<Decision>(&bytes, crate::consensus::wire::MESSAGE_BYTES_MAX) {
+            Ok(d) => {
+                p2p.send(
+                    from,
+                    &PeerMessage::Consensus(Message::Decision(Box::new(d))),
+                );
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     fn serve_block_request(&self, from: &crate::types::Address, height: u64) {
         let Some(p2p) = &self.p2p else { return };
         let block = if height == self.engine.height().0 {
@@ -709,6 +729,7 @@ impl ConsensusActor {
                     p2p.send(&from, &PeerMessage::BlockRequest(self.engine.height().0));
                 }
             }
+            PeerMessage::Consensus(Message::SyncRequest(h)) if self.serve_decision(&from, h) => {}
             PeerMessage::Consensus(m) => self.input(
                 Input::Message {
                     from: crate::consensus::context::Address(from.0),

@@ -824,33 +824,40 @@ impl StateReader<'_> {
 }
 
 impl StateReader<'_> {
-    /// The proposer schedule's state at this snapshot's head (`None` before the first block).
-    pub fn leaders(&self) -> Result<Option<crate::consensus::leader::LeaderState>> {
-        let entry = self.get(&crate::modules::staking::state_key(&StakeKey::Leaders))?;
-        let value = entry
+    /// A staking entry at this snapshot's head, decoded.
+    fn stake_entry(&self, key: &StakeKey) -> Result<Option<StakeValue>> {
+        let entry = self.get(&crate::modules::staking::state_key(key))?;
+        entry
             .map(|b| decode_exact::<StakeValue>(&b, RECORD_LEN_MAX))
             .transpose()
             .map_err(|source| StorageError::Corrupt {
                 table: "state",
                 source,
-            })?;
-        Ok(match value {
+            })
+    }
+
+    /// The proposer schedule's state at this snapshot's head (`None` before the first block).
+    pub fn leaders(&self) -> Result<Option<crate::consensus::leader::LeaderState>> {
+        Ok(match self.stake_entry(&StakeKey::Leaders)? {
             Some(StakeValue::Leaders(l)) => Some(l),
+            _ => None,
+        })
+    }
+
+    /// Where `validator` published that it takes p2p connections, if it did.
+    pub fn endpoint(&self, validator: &Address) -> Result<Option<std::net::SocketAddr>> {
+        let key = StakeKey::Endpoint {
+            validator: *validator,
+        };
+        Ok(match self.stake_entry(&key)? {
+            Some(StakeValue::Endpoint(e)) => Some(e),
             _ => None,
         })
     }
 
     /// The validator registry and active set at this snapshot's head.
     pub fn registry(&self) -> Result<crate::types::Registry> {
-        let entry = self.get(&crate::modules::staking::state_key(&StakeKey::Registry))?;
-        let value = entry
-            .map(|b| decode_exact::<StakeValue>(&b, RECORD_LEN_MAX))
-            .transpose()
-            .map_err(|source| StorageError::Corrupt {
-                table: "state",
-                source,
-            })?;
-        match value {
+        match self.stake_entry(&StakeKey::Registry)? {
             Some(StakeValue::Registry(r)) => Ok(r),
             _ => Err(StorageError::Corrupt {
                 table: "state",
