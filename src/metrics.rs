@@ -99,6 +99,60 @@ pub struct PipelineMetrics {
     pub busy_refusals: AtomicU64,
     /// The Prometheus metrics (chain, mempool, rejections, signatures) the stages record into.
     pub telemetry: Arc<Telemetry>,
+    /// Precommits each validator gave or missed, as this node saw them.
+    pub votes: VoteRecords,
+}
+
+/// One validator's precommits over the heights this node decided since it started, while the
+/// validator was in the set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VoteRecord {
+    /// Heights whose decision this node saw its precommit for.
+    pub signed: u64,
+    /// Heights decided without its precommit reaching this node.
+    pub missed: u64,
+}
+
+/// [`VoteRecord`]s by validator. Bounded: entries are validators that were in the set, at most
+/// the registry's `VALIDATORS_MAX`.
+#[derive(Debug, Default)]
+pub struct VoteRecords(
+    std::sync::Mutex<std::collections::BTreeMap<crate::types::Address, VoteRecord>>,
+);
+
+impl VoteRecords {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<crate::types::Address, VoteRecord>>
+    {
+        // Every update is whole under the lock: a poisoned map is still consistent.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, validator: &crate::types::Address) -> VoteRecord {
+        self.lock().get(validator).copied().unwrap_or_default()
+    }
+
+    /// Counts one decided height: `set` were expected to precommit, `signed` did. Returns the
+    /// updated records of `set`.
+    pub fn count(
+        &self,
+        set: &[crate::types::Address],
+        signed: &std::collections::BTreeSet<crate::types::Address>,
+    ) -> Vec<(crate::types::Address, VoteRecord)> {
+        let mut records = self.lock();
+        set.iter()
+            .map(|a| {
+                let r = records.entry(*a).or_default();
+                if signed.contains(a) {
+                    r.signed += 1;
+                } else {
+                    r.missed += 1;
+                }
+                (*a, *r)
+            })
+            .collect()
+    }
 }
 
 /// Records into the process-wide [`crate::telemetry::global`] metrics.
@@ -141,6 +195,7 @@ impl PipelineMetrics {
             notify: StageStats::new(Stage::Notify, t),
             busy_refusals: AtomicU64::new(0),
             telemetry,
+            votes: VoteRecords::default(),
         }
     }
 

@@ -8,7 +8,7 @@
 //! The pace with one validator down (`one_validator_down_keeps_the_pace`): four validators
 //! finalize for 30 s; one is killed (-9); once the proposer schedule has skipped it twice, the other
 //! three finalize for 30 s at no less than 0.7 of the pace of four, and `mamey_getValidators` and
-//! the metrics show its missed turns.
+//! the metrics show its missed turns and missed votes (and few or none for a running validator).
 //!
 //! DPoS on the same network (`dpos_elections_rewards_unbonding_and_slashing`): validators 0..=2
 //! run; the test itself plays validator 3 and double-signs over p2p. A new validator registers
@@ -605,6 +605,25 @@ fn one_validator_down_keeps_the_pace() {
     );
     let v = record(&net).expect("the victim is registered");
     assert!(v.missed_proposals >= 1 && v.proposed >= 1, "{v:?}");
+    // Its precommits: signed while it ran, missed for every height since (node 0's view); a
+    // validator that runs misses none or few (only precommits lost on the way).
+    assert!(v.signed_votes >= 10 && v.missed_votes >= down, "{v:?}");
+    let live = net
+        .client(0)
+        .validators()
+        .expect("validators")
+        .validators
+        .into_iter()
+        .find(|x| x.address != victim && x.power.is_some())
+        .expect("a live validator");
+    eprintln!(
+        "votes seen by node 0: victim signed {} missed {}; a running validator signed {} missed {}",
+        v.signed_votes, v.missed_votes, live.signed_votes, live.missed_votes
+    );
+    assert!(
+        live.missed_votes * 10 < live.signed_votes,
+        "a running validator shows missed votes: {live:?}"
+    );
     // The same record in the metrics.
     let endpoints: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(net.dir.join("node-0/data/endpoints.json")).expect("endpoints"),
@@ -623,6 +642,16 @@ fn one_validator_down_keeps_the_pace() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {line} in the metrics"));
     assert!(missed >= 1);
+    let line = format!("mamey_validator_missed_votes{{validator=\"{victim}\"}} ");
+    let missed_votes: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line} in the metrics"));
+    assert!(
+        missed_votes >= down,
+        "{missed_votes} missed votes over {down} heights"
+    );
 }
 
 /// Rewrites node `i`'s config through `edit` (as TOML), before the node starts.

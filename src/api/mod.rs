@@ -258,6 +258,8 @@ impl Api {
                     missed_proposals: record(a).missed_proposals,
                     proposed: record(a).proposed,
                     proposer_skipped_until: record(a).skipped_until,
+                    signed_votes: self.metrics.votes.get(a).signed,
+                    missed_votes: self.metrics.votes.get(a).missed,
                 })
                 .collect(),
         })

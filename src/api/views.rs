@@ -52,6 +52,13 @@ pub struct ValidatorView {
     pub proposed: u64,
     #[serde(default)]
     pub proposer_skipped_until: u64,
+    /// Heights this node decided since it started with and without the validator's precommit
+    /// (in the certificate, or arriving before the next decision), while it was in the set:
+    /// this node's view, not consensus state.
+    #[serde(default)]
+    pub signed_votes: u64,
+    #[serde(default)]
+    pub missed_votes: u64,
 }
 
 /// `mamey_getValidators` result: the registry and the active set at the committed head (the

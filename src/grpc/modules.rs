@@ -219,6 +219,8 @@ macro_rules! staking_answers {
                         missed_proposals: v.missed_proposals,
                         proposed: v.proposed,
                         proposer_skipped_until: v.proposer_skipped_until,
+                        signed_votes: v.signed_votes,
+                        missed_votes: v.missed_votes,
                     })
                     .collect(),
             })

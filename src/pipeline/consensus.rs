@@ -36,6 +36,7 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 
 use super::executor::replay_block;
+use super::votes::VoteWatch;
 use super::{BlockCommitted, CommitBlock, Committer, Fatal, Notifier, Subscribe};
 use crate::codec::{decode_exact, Encode};
 use crate::consensus::context::SignedProposal;
@@ -121,6 +122,8 @@ pub struct ConsensusActor {
     verified: Option<Arc<crate::sigverify::VerifiedIds>>,
     /// Misbehaviour counted per peer (authenticated, so bounded by the accepted peers).
     strikes: BTreeMap<crate::types::Address, u32>,
+    /// The last decided height's precommits, counted when the next height is decided.
+    votes: Option<VoteWatch>,
     /// Peers' proposals whose block has not arrived yet.
     waiting: Vec<(crate::types::Address, SignedProposal)>,
     /// A decision whose block this node does not hold yet.
@@ -249,6 +252,7 @@ impl ConsensusActor {
             reported: std::collections::BTreeSet::new(),
             report_nonce: 0,
             strikes: BTreeMap::new(),
+            votes: None,
             verified: setup.verified,
             waiting: Vec::new(),
             undelivered: None,
@@ -483,6 +487,10 @@ impl ConsensusActor {
             held = self.pending.contains_key(&d.value.0),
             "decided"
         );
+        let watch = VoteWatch::new(&d, self.engine.validators());
+        if let Some(previous) = self.votes.replace(watch) {
+            previous.close(&self.metrics);
+        }
         self.committing = Some(d.height);
         self.waiting.clear();
         self.awaiting = None;
@@ -683,6 +691,10 @@ impl ConsensusActor {
     ) {
         if self.failed {
             return;
+        }
+        if let (PeerMessage::Consensus(Message::Vote(v)), Some(watch)) = (&message, &mut self.votes)
+        {
+            watch.note(&self.params.chain_tag(), v);
         }
         if self.committing.is_some() {
             // While a decided block is committed, only what finishes it (its body, when a peer

@@ -27,6 +27,7 @@ mod pool;
 mod producer;
 mod rejected;
 mod verifier;
+mod votes;
 
 use std::sync::Arc;
 

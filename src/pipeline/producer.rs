@@ -1,8 +1,16 @@
-//! Producer: sets the block cadence. Every `block.interval_ms` it asks the mempool for the next
-//! block's transactions and hands them, with the parent and a timestamp, to the executor. It keeps
-//! one block in flight and learns of commits from the notifier. It builds only a block consensus
-//! may propose: for the height in `wanted` (set by the consensus stage when this validator is a
-//! proposer of that height), so that validators do not execute blocks nobody will use.
+//! Producer: sets the block cadence. A block is due `block.interval_ms` after its parent was
+//! built (the parent's timestamp, or the local time this node committed the parent if that is
+//! earlier, so that a proposer whose clock runs ahead delays nobody by more than one interval);
+//! when it is due the producer asks the mempool for the block's transactions and hands them, with
+//! the parent and a timestamp, to the executor. It keeps one block in flight and learns of commits
+//! from the notifier. It builds only a block consensus may propose: for the height in `wanted`
+//! (set by the consensus stage when this validator is a proposer of that height), so that
+//! validators do not execute blocks nobody will use.
+//!
+//! Why the parent's time and not a local timer: with several validators, each proposer's timer
+//! has its own phase, and the wait for the next proposer's tick (anything from 0 to an interval)
+//! made the pace depend on how the processes' phases happened to fall. Measured from the parent,
+//! every height takes one interval (or consensus' latency, when that is longer).
 //!
 //! The timestamp is the proposer's wall clock, forced strictly above the parent's: it is an input to
 //! the block, chosen here, never read during execution.
@@ -10,6 +18,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How often the producer checks whether a block is due: the cadence's granularity.
+const POLL_MS_MAX: u64 = 10;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -28,6 +39,8 @@ pub struct Producer {
     /// The height consensus wants a block for (0: none yet).
     wanted: Arc<AtomicU64>,
     head: ChainHead,
+    /// Local time (Unix ms) this node committed `head`.
+    head_committed_ms: u64,
     mempool: Addr<MempoolActor>,
     executor: Addr<Executor>,
     notifier: Addr<Notifier>,
@@ -49,6 +62,7 @@ impl Producer {
             config,
             wanted,
             head,
+            head_committed_ms: now_ms(),
             mempool,
             executor,
             notifier,
@@ -63,6 +77,10 @@ impl Producer {
             return;
         }
         if self.wanted.load(Ordering::Acquire) != self.head.height + 1 {
+            return;
+        }
+        let built_ms = self.head.timestamp_ms.min(self.head_committed_ms);
+        if now_ms() < built_ms.saturating_add(self.config.interval_ms) {
             return;
         }
         self.in_flight = true;
@@ -106,7 +124,7 @@ impl Actor for Producer {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.notifier.do_send(Subscribe(ctx.address().recipient()));
         ctx.run_interval(
-            Duration::from_millis(self.config.interval_ms),
+            Duration::from_millis(self.config.interval_ms.min(POLL_MS_MAX)),
             |act, ctx| act.tick(ctx),
         );
     }
@@ -118,6 +136,7 @@ impl Handler<BlockCommitted> for Producer {
     fn handle(&mut self, BlockCommitted(c): BlockCommitted, _ctx: &mut Self::Context) {
         debug_assert_eq!(c.head.height, self.head.height + 1, "one block in flight");
         self.head = c.head;
+        self.head_committed_ms = now_ms();
         self.in_flight = false;
         self.finish_drain();
     }

@@ -234,6 +234,7 @@ pub fn validators() -> Value {
             "address": address(), "tokens": uint(), "commission_bps": uint(),
             "jailed": boolean(), "power": nullable(uint()),
             "missed_proposals": uint(), "proposed": uint(), "proposer_skipped_until": uint(),
+            "signed_votes": uint(), "missed_votes": uint(),
         }),
         &[],
     );

@@ -30,6 +30,7 @@
 //! | `mamey_subscriber_lag_events_total` | counter | `kind` |
 //! | `mamey_build_info` | gauge (1) | `version` |
 //! | `mamey_validator_missed_proposals`, `mamey_validator_proposed_blocks` | gauge | `validator` (the active set's addresses, from committed state: at most `VALIDATORS_MAX`) |
+//! | `mamey_validator_signed_votes`, `mamey_validator_missed_votes` | gauge | `validator` (validators that were in the set since the node started: at most `VALIDATORS_MAX`) |
 //!
 //! The node records into one process-wide [`Telemetry`] ([`global`]); the pipeline reaches it
 //! through [`crate::metrics::PipelineMetrics`], front ends through the free functions
@@ -135,6 +136,8 @@ pub struct Telemetry {
     finalized_height: Gauge,
     validator_missed_proposals: Family<ValidatorLabels, Gauge>,
     validator_proposed: Family<ValidatorLabels, Gauge>,
+    validator_signed_votes: Family<ValidatorLabels, Gauge>,
+    validator_missed_votes: Family<ValidatorLabels, Gauge>,
     mempool_transactions: Gauge,
     transactions_committed: Counter,
     transactions_rejected: Family<ReasonLabels, Counter>,
@@ -181,6 +184,8 @@ impl Telemetry {
             finalized_height: Gauge::default(),
             validator_missed_proposals: Family::default(),
             validator_proposed: Family::default(),
+            validator_signed_votes: Family::default(),
+            validator_missed_votes: Family::default(),
             mempool_transactions: Gauge::default(),
             transactions_committed: Counter::default(),
             transactions_rejected: Family::default(),
@@ -255,6 +260,16 @@ impl Telemetry {
             "mamey_validator_proposed_blocks",
             "Blocks the validator built that were decided, while in the active set",
             self.validator_proposed.clone(),
+        );
+        r.register(
+            "mamey_validator_signed_votes",
+            "Heights this node decided, since it started, with the validator's precommit (in the certificate or arriving before the next decision)",
+            self.validator_signed_votes.clone(),
+        );
+        r.register(
+            "mamey_validator_missed_votes",
+            "Heights this node decided, since it started, without the validator's precommit, while it was in the set",
+            self.validator_missed_votes.clone(),
         );
         r.register(
             "mamey_mempool_transactions",
@@ -378,6 +393,19 @@ impl Telemetry {
                 .get_or_create(&labels)
                 .set(as_i64(proposed));
         }
+    }
+
+    /// One validator's precommit counts as this node saw them (kept for validators that left
+    /// the set: they are counts since the node started).
+    pub fn set_vote_record(&self, validator: String, signed: u64, missed: u64) {
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let labels = ValidatorLabels { validator };
+        self.validator_signed_votes
+            .get_or_create(&labels)
+            .set(as_i64(signed));
+        self.validator_missed_votes
+            .get_or_create(&labels)
+            .set(as_i64(missed));
     }
 
     pub fn set_mempool_transactions(&self, count: usize) {
