@@ -101,6 +101,33 @@ impl Devnet {
         }
     }
 
+    /// Sends a transaction through node `via` and waits until node 0 reports it committed (it
+    /// must not be rejected).
+    fn send_committed(
+        &self,
+        via: usize,
+        key: &ed25519_dalek::SigningKey,
+        nonce: u64,
+        payload: Payload,
+    ) {
+        let tx = Transaction::sign(key, DEVNET_CHAIN_ID, nonce, 1, payload);
+        let id = self.client(via).send_transaction(&tx).expect("send");
+        wait_for("a transaction commits", Duration::from_secs(60), || {
+            self.client(0).transaction(&id).is_ok_and(|v| {
+                assert_ne!(
+                    v.status,
+                    mameynode::rpc::TxStatus::Rejected,
+                    "rejected: {:?}",
+                    v.error
+                );
+                matches!(
+                    v.status,
+                    mameynode::rpc::TxStatus::Committed | mameynode::rpc::TxStatus::Finalized
+                )
+            })
+        });
+    }
+
     fn max_height(&self, nodes: &[usize]) -> u64 {
         nodes
             .iter()
@@ -297,26 +324,7 @@ fn dpos_elections_rewards_unbonding_and_slashing() {
     let faucet_addr = keys::address_of(&faucet);
     let mut faucet_nonce = 0;
     let send = |key: &ed25519_dalek::SigningKey, nonce: u64, payload: Payload| {
-        let tx = Transaction::sign(key, DEVNET_CHAIN_ID, nonce, 1, payload);
-        let id = net.client(1).send_transaction(&tx).expect("send");
-        wait_for(
-            "a staking transaction commits",
-            Duration::from_secs(60),
-            || {
-                net.client(0).transaction(&id).is_ok_and(|v| {
-                    assert_ne!(
-                        v.status,
-                        mameynode::rpc::TxStatus::Rejected,
-                        "rejected: {:?}",
-                        v.error
-                    );
-                    matches!(
-                        v.status,
-                        mameynode::rpc::TxStatus::Committed | mameynode::rpc::TxStatus::Finalized
-                    )
-                })
-            },
-        );
+        net.send_committed(1, key, nonce, payload)
     };
     let power = |a: mameynode::types::Address| {
         c.validators()
@@ -706,22 +714,7 @@ fn a_validator_registered_after_genesis_joins_from_the_chain() {
 
     let faucet = keys::read(&net.dir.join("faucet.key")).expect("faucet key");
     let send = |key: &ed25519_dalek::SigningKey, nonce: u64, payload: Payload| {
-        let tx = Transaction::sign(key, DEVNET_CHAIN_ID, nonce, 1, payload);
-        let id = net.client(0).send_transaction(&tx).expect("send");
-        wait_for("a transaction commits", Duration::from_secs(60), || {
-            net.client(0).transaction(&id).is_ok_and(|v| {
-                assert_ne!(
-                    v.status,
-                    mameynode::rpc::TxStatus::Rejected,
-                    "{:?}",
-                    v.error
-                );
-                matches!(
-                    v.status,
-                    mameynode::rpc::TxStatus::Committed | mameynode::rpc::TxStatus::Finalized
-                )
-            })
-        });
+        net.send_committed(0, key, nonce, payload)
     };
     // As much stake as each genesis validator: 1 of 5 equal powers.
     let stake = devnet::DEVNET_VALIDATOR_STAKE;

@@ -638,9 +638,10 @@ impl ConsensusActor {
         active_set(&self.storage)
     }
 
-    /// Answers a peer's sync request for a committed height from storage: the engine keeps only
-    /// recent decisions (`decisions_kept`), and a validator that joins late or was down long must
-    /// still catch up height by height. False when the height is not committed here.
+    /// Answers a peer's sync request for a committed height from storage, with the block and its
+    /// decision: the engine keeps only recent decisions (`decisions_kept`), and a validator that
+    /// joins late or was down long must still catch up height by height. False when the height
+    /// is not committed here.
     fn serve_decision(&self, from: &crate::types::Address, height: Height) -> bool {
         let Some(p2p) = &self.p2p else { return false };
         let Ok(Some(bytes)) = self.storage.certificate(height.0) else {
@@ -648,6 +649,12 @@ impl ConsensusActor {
         };
         match decode_exact::<Decision>(&bytes, crate::consensus::wire::MESSAGE_BYTES_MAX) {
             Ok(d) => {
+                // The block first, on the same ordered stream: the peer holds it when the
+                // decision arrives and commits without asking for it (a round trip less per
+                // height while it catches up).
+                if let Ok(Some(block)) = self.storage.block(height.0) {
+                    p2p.send(from, &PeerMessage::Block(Box::new(block)));
+                }
                 p2p.send(
                     from,
                     &PeerMessage::Consensus(Message::Decision(Box::new(d))),
