@@ -308,6 +308,10 @@ pub struct Engine {
     first_votes: BTreeMap<(Address, Round, VoteKindKey), SignedVote>,
     /// Peers already asked to sync at this height.
     sync_asked: BTreeSet<Address>,
+    /// The peer seen at the highest height above this node's, and that height: while it is
+    /// ahead, each new height asks it for the next decision at once instead of waiting for its
+    /// next message (a node far behind catches up at the pace of round trips).
+    ahead: Option<(Address, Height)>,
     decisions: VecDeque<Decision>,
     /// Proposals and votes for the next height, in arrival order (bounded).
     next_height: Vec<(Address, Message)>,
@@ -378,6 +382,7 @@ impl Engine {
             own_proposals: BTreeMap::new(),
             first_votes: BTreeMap::new(),
             sync_asked: BTreeSet::new(),
+            ahead: None,
             decisions,
             next_height: Vec::new(),
             ready: VecDeque::new(),
@@ -545,13 +550,13 @@ impl Engine {
                     verify_certificate(&self.config.chain, &self.set, &d)?;
                     self.decide(*d, effects);
                 } else if d.height > height {
-                    self.ask_sync(from, effects);
+                    self.ask_sync(from, d.height, effects);
                 }
                 Ok(())
             }
             Message::Polka(c) => {
                 if c.height > height {
-                    self.ask_sync(from, effects);
+                    self.ask_sync(from, c.height, effects);
                     return Ok(());
                 }
                 if c.height < height || c.round >= self.round() {
@@ -646,7 +651,7 @@ impl Engine {
                 effects.push(Effect::Send(from, Message::Decision(Box::new(d.clone()))));
             }
         } else if height > self.height() {
-            self.ask_sync(from, effects);
+            self.ask_sync(from, height, effects);
         }
         Ok(())
     }
@@ -659,8 +664,16 @@ impl Engine {
         }
     }
 
-    fn ask_sync(&mut self, from: Address, effects: &mut Vec<Effect>) {
-        if from != self.address && self.sync_asked.insert(from) {
+    /// Asks `from`, seen at height `seen` above this node's, for the decision of this height
+    /// (once per peer and height).
+    fn ask_sync(&mut self, from: Address, seen: Height, effects: &mut Vec<Effect>) {
+        if from == self.address {
+            return;
+        }
+        if self.ahead.map_or(true, |(_, h)| seen >= h) {
+            self.ahead = Some((from, seen));
+        }
+        if self.sync_asked.insert(from) {
             effects.push(Effect::Send(from, Message::SyncRequest(self.height())));
         }
     }
@@ -906,6 +919,11 @@ impl Engine {
         self.between = false;
         self.ready.extend(std::mem::take(&mut self.next_height));
         self.start_round(Round::ZERO, effects);
+        // A peer decided heights beyond this one: ask it for this one now.
+        match self.ahead {
+            Some((peer, seen)) if seen > height => self.ask_sync(peer, seen, effects),
+            _ => self.ahead = None,
+        }
     }
 
     /// A message while the current height is decided and the next not started: what belongs to
