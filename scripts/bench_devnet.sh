@@ -6,6 +6,9 @@
 #
 #   scripts/bench_devnet.sh                              # builds release, ports + 700
 #   BIN=/path/to/other/release SKIP_BUILD=1 PORT_OFFSET=740 scripts/bench_devnet.sh   # A/B
+#   CATCHUP_HEIGHT=400 scripts/bench_devnet.sh catchup   # instead: a follower started once the
+#                                                        # chain passed that height; how fast it
+#                                                        # catches up (heights/s)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +22,11 @@ B=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 D=$(mktemp -d -t mamey-devnet-bench-XXXXXX)/net
 trap 'for f in "$D"/pid-*; do kill -9 "$(cat "$f")" 2>/dev/null; done' EXIT
 
-"$B/mameynode" devnet init --validators 4 --out "$D" --port-offset "$PORT_OFFSET" >/dev/null || exit 1
+MODE=${1:-down}
+FOLLOWERS=0
+[ "$MODE" = catchup ] && FOLLOWERS=1
+"$B/mameynode" devnet init --validators 4 --followers "$FOLLOWERS" --out "$D" \
+  --port-offset "$PORT_OFFSET" >/dev/null || exit 1
 for i in 0 1 2 3; do
   "$B/mameynode" run --config "$D/node-$i/config.toml" >"$D/node-$i.log" 2>&1 &
   echo $! >"$D/pid-$i"
@@ -30,6 +37,11 @@ call() {
     -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":[]}" "$RPC"
 }
 height() { call mamey_status | sed -n 's/.*"height":\([0-9]*\).*/\1/p'; }
+height_of() {
+  curl -s -m 2 -X POST -H 'content-type: application/json' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"mamey_status","params":[]}' \
+    "http://127.0.0.1:$((8545 + PORT_OFFSET + $1))" | sed -n 's/.*"height":\([0-9]*\).*/\1/p'
+}
 for _ in $(seq 600); do
   h=$(height)
   [ -n "$h" ] && [ "$h" -ge 3 ] && break
@@ -46,6 +58,18 @@ run() {
   t1=$(date +%s.%N)
   python3 -c "print(f'finalized: {$h1 - $h0} heights in {$t1 - $t0:.1f} s = {($h1 - $h0) / ($t1 - $t0):.2f} blocks/s')"
 }
+
+if [ "$MODE" = catchup ]; then
+  until h=$(height) && [ -n "$h" ] && [ "$h" -ge "${CATCHUP_HEIGHT:-400}" ]; do sleep 0.5; done
+  "$B/mameynode" run --config "$D/node-4/config.toml" >"$D/node-4.log" 2>&1 &
+  echo $! >"$D/pid-4"
+  t0=$(date +%s.%N)
+  target=$(height)
+  until h=$(height_of 4) && [ -n "$h" ] && [ "$h" -ge "$target" ]; do sleep 0.1; done
+  t1=$(date +%s.%N)
+  python3 -c "print(f'follower caught up {$target} heights in {$t1 - $t0:.1f} s = {$target / ($t1 - $t0):.0f} heights/s')"
+  exit 0
+fi
 
 echo "== 4 validators up"
 run
