@@ -185,7 +185,9 @@ pub enum StakeValue {
 const STAKE_VALUE_VERSION: u8 = 1;
 const VALUE_REGISTRY: u8 = 1;
 const VALUE_SHARES: u8 = 2;
-/// Tag 3 was the unbonding queue merged per owner alone (before slashing reached unbonding stake).
+/// The unbonding queue of builds before slashing reached unbonding stake: merged per owner, the
+/// validator not recorded. Still read (a chain upgraded with stake unbonding); never written.
+const VALUE_UNBONDING_UNATTRIBUTED: u8 = 3;
 const VALUE_UNBONDING: u8 = 5;
 const VALUE_LEADERS: u8 = 4;
 const VALUE_HEIGHTS: u8 = 6;
@@ -318,6 +320,27 @@ impl Decode for StakeValue {
                         return Err(DecodeError::InvalidValue {
                             what: "unbonding queue",
                             reason: "an owner and validator appear twice",
+                        });
+                    }
+                }
+                Ok(StakeValue::Unbonding(u))
+            }
+            VALUE_UNBONDING_UNATTRIBUTED => {
+                // The validator it left is unknown: the entry is filed under its owner. No
+                // validator's index lists these heights (they all precede any release height
+                // written since), so no slash reaches them, as before; they release as usual.
+                let mut u = Unbonding::default();
+                for _ in 0..count(r, "unbonding count", UNBONDING_ENTRIES_MAX)? {
+                    let owner = Address(r.array("unbonding owner")?);
+                    let amount = r.u64("unbonding amount")?;
+                    let who = UnbondingOwner {
+                        owner,
+                        validator: owner,
+                    };
+                    if u.0.insert(who, amount).is_some() {
+                        return Err(DecodeError::InvalidValue {
+                            what: "unbonding queue",
+                            reason: "an owner appears twice",
                         });
                     }
                 }
@@ -460,6 +483,30 @@ mod tests {
         ] {
             assert_eq!(decode_exact::<StakeValue>(&v.to_bytes(), 1 << 20), Ok(v));
         }
+    }
+
+    #[test]
+    fn unbonding_queues_of_earlier_builds_still_read_and_bad_values_are_refused() {
+        let mut old = vec![STAKE_VALUE_VERSION, VALUE_UNBONDING_UNATTRIBUTED];
+        put_u64(&mut old, 1);
+        old.extend_from_slice(&[4; 32]);
+        put_u64(&mut old, 99);
+        let who = UnbondingOwner {
+            owner: Address([4; 32]),
+            validator: Address([4; 32]),
+        };
+        assert_eq!(
+            decode_exact::<StakeValue>(&old, 1 << 20),
+            Ok(StakeValue::Unbonding(Unbonding([(who, 99)].into())))
+        );
+        let mut descending = vec![STAKE_VALUE_VERSION, VALUE_HEIGHTS];
+        put_u64(&mut descending, 2);
+        put_u64(&mut descending, 9);
+        put_u64(&mut descending, 3);
+        assert!(decode_exact::<StakeValue>(&descending, 1 << 20).is_err());
+        let mut endpoint = vec![STAKE_VALUE_VERSION, VALUE_ENDPOINT];
+        put_bytes(&mut endpoint, b"localhost:80");
+        assert!(decode_exact::<StakeValue>(&endpoint, 1 << 20).is_err());
     }
 
     #[test]
