@@ -17,12 +17,13 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::mpsc;
 
 use super::peers::{Direction, PeerTable};
-use super::SERVER_NAME;
-use super::{check_hello, exporter, hello, read_hello, PeerAddr, ROLE_DIALER, ROLE_LISTENER};
+use super::{
+    check_hello, exporter, hello, read_hello, PeerAddr, ROLE_DIALER, ROLE_LISTENER, SERVER_NAME,
+};
 use crate::types::Address;
 
 /// A peer's frames on their way out, already length-checked.
-pub(super) type Frames = mpsc::Sender<Arc<Vec<u8>>>;
+type Frames = mpsc::Sender<Arc<Vec<u8>>>;
 
 /// One peer this node dials and sends to.
 struct Link {
