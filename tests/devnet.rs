@@ -643,19 +643,15 @@ fn one_validator_down_keeps_the_pace() {
         .expect("scrape")
         .into_string()
         .expect("text");
-    let line = format!("mamey_validator_missed_proposals{{validator=\"{victim}\"}} ");
-    let missed: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {line} in the metrics"));
-    assert!(missed >= 1);
-    let line = format!("mamey_validator_missed_votes{{validator=\"{victim}\"}} ");
-    let missed_votes: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix(&line))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {line} in the metrics"));
+    let victims = |gauge: &str| -> u64 {
+        let line = format!("{gauge}{{validator=\"{victim}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {line} in the metrics"))
+    };
+    assert!(victims("mamey_validator_missed_proposals") >= 1);
+    let missed_votes = victims("mamey_validator_missed_votes");
     assert!(
         missed_votes >= down,
         "{missed_votes} missed votes over {down} heights"

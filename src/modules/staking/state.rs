@@ -308,44 +308,11 @@ impl Decode for StakeValue {
                 Ok(StakeValue::Registry(reg))
             }
             VALUE_SHARES => Ok(StakeValue::Shares(u128_le(r, "shares")?)),
-            VALUE_UNBONDING => {
-                let mut u = Unbonding::default();
-                for _ in 0..count(r, "unbonding count", UNBONDING_ENTRIES_MAX)? {
-                    let who = UnbondingOwner {
-                        owner: Address(r.array("unbonding owner")?),
-                        validator: Address(r.array("unbonding validator")?),
-                    };
-                    let amount = r.u64("unbonding amount")?;
-                    if u.0.insert(who, amount).is_some() {
-                        return Err(DecodeError::InvalidValue {
-                            what: "unbonding queue",
-                            reason: "an owner and validator appear twice",
-                        });
-                    }
-                }
-                Ok(StakeValue::Unbonding(u))
-            }
-            VALUE_UNBONDING_UNATTRIBUTED => {
-                // The validator it left is unknown: the entry is filed under its owner. No
-                // validator's index lists these heights (they all precede any release height
-                // written since), so no slash reaches them, as before; they release as usual.
-                let mut u = Unbonding::default();
-                for _ in 0..count(r, "unbonding count", UNBONDING_ENTRIES_MAX)? {
-                    let owner = Address(r.array("unbonding owner")?);
-                    let amount = r.u64("unbonding amount")?;
-                    let who = UnbondingOwner {
-                        owner,
-                        validator: owner,
-                    };
-                    if u.0.insert(who, amount).is_some() {
-                        return Err(DecodeError::InvalidValue {
-                            what: "unbonding queue",
-                            reason: "an owner appears twice",
-                        });
-                    }
-                }
-                Ok(StakeValue::Unbonding(u))
-            }
+            VALUE_UNBONDING => decode_unbonding(r, true).map(StakeValue::Unbonding),
+            // The validator it left is unknown: the entry is filed under its owner. No
+            // validator's index lists these heights (they all precede any release height written
+            // since), so no slash reaches them, as before; they release as usual.
+            VALUE_UNBONDING_UNATTRIBUTED => decode_unbonding(r, false).map(StakeValue::Unbonding),
             VALUE_HEIGHTS => {
                 let n = count(r, "release height count", RELEASE_HEIGHTS_MAX)?;
                 let mut heights = Vec::with_capacity(n);
@@ -379,6 +346,30 @@ impl Decode for StakeValue {
             }),
         }
     }
+}
+
+/// An unbonding queue; without `attributed` (earlier builds) entries name their owner alone.
+fn decode_unbonding(r: &mut Reader<'_>, attributed: bool) -> Result<Unbonding, DecodeError> {
+    let mut u = Unbonding::default();
+    for _ in 0..count(r, "unbonding count", UNBONDING_ENTRIES_MAX)? {
+        let owner = Address(r.array("unbonding owner")?);
+        let validator = if attributed {
+            Address(r.array("unbonding validator")?)
+        } else {
+            owner
+        };
+        let amount = r.u64("unbonding amount")?;
+        if u.0
+            .insert(UnbondingOwner { owner, validator }, amount)
+            .is_some()
+        {
+            return Err(DecodeError::InvalidValue {
+                what: "unbonding queue",
+                reason: "an owner and validator appear twice",
+            });
+        }
+    }
+    Ok(u)
 }
 
 fn decode_leaders(r: &mut Reader<'_>) -> Result<LeaderState, DecodeError> {
