@@ -196,18 +196,21 @@ fn follow_chain_peers(
             let storage = storage.clone();
             let read = tokio::task::spawn_blocking(move || {
                 // The head first: the snapshot is then at least as new as the height it is
-                // marked with, so no change is skipped.
+                // marked with, so no change is skipped. An unchanged head reads nothing more.
                 let height = storage.head()?.height;
+                if seen == Some(height) {
+                    return Ok(None);
+                }
                 let reader = storage.reader()?;
-                crate::p2p::chain::chain_peers(&reader, &own, dial_max).map(|p| (height, p))
+                crate::p2p::chain::chain_peers(&reader, &own, dial_max).map(|p| Some((height, p)))
             })
             .await;
             match read {
-                Ok(Ok((height, peers))) if seen != Some(height) => {
+                Ok(Ok(Some((height, peers)))) => {
                     p2p.set_chain_peers(peers.accepted, &peers.dial);
                     seen = Some(height);
                 }
-                Ok(Ok(_)) => {}
+                Ok(Ok(None)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the chain's peers"),
                 Err(e) => tracing::warn!(error = %e, "chain peers task failed"),
             }

@@ -128,6 +128,14 @@ impl Devnet {
         });
     }
 
+    /// Rewrites the shared genesis through `edit`, before any node starts.
+    fn edit_genesis(&self, edit: impl FnOnce(&mut mameynode::genesis::Genesis)) {
+        let path = self.dir.join("genesis.toml");
+        let mut genesis = mameynode::genesis::Genesis::load(&path).expect("genesis");
+        edit(&mut genesis);
+        std::fs::write(&path, genesis.to_toml()).expect("write genesis");
+    }
+
     fn max_height(&self, nodes: &[usize]) -> u64 {
         nodes
             .iter()
@@ -297,7 +305,6 @@ fn dpos_elections_rewards_unbonding_and_slashing() {
         self as cx, sign_vote, BlockHash, NilOrVal, Round, VoteType,
     };
     use mameynode::consensus::engine::Message;
-    use mameynode::genesis::Genesis;
     use mameynode::p2p::{self, PeerAddr, PeerMessage};
     use mameynode::types::StakingCall;
 
@@ -305,11 +312,10 @@ fn dpos_elections_rewards_unbonding_and_slashing() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut net = devnet(tmp.path());
     // Short epochs and unbonding, so that the test sees each within seconds.
-    let genesis_path = net.dir.join("genesis.toml");
-    let mut genesis = Genesis::load(&genesis_path).expect("genesis");
-    genesis.staking.epoch_blocks = 8;
-    genesis.staking.unbonding_blocks = 8;
-    std::fs::write(&genesis_path, genesis.to_toml()).expect("write genesis");
+    net.edit_genesis(|g| {
+        g.staking.epoch_blocks = 8;
+        g.staking.unbonding_blocks = 8;
+    });
     let keys_of: Vec<_> = (0..NODES)
         .map(|i| keys::read(&net.dir.join(format!("node-{i}/validator.key"))).expect("key"))
         .collect();
@@ -673,16 +679,12 @@ fn edit_config(net: &Devnet, i: usize, edit: impl FnOnce(&mut toml::Table)) {
 /// remaining three hold 60 % of the power, so the chain finalizes only with the newcomer's votes.
 #[test]
 fn a_validator_registered_after_genesis_joins_from_the_chain() {
-    use mameynode::genesis::Genesis;
     use mameynode::types::StakingCall;
 
     let _one = ONE_DEVNET.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut net = devnet(tmp.path());
-    let genesis_path = net.dir.join("genesis.toml");
-    let mut genesis = Genesis::load(&genesis_path).expect("genesis");
-    genesis.staking.epoch_blocks = 8;
-    std::fs::write(&genesis_path, genesis.to_toml()).expect("write genesis");
+    net.edit_genesis(|g| g.staking.epoch_blocks = 8);
     let newcomer =
         keys::read(&net.dir.join(format!("node-{FOLLOWER}/validator.key"))).expect("key");
     let newcomer_addr = keys::address_of(&newcomer);

@@ -249,17 +249,20 @@ impl Api {
             validators: registry
                 .validators
                 .iter()
-                .map(|(a, v)| views::ValidatorView {
-                    address: *a,
-                    tokens: v.tokens,
-                    commission_bps: v.commission_bps,
-                    jailed: v.jailed,
-                    power: power_of(a),
-                    missed_proposals: record(a).missed_proposals,
-                    proposed: record(a).proposed,
-                    proposer_skipped_until: record(a).skipped_until,
-                    signed_votes: self.metrics.votes.get(a).signed,
-                    missed_votes: self.metrics.votes.get(a).missed,
+                .map(|(a, v)| {
+                    let votes = self.metrics.votes.get(a);
+                    views::ValidatorView {
+                        address: *a,
+                        tokens: v.tokens,
+                        commission_bps: v.commission_bps,
+                        jailed: v.jailed,
+                        power: power_of(a),
+                        missed_proposals: record(a).missed_proposals,
+                        proposed: record(a).proposed,
+                        proposer_skipped_until: record(a).skipped_until,
+                        signed_votes: votes.signed,
+                        missed_votes: votes.missed,
+                    }
                 })
                 .collect(),
         })
